@@ -1,0 +1,120 @@
+/**
+ * Loads a job's CSV into the ledger, once. The file is streamed through csv-parse (memory stays flat
+ * however large it is) and every row is kept: valid rows as `pending`, the rest as `invalid` with the
+ * reason; numbers seen before become `duplicate` (see ledger/load.ts). Loading is all-or-nothing, and
+ * idempotent: the campaign's content hash (CSV bytes + the job keys that decide who gets what) is kept,
+ * so running the same job again loads nothing, and a changed CSV or text under the same name is refused.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { parse, CsvError } from 'csv-parse';
+import type { Db } from '../ledger/db.js';
+import { findCampaign, type CampaignRow } from '../ledger/campaigns.js';
+import { finalizeLoad, insertCampaign, insertRecipients, type RecipientRow } from '../ledger/load.js';
+import { CampaignConflictError } from '../ledger/errors.js';
+import { UsageError } from '../errors.js';
+import type { Job } from './job.js';
+import { makeRowValidator } from './rows.js';
+
+const CHUNK_ROWS = 5000;
+
+export interface LoadResult {
+  campaign: CampaignRow;
+  /** False when the campaign was already in the ledger and nothing was read. */
+  loaded: boolean;
+}
+
+export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
+  if (job.fromLedger) {
+    const campaign = await findCampaign(db, job.name);
+    if (campaign) return { campaign, loaded: false };
+  }
+  const csvSha256 = await sha256File(job.recipientsPath);
+  const contentHash = hashContent(job, csvSha256);
+  const existing = await findCampaign(db, job.name);
+  if (existing) {
+    if (existing.content_hash !== contentHash) throw conflict(job, existing, csvSha256);
+    return { campaign: existing, loaded: false };
+  }
+  await db.transaction(async (tx) => {
+    const campaignId = await insertCampaign(tx, {
+      name: job.name,
+      job: jobRecord(job),
+      jobFile: job.jobFile,
+      csvFile: job.recipientsPath,
+      csvSha256,
+      contentHash,
+      senders: job.senders,
+    });
+    for await (const chunk of readRecipientChunks(job)) await insertRecipients(tx, campaignId, chunk);
+    await finalizeLoad(tx, campaignId, job.senders, job.batch_size);
+  });
+  return { campaign: (await findCampaign(db, job.name))!, loaded: true };
+}
+
+/** Streams the CSV as validated recipient rows, in chunks for the ledger. */
+export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRow[]> {
+  const parser = createReadStream(job.recipientsPath).pipe(
+    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true }),
+  );
+  let validate: ((fields: string[], rowNo: number, lineNo: number) => RecipientRow) | undefined;
+  let rowNo = 0;
+  let chunk: RecipientRow[] = [];
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (validate === undefined) {
+        validate = makeRowValidator(job, record);
+        continue;
+      }
+      chunk.push(validate(record, ++rowNo, info.lines));
+      if (chunk.length >= CHUNK_ROWS) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const line = (err as CsvError & { lines?: number }).lines;
+      throw new UsageError(`${job.recipientsPath}${line ? `:${line}` : ''}: the CSV cannot be read: ${err.message}. ` +
+        'Fix the file (a quote left open is the usual cause) and run again; nothing was loaded.', { cause: err });
+    }
+    throw err;
+  }
+  if (validate === undefined) throw new UsageError(`${job.recipientsPath}: the CSV is empty; it needs a header row naming its columns (one of them '${job.dst_column}').`);
+  if (chunk.length > 0) yield chunk;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const data of createReadStream(file)) hash.update(data as Buffer);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: cannot read the recipients CSV (${code}). Check the job's "recipients" path; it is relative to the job file.`, { cause: err });
+  }
+  return hash.digest('hex');
+}
+
+/** The job keys that decide who gets which message; the rest (rates, tracking) may change on resume. */
+const CONTENT_KEYS = ['text', 'src', 'powerpack_uuid', 'dst_column', 'batch_size', 'type', 'media_urls', 'url', 'method', 'log', 'trackable', 'message_expiry'] as const;
+
+function hashContent(job: Job, csvSha256: string): string {
+  const content = Object.fromEntries(CONTENT_KEYS.map((k) => [k, job[k] ?? null]));
+  return createHash('sha256').update(csvSha256).update(JSON.stringify(content)).digest('hex');
+}
+
+function jobRecord(job: Job): Record<string, unknown> {
+  const { jobFile: _file, recipientsPath: _path, senders: _senders, fromLedger: _ledger, ...fields } = job;
+  return fields;
+}
+
+function conflict(job: Job, existing: CampaignRow, csvSha256: string): CampaignConflictError {
+  const changed = existing.csv_sha256 !== csvSha256
+    ? `its recipients CSV (${job.recipientsPath}) has changed since it was loaded`
+    : `the job's content keys (${CONTENT_KEYS.filter((k) => JSON.stringify(existing.job[k] ?? null) !== JSON.stringify(job[k] ?? null)).join(', ') || 'text, senders or options'}) have changed since it was loaded`;
+  return new CampaignConflictError(
+    `campaign '${job.name}' is already in the ledger, but ${changed}. ` +
+    'Sending the changed version under the same name could text people twice or skip them. ' +
+    'Restore the original file to resume this campaign, or give the job a new "name" to start a new campaign.',
+  );
+}

@@ -1,0 +1,102 @@
+/** `smsrun run <job>` and `smsrun resume <campaign>`: send a campaign, track it, print the summary, write the report. */
+import path from 'node:path';
+import type { Job } from '../../campaign/job.js';
+import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
+import { findCampaign } from '../../ledger/campaigns.js';
+import { UnknownCampaignError } from '../../ledger/errors.js';
+import { EXIT, type ExitCode } from '../../errors.js';
+import { DEFAULT_RUN_OPTIONS, runCampaign, type RunOptions } from '../../run/run.js';
+import { writeReportFile } from '../../report/export.js';
+import { formatSummary, summarize } from '../../report/summary.js';
+import { Stopper } from '../../send/stopper.js';
+import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } from '../context.js';
+import { Progress } from '../progress.js';
+import { onInterrupt } from '../signals.js';
+
+export interface RunArgs extends GlobalArgs {
+  sandbox: boolean;
+  trackFor: number;
+  requestTimeout: number;
+  settle: number;
+  report?: string | undefined;
+}
+
+export async function runCommand(jobFile: string, args: RunArgs, io: Io): Promise<ExitCode> {
+  const job = await loadJobFile(jobFile);
+  return runJob(job, args, io);
+}
+
+export async function resumeCommand(name: string, args: RunArgs, io: Io): Promise<ExitCode> {
+  const db = await openLedgerFor(args, io);
+  try {
+    const campaign = await findCampaign(db, name);
+    if (!campaign) throw new UnknownCampaignError(name);
+    return await runJob(jobFromLedger(campaign), args, io, db);
+  } finally {
+    await db.close();
+  }
+}
+
+export function runOptions(args: RunArgs): RunOptions {
+  return {
+    ...DEFAULT_RUN_OPTIONS,
+    trackForMs: args.trackFor * 1000,
+    requestTimeoutMs: args.requestTimeout * 1000,
+    settleMs: args.settle * 1000,
+  };
+}
+
+async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
+  const options = runOptions(args);
+  const db = openDb ?? (await openLedgerFor(args, io));
+  const plivo = await connectPlivo(job, args.sandbox, io, options.requestTimeoutMs).catch(async (err: unknown) => {
+    if (!openDb) await db.close();
+    throw err;
+  });
+  const stopper = new Stopper();
+  const progress = new Progress(io.stderr, job.rate * job.senders.length);
+  const removeHandlers = onInterrupt(stopper, io);
+  try {
+    io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
+    const result = await runCampaign({
+      db, client: plivo.client, job, options, stopper,
+      onEvent: (e) => {
+        if (e.kind === 'loaded') {
+          io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
+          if (e.campaign.state !== 'done') void countToSend(db, e.campaign.id).then((n) => progress.start(n));
+        } else if (e.kind === 'tracking') {
+          io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
+        }
+        progress.onEvent(e);
+      },
+    });
+    progress.stop();
+    const summary = await summarize(db, result.campaign);
+    if (result.alreadyDone) {
+      io.stdout.write(`campaign '${job.name}' is already finished: nothing to send or track.\n${formatSummary(summary)}\n`);
+      return EXIT.ok;
+    }
+    const reportFile = args.report ?? path.join(smsrunHome(args, io.env), 'reports', `${job.name}.csv`);
+    await writeReportFile(db, result.campaign.id, 'csv', reportFile);
+    io.stdout.write(`${formatSummary(summary)}\n  report: ${reportFile}\n`);
+    if (stopper.reason === 'interrupted') {
+      io.stderr.write(`interrupted: requests in flight were recorded. Run 'smsrun resume ${job.name}' (or the same command again) to carry on; nobody will be texted twice.\n`);
+      return EXIT.interrupted;
+    }
+    if (result.openMessages > 0) {
+      io.stdout.write(`  ${result.openMessages} message(s) not final yet: run 'smsrun poll ${job.name}' later to follow them up.\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    progress.stop();
+    removeHandlers();
+    await plivo.close();
+    if (!openDb) await db.close();
+  }
+}
+
+async function countToSend(db: Awaited<ReturnType<typeof openLedgerFor>>, campaignId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')`, [campaignId]);
+  return row!.n;
+}

@@ -1,0 +1,82 @@
+/**
+ * The command line: yargs wires each command to a plain function in ./commands and turns what it returns
+ * or throws into an exit code (README, "Exit codes"): 0 done, 1 the run stopped on a failure, 2 bad usage
+ * or input, 130 interrupted. A user's mistake prints its message, never a stack trace.
+ */
+import yargs, { type Argv } from 'yargs';
+import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
+import type { Io } from './context.js';
+import { exportCommand } from './commands/export.js';
+import { planCommand } from './commands/plan.js';
+import { pollCommand } from './commands/poll.js';
+import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
+import { simCommand } from './commands/sim.js';
+import { statusCommand } from './commands/status.js';
+
+const runFlags = <T>(y: Argv<T>) => y
+  .option('sandbox', { type: 'boolean', default: false, describe: 'send to the built-in Plivo simulator instead of Plivo (nothing leaves this machine)' })
+  .option('track-for', { type: 'number', default: 300, describe: 'seconds to keep tracking delivery after the last batch is sent (smsrun poll carries on later)' })
+  .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
+  .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
+  .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' });
+
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let exitCode: ExitCode = EXIT.ok;
+  const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
+  const parser = yargs(argv)
+    .scriptName('smsrun')
+    .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
+    .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME, default ./.smsrun); ignored for the ledger when DATABASE_URL is set' })
+    .command('run <job>', 'send a campaign from a job file, track it, print the summary and write the report', (y) => runFlags(y.positional('job', { type: 'string', demandOption: true, describe: 'the job file (JSON)' })),
+      (a) => set(runCommand(a.job, runArgs(a), io)))
+    .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
+      (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
+    .command('plan <job>', 'validate a job and its CSV and estimate the campaign; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+      (a) => set(planCommand(a.job, { json: a.json }, io)))
+    .command('status [campaign]', 'counts per state, cost so far, ETA, ambiguous batches', (y) => y.positional('campaign', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json }, io)))
+    .command('export <campaign>', 'write the delivery report, one row per CSV row', (y) => y.positional('campaign', { type: 'string', demandOption: true })
+      .option('format', { choices: ['csv', 'jsonl'] as const, default: 'csv' as const })
+      .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
+      (a) => set(exportCommand(a.campaign, { home: a.home, format: a.format, out: a.out }, io)))
+    .command('poll <campaign>', "follow a campaign's messages until they are final", (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
+      (a) => set(pollCommand(a.campaign, runArgs(a), io)))
+    .command('sim', 'run the Plivo simulator as a server', (y) => y
+      .option('port', { type: 'number', default: 8099 })
+      .option('host', { type: 'string', default: '127.0.0.1' })
+      .option('mps', { type: 'number', default: 1, describe: 'messages per second each sender queue drains at' }),
+      (a) => set(simCommand({ port: a.port, host: a.host, mps: a.mps }, io)))
+    .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageErrorFromYargs(msg);
+    });
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+class UsageErrorFromYargs extends SmsrunError {
+  constructor(message: string) {
+    super(`${message}\nRun 'smsrun --help' for the commands and options.`, EXIT.usage);
+  }
+}
+
+function runArgs(a: { home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; report?: string | undefined }): RunArgs {
+  return { home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle, report: a.report };
+}
+
+function reportError(err: unknown, io: Io): number {
+  if (err instanceof SmsrunError) {
+    io.stderr.write(`smsrun: ${err.message}\n`);
+    return err.exitCode;
+  }
+  io.stderr.write(`smsrun: unexpected error (a bug; please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
+  return EXIT.failure;
+}

@@ -1,0 +1,73 @@
+/**
+ * Live progress of a run: a one-line bar with rate and ETA on a terminal, plain periodic lines otherwise
+ * (logs, CI). Fed by run events; it never queries the ledger.
+ */
+import type { RunEvent } from '../run/run.js';
+import { formatDuration } from '../report/summary.js';
+
+export class Progress {
+  #accepted = 0;
+  #rejected = 0;
+  #failed = 0;
+  #final = 0;
+  #ambiguous = 0;
+  #total = 0;
+  readonly #started = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #lastLine = '';
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly ratePerSecond: number,
+    private readonly everyMs = out.isTTY ? 250 : 10_000,
+  ) {}
+
+  start(toSend: number): void {
+    this.#total = toSend;
+    this.#timer = setInterval(() => this.#render(), this.everyMs);
+    this.#timer.unref();
+  }
+
+  onEvent(e: RunEvent): void {
+    switch (e.kind) {
+      case 'accepted': this.#accepted += e.size - e.rejected; this.#rejected += e.rejected; break;
+      case 'failed': this.#failed += e.size; break;
+      case 'ambiguous': this.#ambiguous += e.size; this.#line(`a request from ${e.sender} may or may not have been accepted (${e.reason}); it will be checked against Plivo's records, never simply resent`); break;
+      case 'reconciled': this.#ambiguous -= e.size; if (e.found > 0) this.#accepted += e.found; this.#line(`reconciled batch ${e.batchId}: ${e.found} of ${e.size} found at Plivo${e.verdict === 'accepted' ? '' : `; ${e.size - e.found} will be sent`}`); break;
+      case 'retry': this.#line(`retrying a batch of ${e.size} from ${e.sender} in ${formatDuration(e.delayMs / 1000)}: ${e.reason}`); break;
+      case 'final': this.#final += e.count; break;
+      default: break;
+    }
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#render();
+    if (this.out.isTTY) this.out.write('\n');
+  }
+
+  #line(text: string): void {
+    if (this.out.isTTY) this.out.write('\r\x1b[K');
+    this.out.write(`${text}\n`);
+    if (this.out.isTTY && this.#lastLine) this.out.write(this.#lastLine);
+  }
+
+  #render(): void {
+    const done = this.#accepted + this.#rejected + this.#failed;
+    const elapsed = (Date.now() - this.#started) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    const left = Math.max(0, this.#total - done);
+    const eta = left > 0 ? ` · ETA ${formatDuration(left / Math.max(rate, this.ratePerSecond, 1e-9))}` : '';
+    const text = `sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
+      (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '');
+    if (this.out.isTTY) {
+      const width = 24;
+      const filled = this.#total > 0 ? Math.round((done / this.#total) * width) : width;
+      this.#lastLine = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}`;
+      this.out.write(`\r\x1b[K${this.#lastLine}`);
+    } else if (text !== this.#lastLine) {
+      this.#lastLine = text;
+      this.out.write(`${text}\n`);
+    }
+  }
+}

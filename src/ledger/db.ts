@@ -1,0 +1,68 @@
+/**
+ * The two database adapters behind the ledger: a real Postgres (`pg` Pool) and the embedded PGlite.
+ * Every SQL statement in smsrun runs through `Db`, so the same SQL runs on both.
+ *
+ * Invariants:
+ * - `transaction` runs its callback on one connection and commits or rolls back as a whole.
+ * - Results look the same on both engines: int8/count come back as JS numbers (PGlite's default;
+ *   we teach `pg` the same), numeric as strings, timestamptz as Date.
+ * - Query parameters are never logged: they may hold message texts and phone numbers.
+ */
+import pg from 'pg';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+export function openPostgres(connectionString: string, onError: (err: Error) => void): Db {
+  const types = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === INT8_OID) return (value: string) => Number(value);
+      return pg.types.getTypeParser(oid, format);
+    },
+  };
+  const pool = new pg.Pool({ connectionString, types, max: 4, application_name: 'smsrun' });
+  // An idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on('error', onError);
+  const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) =>
+    (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
+  return {
+    kind: 'postgres',
+    query: (sql, params) => run(pool, sql, params),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ query: (sql, params) => run(client, sql, params) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export function wrapPglite(pglite: PGlite): Db {
+  const run = async <Row>(target: PGlite | Transaction, sql: string, params?: readonly unknown[]) =>
+    (await target.query<Row>(sql, params as unknown[] | undefined)).rows;
+  return {
+    kind: 'pglite',
+    query: (sql, params) => run(pglite, sql, params),
+    transaction: (fn) => pglite.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    close: () => pglite.close(),
+  };
+}

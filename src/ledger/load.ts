@@ -1,0 +1,113 @@
+/**
+ * Loading a campaign: all of it runs inside one transaction opened by the caller, so a crash mid-load
+ * leaves nothing behind and the next run loads from scratch. Deduplication, sender assignment and
+ * batching are set-based statements over the loaded rows, so memory stays flat however large the CSV.
+ */
+import type { Queryable } from './db.js';
+
+export interface NewCampaign {
+  name: string;
+  job: unknown;
+  jobFile: string;
+  csvFile: string;
+  csvSha256: string;
+  contentHash: string;
+  senders: readonly string[];
+}
+
+export interface RecipientRow {
+  rowNo: number;
+  lineNo: number;
+  rawDst: string | null;
+  dst: string | null;
+  text: string | null;
+  units: number | null;
+  status: 'pending' | 'invalid';
+  reason: string | null;
+}
+
+export async function insertCampaign(tx: Queryable, c: NewCampaign): Promise<number> {
+  const [row] = await tx.query<{ id: number }>(
+    `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+    [c.name, JSON.stringify(c.job), c.jobFile, c.csvFile, c.csvSha256, c.contentHash, c.senders],
+  );
+  return row!.id;
+}
+
+/** One round trip per chunk: arrays unnested server-side (the same statement on Postgres and PGlite). */
+export async function insertRecipients(tx: Queryable, campaignId: number, rows: readonly RecipientRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason)
+     SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[])`,
+    [
+      campaignId,
+      rows.map((r) => r.rowNo),
+      rows.map((r) => r.lineNo),
+      rows.map((r) => r.rawDst),
+      rows.map((r) => r.dst),
+      rows.map((r) => r.text),
+      rows.map((r) => r.units),
+      rows.map((r) => r.status),
+      rows.map((r) => r.reason),
+    ],
+  );
+}
+
+/**
+ * After every row is in: mark repeated numbers, give each valid recipient a sender, and cut batches.
+ *
+ * Sender assignment deals valid recipients round-robin in (units, row) order, so every sender gets the
+ * same number of recipients (±1) AND the same mix of long and short texts: no sender ends up with all
+ * the 3-unit messages and finishes last. It depends only on the CSV, so it is the same on every run.
+ *
+ * Batches group a sender's recipients by rendered text, at most `batchSize` each, numbered in CSV order.
+ */
+export async function finalizeLoad(tx: Queryable, campaignId: number, senders: readonly string[], batchSize: number): Promise<void> {
+  await tx.query(
+    `UPDATE recipients r SET status = 'duplicate', reason = 'same number as row ' || f.first_row || ': sent once'
+     FROM (SELECT dst, min(row_no) AS first_row FROM recipients
+           WHERE campaign_id = $1 AND status = 'pending' GROUP BY dst HAVING count(*) > 1) f
+     WHERE r.campaign_id = $1 AND r.status = 'pending' AND r.dst = f.dst AND r.row_no > f.first_row`,
+    [campaignId],
+  );
+  await tx.query(
+    `UPDATE recipients r SET sender = ($2::text[])[(k.n % cardinality($2::text[])) + 1]
+     FROM (SELECT row_no, row_number() OVER (ORDER BY units, row_no) - 1 AS n
+           FROM recipients WHERE campaign_id = $1 AND status = 'pending') k
+     WHERE r.campaign_id = $1 AND r.row_no = k.row_no`,
+    [campaignId, senders],
+  );
+  // The chunk number of each recipient within its (sender, text) group; one batch per chunk.
+  await tx.query(
+    `CREATE TEMP TABLE load_chunks ON COMMIT DROP AS
+     SELECT row_no, sender, text, units,
+            (row_number() OVER (PARTITION BY sender, text ORDER BY row_no) - 1) / $2 AS chunk
+     FROM recipients WHERE campaign_id = $1 AND status = 'pending'`,
+    [campaignId, batchSize],
+  );
+  // Batch ids drawn in CSV order, so batches go out in the order a reader of the CSV would expect.
+  await tx.query(
+    `CREATE TEMP TABLE load_groups ON COMMIT DROP AS
+     SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
+       SELECT sender, text, chunk, max(units) AS units, count(*) AS size, min(row_no) AS first_row
+       FROM load_chunks GROUP BY sender, text, chunk ORDER BY first_row) g`,
+  );
+  await tx.query(
+    `INSERT INTO batches (id, campaign_id, sender, text, units, size)
+     SELECT id, $1, sender, text, units, size FROM load_groups ORDER BY id`,
+    [campaignId],
+  );
+  await tx.query(
+    `UPDATE recipients r SET batch_id = g.id
+     FROM load_chunks c JOIN load_groups g
+       ON g.sender = c.sender AND g.text IS NOT DISTINCT FROM c.text AND g.chunk = c.chunk
+     WHERE r.campaign_id = $1 AND r.row_no = c.row_no`,
+    [campaignId],
+  );
+  await tx.query(
+    `UPDATE campaigns SET total_rows = (SELECT count(*) FROM recipients WHERE campaign_id = $1) WHERE id = $1`,
+    [campaignId],
+  );
+}

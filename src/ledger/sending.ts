@@ -1,0 +1,192 @@
+/**
+ * The write-ahead protocol of sending. For each batch:
+ *   1. claimBatch commits `in_flight` (batch, attempt, recipients `sending`) BEFORE the request leaves;
+ *   2. the outcome is committed as soon as it is read: recordAccepted / recordRetryable /
+ *      recordPermanent / recordAmbiguous.
+ * A crash between 1 and 2 leaves an `in_flight` attempt that nobody owns; adoptOrphans turns it into
+ * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
+ */
+import type { Db, Queryable } from './db.js';
+
+export interface ReadyBatch {
+  id: number;
+  size: number;
+  units: number;
+}
+
+export interface ClaimedBatch {
+  id: number;
+  sender: string;
+  text: string | null;
+  attemptId: number;
+  attemptNo: number;
+  dsts: string[];
+}
+
+/** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
+export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
+  const [row] = await db.query<ReadyBatch>(
+    `SELECT id, size, units FROM batches
+     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3
+     ORDER BY id LIMIT 1`,
+    [campaignId, sender, afterId],
+  );
+  return row;
+}
+
+export interface SenderBacklog {
+  /** Batches that will become ready later (retry backoff), with the earliest time. */
+  waiting: number;
+  nextAt: Date | null;
+  /** Batches in flight or ambiguous (ours or another process's): the sender is not done until they settle. */
+  unsettled: number;
+}
+
+export async function senderBacklog(db: Queryable, campaignId: number, sender: string): Promise<SenderBacklog> {
+  const [row] = await db.query<SenderBacklog>(
+    `SELECT count(*) FILTER (WHERE status = 'pending')::int AS waiting,
+            min(next_attempt_at) FILTER (WHERE status = 'pending') AS "nextAt",
+            count(*) FILTER (WHERE status IN ('in_flight', 'ambiguous'))::int AS unsettled
+     FROM batches WHERE campaign_id = $1 AND sender = $2`,
+    [campaignId, sender],
+  );
+  return row!;
+}
+
+/**
+ * Claims one batch and writes its attempt ahead of the request, in one transaction. Returns undefined
+ * when another process got there first (the row is locked or no longer pending).
+ */
+export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number): Promise<ClaimedBatch | undefined> {
+  return db.transaction(async (tx) => {
+    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
+      `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
+              lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE id = (SELECT id FROM batches WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED)
+       RETURNING id, sender, text, attempts`,
+      [batchId, owner, leaseMs],
+    );
+    if (!batch) return undefined;
+    const [attempt] = await tx.query<{ id: number }>(
+      'INSERT INTO attempts (batch_id, attempt_no, owner) VALUES ($1, $2, $3) RETURNING id',
+      [batchId, batch.attempts, owner],
+    );
+    const recipients = await tx.query<{ dst: string }>(
+      `UPDATE recipients SET status = 'sending' WHERE batch_id = $1 AND status IN ('pending', 'sending')
+       RETURNING dst`,
+      [batchId],
+    );
+    return { id: batch.id, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, dsts: recipients.map((r) => r.dst) };
+  });
+}
+
+export interface Acceptance {
+  httpStatus: number;
+  apiId: string;
+  messageUuids: readonly string[];
+  invalidNumbers: readonly string[];
+}
+
+export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance): Promise<void> {
+  await db.transaction(async (tx) => {
+    await finishAttempt(tx, batch.attemptId, 'accepted', { httpStatus: a.httpStatus, apiId: a.apiId, uuids: a.messageUuids, invalid: a.invalidNumbers });
+    await tx.query(`UPDATE batches SET status = 'accepted', accepted_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id]);
+    await tx.query(
+      `UPDATE recipients SET status = 'rejected', reason = 'Plivo reported the number as invalid (invalid_number in its 202 answer)'
+       WHERE batch_id = $1 AND status = 'sending' AND dst = ANY($2::text[])`,
+      [batch.id, a.invalidNumbers],
+    );
+    const submitted = await tx.query<{ row_no: number; dst: string }>(
+      `UPDATE recipients SET status = 'submitted' WHERE batch_id = $1 AND status = 'sending' RETURNING row_no, dst`,
+      [batch.id],
+    );
+    // Plivo does not return uuids in dst order; only a lone pair can be matched without asking it.
+    const lone = submitted.length === 1 && a.messageUuids.length === 1 ? submitted[0]!.dst : null;
+    await insertMessages(tx, batch.id, a.messageUuids, lone);
+  });
+}
+
+/** Messages whose number is not known yet get it from the provider's records when tracking first reads them. */
+async function insertMessages(tx: Queryable, batchId: number, uuids: readonly string[], loneDst: string | null): Promise<void> {
+  await tx.query(
+    `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number)
+     SELECT u, b.campaign_id, b.id, $3 FROM unnest($2::text[]) AS u, batches b WHERE b.id = $1
+     ON CONFLICT (message_uuid) DO NOTHING`,
+    [batchId, uuids, loneDst],
+  );
+  if (loneDst !== null) {
+    await tx.query(`UPDATE recipients SET message_uuid = $2 WHERE batch_id = $1 AND dst = $3`, [batchId, uuids[0], loneDst]);
+  }
+}
+
+/** Not accepted, safe to send again after `delayMs`. */
+export async function recordRetryable(db: Db, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await finishAttempt(tx, batch.attemptId, 'failed_retryable', { httpStatus, error });
+    await tx.query(
+      `UPDATE batches SET status = 'pending', last_error = $2, lease_owner = NULL, lease_expires_at = NULL,
+              next_attempt_at = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE id = $1`,
+      [batch.id, error, delayMs],
+    );
+    await tx.query(`UPDATE recipients SET status = 'pending' WHERE batch_id = $1 AND status = 'sending'`, [batch.id]);
+  });
+}
+
+/** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
+export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await finishAttempt(tx, batch.attemptId, 'failed_permanent', { httpStatus, error });
+    await tx.query(`UPDATE batches SET status = 'failed', last_error = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id, error]);
+    await tx.query(
+      `UPDATE recipients SET status = 'failed', reason = $2 WHERE batch_id = $1 AND status = 'sending'`,
+      [batch.id, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
+    );
+  });
+}
+
+/** The request may have been accepted: only reconciliation may decide what happens next. */
+export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error });
+    await tx.query(`UPDATE batches SET status = 'ambiguous', last_error = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id, error]);
+  });
+}
+
+/**
+ * In-flight attempts whose owner is gone become ambiguous. On the embedded ledger only one process can
+ * be open, so every in-flight attempt not ours is orphaned; on Postgres, an attempt is orphaned once its
+ * lease has expired.
+ */
+export async function adoptOrphans(db: Db, campaignId: number, owner: string, everyForeignLease: boolean): Promise<number> {
+  return db.transaction(async (tx) => {
+    const batches = await tx.query<{ id: number }>(
+      `UPDATE batches SET status = 'ambiguous', last_error = 'the process sending it stopped before recording the answer',
+              lease_owner = NULL, lease_expires_at = NULL
+       WHERE campaign_id = $1 AND status = 'in_flight' AND lease_owner <> $2 AND ($3 OR lease_expires_at < now())
+       RETURNING id`,
+      [campaignId, owner, everyForeignLease],
+    );
+    const ids = batches.map((b) => b.id);
+    await tx.query(
+      `UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'orphaned: its process stopped mid-request'
+       WHERE batch_id = ANY($1::int[]) AND status = 'in_flight'`,
+      [ids],
+    );
+    return ids.length;
+  });
+}
+
+async function finishAttempt(
+  tx: Queryable,
+  attemptId: number,
+  status: string,
+  f: { httpStatus?: number | undefined; apiId?: string; uuids?: readonly string[]; invalid?: readonly string[]; error?: string },
+): Promise<void> {
+  await tx.query(
+    `UPDATE attempts SET status = $2, finished_at = now(), http_status = $3, api_id = $4,
+            message_uuids = $5, invalid_numbers = $6, error = $7
+     WHERE id = $1`,
+    [attemptId, status, f.httpStatus ?? null, f.apiId ?? null, f.uuids ?? null, f.invalid ?? null, f.error ?? null],
+  );
+}

@@ -1,0 +1,14 @@
+export { PlivoClient } from './client.js';
+export type { PlivoClientOptions, SendRequest } from './client.js';
+export type { ListFilter, ListPage } from './list.js';
+export type { SendOutcome } from './outcome.js';
+export { PlivoApiError } from './errors.js';
+export type { PlivoErrorKind } from './errors.js';
+export { classifyResponse, classifyNetworkError, networkErrorDetail, parseRetryAfter } from './classify.js';
+export type { HttpAnswer } from './classify.js';
+export { parseMdr } from './mdr.js';
+export { parsePlivoTime, formatListFilterTime } from './time.js';
+export { FINAL_STATES, MESSAGE_STATES, isMessageState } from './types.js';
+export type { Mdr, MessageState } from './types.js';
+export { computeV2Signature, validateV2Signature, computeV3Signature, validateV3Signature } from './signature.js';
+export type { SignatureParams } from './signature.js';

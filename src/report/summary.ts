@@ -1,0 +1,80 @@
+/** The campaign summary: counts per state, cost so far and to come, an ETA; as text or JSON. */
+import type { Db } from '../ledger/db.js';
+import type { CampaignRow } from '../ledger/campaigns.js';
+import { ambiguousBatches, costSummary, statusCounts, type AmbiguousBatchInfo } from '../ledger/reports.js';
+
+export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate'] as const;
+
+export interface Summary {
+  campaign: string;
+  state: string;
+  rows: number;
+  counts: Record<string, number>;
+  cost: { spent: number; estimatedRemaining: number | null; currency: 'USD' };
+  /** Seconds until every pending message is sent, at the job's rates; null when nothing is pending. */
+  etaSeconds: number | null;
+  ambiguous: AmbiguousBatchInfo[];
+}
+
+export async function summarize(db: Db, campaign: CampaignRow): Promise<Summary> {
+  const [counts, cost, ambiguous] = await Promise.all([statusCounts(db, campaign.id), costSummary(db, campaign.id), ambiguousBatches(db, campaign.id)]);
+  const byStatus = Object.fromEntries(counts.map((c) => [c.status, c.count]));
+  const pricePerUnit = cost.pricedUnits > 0 ? Number(cost.pricedAmount) / cost.pricedUnits : null;
+  const rate = Number(campaign.job['rate'] ?? 1) * campaign.senders.length;
+  return {
+    campaign: campaign.name,
+    state: campaign.state,
+    rows: campaign.total_rows,
+    counts: byStatus,
+    cost: {
+      spent: round5(Number(cost.spent)),
+      estimatedRemaining: pricePerUnit === null ? null : round5(pricePerUnit * cost.unsentUnits),
+      currency: 'USD',
+    },
+    etaSeconds: cost.unsentUnits > 0 ? Math.ceil(cost.unsentUnits / rate) : null,
+    ambiguous,
+  };
+}
+
+export function formatSummary(s: Summary): string {
+  const lines = [`campaign ${s.campaign}: ${s.state}, ${s.rows} rows`];
+  const known = new Set<string>(STATUS_ORDER);
+  const statuses = [...STATUS_ORDER.filter((k) => s.counts[k]), ...Object.keys(s.counts).filter((k) => !known.has(k))];
+  const width = Math.max(...statuses.map((k) => k.length), 8);
+  for (const k of statuses) lines.push(`  ${k.padEnd(width)}  ${String(s.counts[k]).padStart(7)}  ${describe(k)}`);
+  lines.push(`  cost so far: $${s.cost.spent.toFixed(5)}` +
+    (s.cost.estimatedRemaining !== null && s.cost.estimatedRemaining > 0 ? `, about $${s.cost.estimatedRemaining.toFixed(5)} to come` : ''));
+  if (s.etaSeconds !== null) lines.push(`  still to send: about ${formatDuration(s.etaSeconds)} at the job's rates`);
+  if (s.ambiguous.length > 0) {
+    lines.push(`  ${s.ambiguous.length} batch(es) awaiting reconciliation with Plivo's records (never resent before that):`);
+    for (const b of s.ambiguous.slice(0, 10)) lines.push(`    batch ${b.id} from ${b.sender}: ${b.size} recipients since ${b.since.toISOString()} (${b.last_error ?? ''})`);
+  }
+  return lines.join('\n');
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  delivered: 'delivered (receipt from the carrier)',
+  sent: 'handed to the carrier; no receipt yet (or none before the cut-off)',
+  submitted: 'accepted by Plivo, waiting in its queue',
+  undelivered: 'the carrier could not deliver',
+  failed: 'failed (see error_code / reason in the report)',
+  rejected: 'rejected by Plivo as an invalid number',
+  pending: 'not sent yet',
+  sending: 'request in flight or being reconciled',
+  invalid: 'not sent: invalid row (reason in the report)',
+  duplicate: 'not sent: same number as an earlier row',
+};
+
+function describe(status: string): string {
+  return DESCRIPTIONS[status] ?? '';
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function round5(n: number): number {
+  return Math.round(n * 1e5) / 1e5;
+}

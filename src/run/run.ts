@@ -1,0 +1,133 @@
+/**
+ * One run of a campaign, start to finish: load (once), adopt what a dead run left in flight, send every
+ * batch (reconciling ambiguous ones), then track until every message is final or the tracking deadline.
+ * Running it again on the same job resumes exactly where the ledger says things stand.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Job } from '../campaign/job.js';
+import { loadCampaign } from '../campaign/load.js';
+import type { Db } from '../ledger/db.js';
+import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
+import type { PlivoClient } from '../plivo/client.js';
+import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
+import { createLimiters } from '../send/limits.js';
+import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
+import { Stopper } from '../send/stopper.js';
+import { Poller, type TrackEvent } from '../track/poller.js';
+
+export interface RunOptions {
+  requestTimeoutMs: number;
+  settleMs: number;
+  /** How long to keep tracking after the last batch was accepted. */
+  trackForMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+}
+
+export const DEFAULT_RUN_OPTIONS: RunOptions = {
+  requestTimeoutMs: 30_000,
+  settleMs: 10_000,
+  trackForMs: 300_000,
+  maxAttempts: 8,
+  retryBaseMs: 1000,
+};
+
+export type RunEvent =
+  | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  | { kind: 'adopted'; count: number }
+  | SendEvent
+  | ReconcileEvent
+  | TrackEvent
+  | { kind: 'tracking'; open: number; deadline: Date };
+
+export interface RunDeps {
+  db: Db;
+  client: PlivoClient;
+  job: Job;
+  options: RunOptions;
+  stopper: Stopper;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export interface RunResult {
+  campaign: CampaignRow;
+  /** True when the campaign had nothing left to send or track before this run started. */
+  alreadyDone: boolean;
+  /** Messages not final when tracking stopped (`smsrun poll` carries on). */
+  openMessages: number;
+}
+
+export async function runCampaign(deps: RunDeps): Promise<RunResult> {
+  const { db, job, stopper, onEvent } = deps;
+  const { campaign, loaded } = await loadCampaign(db, job);
+  onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
+  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
+
+  const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  await recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded });
+  const [sizes] = await db.query<{ cost: number; size: number }>(
+    `SELECT coalesce(max(size * (CASE WHEN $2 THEN units ELSE 1 END)), 1)::int AS cost, coalesce(max(size), 1)::int AS size
+     FROM batches WHERE campaign_id = $1`,
+    [campaign.id, job.rate_counts === 'units'],
+  );
+  const limiters = createLimiters({ rate: job.rate, maxBatchCost: sizes!.cost, maxBatchSize: sizes!.size, accountRate: job.account_rate });
+  const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper };
+  const dispatcher = new Dispatcher({
+    ...common, job, owner, onEvent,
+    options: { leaseMs: 2 * deps.options.requestTimeoutMs + 60_000, maxAttempts: deps.options.maxAttempts, retryBaseMs: deps.options.retryBaseMs },
+  });
+  const reconciler = new Reconciler({
+    ...common, owner, embedded: db.kind === 'pglite', onEvent,
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 10 },
+  });
+  const poller = new Poller({ ...common, options: { receiptCutoffMs: job.receipt_cutoff_hours * 3_600_000 }, onEvent });
+
+  try {
+    const adopted = await reconciler.pass();
+    if (adopted > 0) onEvent?.({ kind: 'adopted', count: adopted });
+    let sendingDone = false;
+    let deadline = Infinity;
+    const sending = Promise.all([dispatcher.run(), reconciler.run(() => dispatcher.active)]).finally(() => {
+      sendingDone = true;
+      deadline = Date.now() + deps.options.trackForMs;
+    });
+    const tracking = poller.run(() => sendingDone, () => Date.now() >= deadline);
+    await sending.catch((err: unknown) => stopper.fail(err));
+    if (!stopper.stopped) {
+      await setCampaignState(db, campaign.id, 'tracking');
+      onEvent?.({ kind: 'tracking', open: -1, deadline: new Date(deadline) });
+    }
+    const { open } = await tracking.catch((err: unknown) => {
+      stopper.fail(err);
+      return { open: -1 };
+    });
+    if (stopper.error !== undefined) throw stopper.error;
+    if (!stopper.stopped && open === 0) await setCampaignState(db, campaign.id, 'done');
+    await recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open });
+    return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
+  } finally {
+    await limiters.stop();
+  }
+}
+
+/** `smsrun poll`: only the tracking part, for a campaign whose sending is over (or stopped). */
+export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: CampaignRow; receiptCutoffHours: number }): Promise<RunResult> {
+  const { db, campaign, stopper, onEvent } = deps;
+  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1 });
+  try {
+    const poller = new Poller({
+      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent,
+      options: { receiptCutoffMs: deps.receiptCutoffHours * 3_600_000 },
+    });
+    const deadline = Date.now() + deps.options.trackForMs;
+    const { open } = await poller.run(() => true, () => Date.now() >= deadline);
+    if (stopper.error !== undefined) throw stopper.error;
+    const [left] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')`, [campaign.id]);
+    if (open === 0 && left!.n === 0 && !stopper.stopped) await setCampaignState(db, campaign.id, 'done');
+    return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
+  } finally {
+    await limiters.stop();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Sends a campaign's batches: one loop per sender, all senders at once, each paced by its own limiter.
+ *
+ * For every batch: wait for the sender's tokens (and the account's, if `account_rate` is set), claim the
+ * batch (the write-ahead row is committed), then send it through the account request limiter and record
+ * the answer. A sender's loop only moves on once its batch is claimed, so it never schedules a batch twice;
+ * requests of one sender may overlap (a slow bulk answer does not hold the next batch back).
+ *
+ * Retries go back through the same limiters: a failed batch returns to `pending` with a backoff, and its
+ * sender's loop claims it again like any other. Ambiguous batches wait for the Reconciler.
+ */
+import type { Db } from '../ledger/db.js';
+import {
+  claimBatch, nextReadyBatch, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, senderBacklog,
+  type ClaimedBatch, type ReadyBatch,
+} from '../ledger/sending.js';
+import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
+import { RunFailedError } from '../errors.js';
+import type { Job } from '../campaign/job.js';
+import { backoffMs } from './backoff.js';
+import { PRIORITY, type Limiters } from './limits.js';
+import { Stopper } from './stopper.js';
+
+export interface DispatchOptions {
+  /** Lease on a claimed batch: longer than any wait for the account limiter plus the request timeout. */
+  leaseMs: number;
+  /** Attempts of one batch before the run stops (its recipients stay pending for a later resume). */
+  maxAttempts: number;
+  retryBaseMs: number;
+}
+
+export type SendEvent =
+  | { kind: 'accepted'; sender: string; size: number; rejected: number }
+  | { kind: 'retry'; sender: string; size: number; reason: string; delayMs: number }
+  | { kind: 'failed'; sender: string; size: number; reason: string }
+  | { kind: 'ambiguous'; sender: string; size: number; reason: string };
+
+export interface DispatchDeps {
+  db: Db;
+  client: PlivoClient;
+  job: Job;
+  campaignId: number;
+  owner: string;
+  limiters: Limiters;
+  options: DispatchOptions;
+  stopper: Stopper;
+  onEvent?: (e: SendEvent) => void;
+}
+
+export class Dispatcher {
+  readonly #inFlight = new Set<Promise<void>>();
+  #activeSenders = 0;
+
+  constructor(private readonly deps: DispatchDeps) {}
+
+  /** True while some sender still has batches to send or to settle. */
+  get active(): boolean {
+    return this.#activeSenders > 0;
+  }
+
+  async run(): Promise<void> {
+    const { job } = this.deps;
+    this.#activeSenders = job.senders.length;
+    await Promise.all(job.senders.map((sender) => this.#senderLoop(sender).finally(() => { this.#activeSenders--; })));
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #senderLoop(sender: string): Promise<void> {
+    const { db, campaignId, stopper } = this.deps;
+    let cursor = 0;
+    while (!stopper.stopped) {
+      const batch = await nextReadyBatch(db, campaignId, sender, cursor);
+      if (batch) {
+        cursor = batch.id;
+        await this.#scheduleBatch(sender, batch);
+        continue;
+      }
+      cursor = 0;
+      const backlog = await senderBacklog(db, campaignId, sender);
+      if (backlog.waiting === 0 && backlog.unsettled === 0) return;
+      const untilNext = backlog.nextAt ? backlog.nextAt.getTime() - Date.now() : 500;
+      await stopper.sleep(Math.min(1000, Math.max(20, untilNext)));
+    }
+  }
+
+  /** Resolves once the batch is claimed (or found taken); the request itself goes on in the background. */
+  #scheduleBatch(sender: string, batch: ReadyBatch): Promise<void> {
+    const { limiters, job } = this.deps;
+    const cost = job.rate_counts === 'units' ? batch.size * batch.units : batch.size;
+    return new Promise<void>((claimed) => {
+      const job_ = async (): Promise<void> => {
+        try {
+          await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
+          if (this.deps.stopper.stopped) return;
+          const claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
+          if (claim) this.#track(this.#send(claim, batch));
+        } finally {
+          claimed();
+        }
+      };
+      limiters.senders.key(sender).schedule({ weight: cost, priority: PRIORITY.send }, job_).catch((err: unknown) => {
+        claimed();
+        this.deps.stopper.fail(err);
+      });
+    });
+  }
+
+  #track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) => this.deps.stopper.fail(err)).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+
+  async #send(claim: ClaimedBatch, batch: ReadyBatch): Promise<void> {
+    const { limiters, client } = this.deps;
+    const outcome = await limiters.requests.schedule({ priority: PRIORITY.send }, () => client.send(this.#request(claim)));
+    await this.#record(claim, batch, outcome);
+  }
+
+  #request(claim: ClaimedBatch): SendRequest {
+    const { job } = this.deps;
+    const sender = claim.sender.startsWith('powerpack:') ? { powerpackUuid: claim.sender.slice('powerpack:'.length) } : { src: claim.sender };
+    return {
+      ...sender,
+      dst: claim.dsts,
+      ...(claim.text ? { text: claim.text } : {}),
+      type: job.type,
+      ...(job.media_urls ? { mediaUrls: job.media_urls } : {}),
+      ...(job.url ? { url: job.url, method: job.method } : {}),
+      log: job.log,
+      trackable: job.trackable,
+      ...(job.message_expiry ? { messageExpiry: job.message_expiry } : {}),
+    };
+  }
+
+  async #record(claim: ClaimedBatch, batch: ReadyBatch, outcome: SendOutcome): Promise<void> {
+    const { db, options, onEvent } = this.deps;
+    const base = { sender: claim.sender, size: claim.dsts.length };
+    switch (outcome.kind) {
+      case 'accepted':
+        await recordAccepted(db, claim, { httpStatus: 202, apiId: outcome.apiId, messageUuids: outcome.messageUuids, invalidNumbers: outcome.invalidNumbers });
+        onEvent?.({ kind: 'accepted', ...base, rejected: outcome.invalidNumbers.length });
+        return;
+      case 'permanent':
+        await recordPermanent(db, claim, outcome.reason, outcome.status);
+        onEvent?.({ kind: 'failed', ...base, reason: outcome.reason });
+        return;
+      case 'ambiguous':
+        await recordAmbiguous(db, claim, outcome.reason, outcome.status);
+        onEvent?.({ kind: 'ambiguous', ...base, reason: outcome.reason });
+        return;
+      case 'auth':
+        await recordRetryable(db, claim, outcome.reason, 0, outcome.status);
+        throw new RunFailedError(`Plivo refused the credentials (HTTP 401: ${outcome.reason}). ` +
+          'Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN; nothing more was sent, and running the same command again resumes.');
+      case 'throttled':
+      case 'retryable': {
+        if (outcome.kind === 'throttled') await this.#slowDown();
+        const delayMs = outcome.kind === 'throttled' && outcome.retryAfterMs !== undefined
+          ? outcome.retryAfterMs
+          : backoffMs(claim.attemptNo, options.retryBaseMs);
+        await recordRetryable(db, claim, outcome.reason, delayMs, outcome.status);
+        onEvent?.({ kind: 'retry', ...base, reason: outcome.reason, delayMs });
+        if (claim.attemptNo >= options.maxAttempts) {
+          throw new RunFailedError(`batch ${batch.id} (from ${claim.sender}) failed ${claim.attemptNo} times, last with: ${outcome.reason}. ` +
+            'Its recipients are still pending and nothing was lost; run the same command again later to resume.');
+        }
+        return;
+      }
+    }
+  }
+
+  /** A 429 empties the account's request bucket, so every request waits for it to refill. */
+  async #slowDown(): Promise<void> {
+    const { requests } = this.deps.limiters;
+    const left = (await requests.currentReservoir()) ?? 0;
+    if (left > 0) await requests.incrementReservoir(-left);
+  }
+}

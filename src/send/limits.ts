@@ -1,0 +1,77 @@
+/**
+ * Rate limits, as Bottleneck limiters fed by reservoirs (token buckets):
+ *
+ * - one limiter per sender (a Bottleneck.Group keyed by src): a batch weighs its cost (destinations ×
+ *   units, or destinations with `rate_counts: "messages"`). The reservoir starts at, and never exceeds,
+ *   the largest batch's cost and gains `rate` per second, so over any interval T a sender is given at
+ *   most rate·T + one batch's cost: one batch of burst, never more. (Bottleneck's `minTime` would ignore
+ *   the weight, which is why the reservoir does the pacing.)
+ * - optionally one account-wide message limiter (`account_rate`), built the same way;
+ * - one account-wide request limiter under Plivo's 300 requests / 5 s and 100 concurrent requests,
+ *   shared by sending (high priority) and tracking (low priority).
+ *
+ * The reservoir grows on Bottleneck's heartbeat. Each tick adds rate × tick, and the increase interval is
+ * set below the tick so that every tick adds (a tick never adds twice); timer drift can only make the
+ * rate a little slower, never faster.
+ */
+import Bottleneck from 'bottleneck';
+
+export interface BucketOptions {
+  /** Tokens per second. */
+  rate: number;
+  /** Bucket size: the largest single job's weight (the burst allowed). */
+  burst: number;
+  maxConcurrent?: number | null;
+}
+
+export function bucketSettings({ rate, burst, maxConcurrent = null }: BucketOptions): Bottleneck.ConstructorOptions {
+  // A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow ones).
+  const tickMs = Math.min(1000, Math.max(50, Math.round(1000 / rate)));
+  return {
+    reservoir: burst,
+    reservoirIncreaseInterval: tickMs - 1,
+    reservoirIncreaseAmount: (rate * tickMs) / 1000,
+    reservoirIncreaseMaximum: burst,
+    maxConcurrent,
+    heartbeatInterval: tickMs,
+  } as Bottleneck.ConstructorOptions;
+}
+
+export function tokenBucket(opts: BucketOptions): Bottleneck {
+  return new Bottleneck(bucketSettings(opts));
+}
+
+/** Plivo's account REST limit is 300 requests in 5 s; spread evenly that is 60/s. We keep below it in any sliding window: burst + rate·5 s ≤ 300. */
+export const ACCOUNT_REQUESTS = { rate: 50, burst: 50, maxConcurrent: 100 } as const;
+/** The List API allows 20 requests per minute: burst + rate·60 s ≤ 20. */
+export const LIST_REQUESTS = { rate: 0.25, burst: 5 } as const;
+
+export const PRIORITY = { send: 1, reconcile: 2, track: 6 } as const;
+
+export interface Limiters {
+  senders: Bottleneck.Group;
+  accountMessages: Bottleneck | null;
+  requests: Bottleneck;
+  listRequests: Bottleneck;
+  stop(): Promise<void>;
+}
+
+export function createLimiters(o: { rate: number; maxBatchCost: number; accountRate?: number | undefined; maxBatchSize: number }): Limiters {
+  // Idle limiters are kept for a day: deleting one would reset its reservoir to a full burst.
+  const senders = new Bottleneck.Group({ ...bucketSettings({ rate: o.rate, burst: o.maxBatchCost }), timeout: 86_400_000 });
+  const accountMessages = o.accountRate ? tokenBucket({ rate: o.accountRate, burst: Math.max(o.maxBatchSize, o.accountRate) }) : null;
+  const requests = tokenBucket(ACCOUNT_REQUESTS);
+  const listRequests = tokenBucket(LIST_REQUESTS);
+  const all = () => [...senders.limiters().map((l) => l.limiter), accountMessages, requests, listRequests];
+  for (const limiter of [accountMessages, requests, listRequests]) limiter?.on('error', () => undefined);
+  senders.on('created', (limiter) => limiter.on('error', () => undefined));
+  return {
+    senders,
+    accountMessages,
+    requests,
+    listRequests,
+    async stop() {
+      await Promise.all(all().map((l) => l?.disconnect()));
+    },
+  };
+}
