@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { startSimulator, type Simulator, type SimOptions } from '../src/sim/index.js';
 
@@ -429,6 +430,37 @@ describe('faults', () => {
     expect(s.messages()).toHaveLength(2);
     expect(s.acceptLog()).toEqual([expect.objectContaining({ count: 2 })]);
     expect(s.stats().injected.dropAfterAccept).toBe(1);
+  });
+
+  test('a dropped connection frees its in-flight slot', async () => {
+    const s = await sim({ faults: { dropAfterAccept: 1 }, limits: { requestsPer5s: 300, concurrent: 1, listPerMinute: 20 } });
+    await expect(send(s, { src: '14155550100', dst: '14155550101', text: 'x' })).rejects.toThrow();
+    await waitFor(() => s.stats().inFlight === 0);
+    s.setFaults({ dropAfterAccept: 0 });
+    expect((await send(s, { src: '14155550100', dst: '14155550102', text: 'x' })).status).toBe(202);
+  });
+
+  test('a client that hangs up mid-body is neither an internal error nor a leaked slot', async () => {
+    const s = await sim();
+    const { port } = new URL(s.url);
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: messagesPath(s),
+      headers: {
+        Authorization: 'Basic ' + Buffer.from(`${s.authId}:${s.authToken}`).toString('base64'),
+        'Content-Type': 'application/json',
+        'Content-Length': 1000,
+      },
+    });
+    req.on('error', () => undefined);
+    req.write('{"src": "14155550100", ');
+    await waitFor(() => s.stats().inFlight === 1);
+    req.destroy();
+    await waitFor(() => s.stats().inFlight === 0);
+    expect(s.stats().internalErrors).toBe(0);
+    expect(s.messages()).toHaveLength(0);
   });
 
   test('drops apply to sends only: reads still answer', async () => {

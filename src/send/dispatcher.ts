@@ -18,7 +18,7 @@ import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
 import { RunFailedError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 import { backoffMs } from './backoff.js';
-import { PRIORITY, type Limiters } from './limits.js';
+import { payForFullBucket, PRIORITY, type Limiters } from './limits.js';
 import { Stopper } from './stopper.js';
 
 export interface DispatchOptions {
@@ -87,9 +87,11 @@ export class Dispatcher {
   #scheduleBatch(sender: string, batch: ReadyBatch): Promise<void> {
     const { limiters, job } = this.deps;
     const cost = job.rate_counts === 'units' ? batch.size * batch.units : batch.size;
+    const limiter = limiters.senders.key(sender);
     return new Promise<void>((claimed) => {
       const job_ = async (): Promise<void> => {
         try {
+          await payForFullBucket(limiter, cost, limiters.senderBucket);
           await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
           if (this.deps.stopper.stopped) return;
           const claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
@@ -98,7 +100,7 @@ export class Dispatcher {
           claimed();
         }
       };
-      limiters.senders.key(sender).schedule({ weight: cost, priority: PRIORITY.send }, job_).catch((err: unknown) => {
+      limiter.schedule({ weight: cost, priority: PRIORITY.send }, job_).catch((err: unknown) => {
         claimed();
         this.deps.stopper.fail(err);
       });

@@ -12,7 +12,10 @@
  *
  * The reservoir grows on Bottleneck's heartbeat. Each tick adds rate × tick, and the increase interval is
  * set below the tick so that every tick adds (a tick never adds twice); timer drift can only make the
- * rate a little slower, never faster.
+ * rate a little slower, never faster. One subtlety: a tick landing just after a job that found the bucket
+ * full credits a whole tick although almost no time has passed since the bucket stopped being full (a
+ * continuous bucket would have lost that time to its cap). `payForFullBucket` takes that tick back, so
+ * the bound rate·T + one batch holds exactly, not within a tick.
  */
 import Bottleneck from 'bottleneck';
 
@@ -24,9 +27,13 @@ export interface BucketOptions {
   maxConcurrent?: number | null;
 }
 
+/** A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow ones). */
+function tickFor(rate: number): number {
+  return Math.min(1000, Math.max(50, Math.round(1000 / rate)));
+}
+
 export function bucketSettings({ rate, burst, maxConcurrent = null }: BucketOptions): Bottleneck.ConstructorOptions {
-  // A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow ones).
-  const tickMs = Math.min(1000, Math.max(50, Math.round(1000 / rate)));
+  const tickMs = tickFor(rate);
   return {
     reservoir: burst,
     reservoirIncreaseInterval: tickMs - 1,
@@ -48,8 +55,18 @@ export const LIST_REQUESTS = { rate: 0.25, burst: 5 } as const;
 
 export const PRIORITY = { send: 1, reconcile: 2, track: 6 } as const;
 
+/**
+ * Call at the start of a job of `weight` on a bucket limiter: if the job found the bucket full, the next
+ * tick's credit is taken back (see the file's comment).
+ */
+export async function payForFullBucket(limiter: Bottleneck, weight: number, o: BucketOptions): Promise<void> {
+  const left = (await limiter.currentReservoir()) ?? 0;
+  if (left + weight >= o.burst - 1e-9) await limiter.incrementReservoir(-(o.rate * tickFor(o.rate)) / 1000);
+}
+
 export interface Limiters {
   senders: Bottleneck.Group;
+  senderBucket: BucketOptions;
   accountMessages: Bottleneck | null;
   requests: Bottleneck;
   listRequests: Bottleneck;
@@ -58,7 +75,8 @@ export interface Limiters {
 
 export function createLimiters(o: { rate: number; maxBatchCost: number; accountRate?: number | undefined; maxBatchSize: number }): Limiters {
   // Idle limiters are kept for a day: deleting one would reset its reservoir to a full burst.
-  const senders = new Bottleneck.Group({ ...bucketSettings({ rate: o.rate, burst: o.maxBatchCost }), timeout: 86_400_000 });
+  const senderBucket = { rate: o.rate, burst: o.maxBatchCost };
+  const senders = new Bottleneck.Group({ ...bucketSettings(senderBucket), timeout: 86_400_000 });
   const accountMessages = o.accountRate ? tokenBucket({ rate: o.accountRate, burst: Math.max(o.maxBatchSize, o.accountRate) }) : null;
   const requests = tokenBucket(ACCOUNT_REQUESTS);
   const listRequests = tokenBucket(LIST_REQUESTS);
@@ -67,6 +85,7 @@ export function createLimiters(o: { rate: number; maxBatchCost: number; accountR
   senders.on('created', (limiter) => limiter.on('error', () => undefined));
   return {
     senders,
+    senderBucket,
     accountMessages,
     requests,
     listRequests,

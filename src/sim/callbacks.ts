@@ -63,7 +63,9 @@ const UTC = '+00:00';
 
 export class CallbackDispatcher {
   #sequences = new Map<string, number>();
+  /** FIFO of attempts to make: `#waiting[#head…]`. */
   #waiting: Job[] = [];
+  #head = 0;
   #inFlight = 0;
   #log: CallbackAttempt[] = [];
   #closed = new AbortController();
@@ -76,7 +78,7 @@ export class CallbackDispatcher {
     if (m.url === null || this.#closed.signal.aborted) return;
     const sequence = (this.#sequences.get(m.uuid) ?? 0) + 1;
     this.#sequences.set(m.uuid, sequence);
-    this.#waiting.push({
+    this.#enqueue({
       uuid: m.uuid,
       sequence,
       status: m.state,
@@ -85,7 +87,6 @@ export class CallbackDispatcher {
       fields: callbackFields(m, sequence),
       attempt: 0,
     });
-    this.#pump();
   }
 
   log(): readonly CallbackAttempt[] {
@@ -94,7 +95,7 @@ export class CallbackDispatcher {
 
   /** Callbacks waiting or in flight (not counting scheduled retries). */
   get busy(): number {
-    return this.#waiting.length + this.#inFlight;
+    return this.#waiting.length - this.#head + this.#inFlight;
   }
 
   /** Resolves when nothing is waiting or in flight. */
@@ -106,11 +107,22 @@ export class CallbackDispatcher {
   close(): void {
     this.#closed.abort();
     this.#waiting = [];
+    this.#head = 0;
+    if (this.#inFlight === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+  }
+
+  #enqueue(job: Job): void {
+    this.#waiting.push(job);
+    this.#pump();
   }
 
   #pump(): void {
-    while (this.#inFlight < MAX_IN_FLIGHT && this.#waiting.length > 0) {
-      const job = this.#waiting.shift() as Job;
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#head < this.#waiting.length) {
+      const job = this.#waiting[this.#head++] as Job;
+      if (this.#head >= 1024 && this.#head * 2 >= this.#waiting.length) {
+        this.#waiting = this.#waiting.slice(this.#head);
+        this.#head = 0;
+      }
       this.#inFlight++;
       void this.#attempt(job).finally(() => {
         this.#inFlight--;
@@ -164,8 +176,7 @@ export class CallbackDispatcher {
     if (delay === undefined) return;
     this.config.scheduler.at(nowMs() + delay, () => {
       if (this.#closed.signal.aborted) return;
-      this.#waiting.push({ ...job, attempt: job.attempt + 1 });
-      this.#pump();
+      this.#enqueue({ ...job, attempt: job.attempt + 1 });
     });
   }
 }

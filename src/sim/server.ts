@@ -39,6 +39,8 @@ import { bump } from './stats.js';
 export function requestHandler(core: SimCore): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     handle(core, req, res).catch((error: unknown) => {
+      // The client went away mid-request (its timeout, or close()): nothing to answer, and no simulator bug.
+      if (req.destroyed && !res.headersSent && !(error instanceof ApiError)) return;
       if (error instanceof ApiError) {
         sendError(res, error.status, error.sentence);
         return;
@@ -80,6 +82,7 @@ async function handle(core: SimCore, req: IncomingMessage, res: ServerResponse):
     return;
   }
   res.on('close', admission.release);
+  if (res.closed) admission.release();
 
   if (r.kind === 'create' || r.kind === 'get' || r.kind === 'list') {
     const fault = core.faults.before(r.kind === 'create' ? 'create' : 'read');

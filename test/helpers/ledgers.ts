@@ -1,0 +1,51 @@
+/**
+ * The ledgers a test runs against: always the embedded PGlite; also a real Postgres when
+ * TEST_DATABASE_URL is set (CI sets it). Each Postgres user gets a database of its own, dropped after.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export interface TestLedger {
+  kind: 'pglite' | 'postgres';
+  /** Environment for the CLI: SMSRUN_HOME, and DATABASE_URL on Postgres. */
+  env: Record<string, string>;
+  home: string;
+  databaseUrl?: string;
+  dispose(): Promise<void>;
+}
+
+export const LEDGER_KINDS: ('pglite' | 'postgres')[] = process.env['TEST_DATABASE_URL'] ? ['pglite', 'postgres'] : ['pglite'];
+
+export async function createTestLedger(kind: 'pglite' | 'postgres'): Promise<TestLedger> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'smsrun-test-'));
+  if (kind === 'pglite') {
+    return { kind, home, env: { SMSRUN_HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
+  }
+  const admin = process.env['TEST_DATABASE_URL']!;
+  const name = `smsrun_t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  return {
+    kind, home, databaseUrl,
+    env: { SMSRUN_HOME: home, DATABASE_URL: databaseUrl },
+    async dispose() {
+      await adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
