@@ -103,7 +103,7 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     const before = sim.messages().length;
     sim.setFaults({ dropAfterAccept: 0.1, dropBeforeAccept: 0.05, rate5xx: 0.05, rate429: 0.1 });
     try {
-      const run = await runCli(['run', job, '--track-for', '20', '--settle', '0', '--request-timeout', '2'],
+      const run = await runCli(['run', job, '--track-for', '3', '--settle', '0', '--request-timeout', '2'],
         { ...ledger.env, ...simEnv(sim) });
       expect(run.code, run.stderr).toBe(0);
     } finally {
