@@ -4,12 +4,14 @@
  * (The ledger itself cannot be read from outside the CLI; what it holds shows through status and export.)
  */
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import {
-  assertBuilt, countByDst, killLeftovers, parseJsonl, parseReportCsv, quickSim, readText, runCli, STACK_LINE, tempDir,
-  writeJson, writeText, type CliResult,
+  assertBuilt, countByDst, killLeftovers, parseJsonl, parseReportCsv, quickSim, readText, runCli, spawnCli, STACK_LINE, tempDir,
+  waitFor, writeJson, writeText, type CliResult,
 } from './support-validation.js';
 
 // Letters and digits only, long and unlike anything else a run prints.
@@ -90,8 +92,9 @@ describe('the auth token is never printed or stored', () => {
     for (const [k, v] of Object.entries(out)) expectClean(v.stdout + v.stderr, secrets, k);
   });
 
-  it('5xx pages, ambiguous batches and their reconciliation: everyone texted once, the token shows nowhere', async () => {
-    const sim = await quickSim({ seed: 5, authToken: SECRET_TOKEN, faults: { rate5xx: 0.3 } });
+  it('5xx pages on every create, then reconciliation: everyone texted once, the token shows nowhere', async () => {
+    // Every request fails with a 502 HTML page until the four creates have; then the account heals.
+    const sim = await quickSim({ seed: 5, authToken: SECRET_TOKEN, faults: { rate5xx: 1 } });
     sims.push(sim);
     const env = envFor(sim, SECRET_TOKEN);
     const secrets = secretsOf(sim.authId, SECRET_TOKEN);
@@ -99,11 +102,16 @@ describe('the auth token is never printed or stored', () => {
     const dsts = Array.from({ length: 8 }, (_, i) => `141555530${String(i + 10)}`);
     const job = await campaign('sec-5xx', src, dsts);
 
-    const r = await runCli(['run', job, '--track-for', '15', '--settle', '0', '--request-timeout', '2'], { cwd: dir, env });
+    const run = spawnCli(['run', job, '--track-for', '15', '--settle', '0', '--request-timeout', '1'], { cwd: dir, env });
+    await waitFor(() => sim.stats().injected.rate5xx >= 4, 30_000, 'four 5xx answers');
+    sim.setFaults({ rate5xx: 0 });
+    const r = await run.done;
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.code).toBe(0);
-    expect(sim.stats().injected.rate5xx).toBeGreaterThan(0);
-    console.log(JSON.stringify(sim.stats()), r.stderr);
+    expect(sim.stats().injected.rate5xx).toBe(4);
+    expect(sim.stats().byEndpoint['create']).toBe(8); // 4 refused, 4 sent again after reconciliation
+    expect(r.stderr.match(/may or may not have been accepted \(HTTP 50\d without Plivo's JSON error body/g)).toHaveLength(4);
+    expect(r.stderr.match(/reconciled batch \d+: 0 of 2 found at Plivo; 2 will be sent/g)).toHaveLength(4);
     expect(Object.fromEntries(countByDst(sim, src))).toEqual(Object.fromEntries(dsts.map((d) => [d, 1])));
     expectClean(r.stdout + r.stderr, secrets, 'the run output');
 
@@ -115,7 +123,90 @@ describe('the auth token is never printed or stored', () => {
     expect(JSON.parse(out.status.stdout).rows).toBe(8);
     const rows = parseReportCsv(out.csv.stdout);
     expect(rows.map((x) => x.dst)).toEqual(dsts);
+    expect(rows.map((x) => x.status)).toEqual(dsts.map(() => 'delivered'));
     expect(new Set(rows.map((x) => x.message_uuid)).size).toBe(8);
     for (const [k, v] of Object.entries(out)) expectClean(v.stdout + v.stderr, secrets, k);
   });
+
+  it('a proxy whose 502 page echoes the credentials: the echo is redacted everywhere', async () => {
+    const sim = await quickSim({ seed: 6, authToken: SECRET_TOKEN });
+    sims.push(sim);
+    const proxy = await echoingProxy(sim.url, 2, (auth, idAndToken) =>
+      `<html><body><h1>502 Bad Gateway</h1><pre>Authorization: ${auth}\ncredentials: ${idAndToken}</pre></body></html>`);
+    const env = { ...envFor(sim, SECRET_TOKEN), PLIVO_API_URL: proxy.url };
+    const secrets = secretsOf(sim.authId, SECRET_TOKEN);
+    const src = '14155554000';
+    const dsts = ['14155554001', '14155554002', '14155554003', '14155554004'];
+    const job = await campaign('sec-proxy', src, dsts);
+    try {
+      const r = await runCli(['run', job, '--track-for', '10', '--settle', '0', '--request-timeout', '1'], { cwd: dir, env });
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(r.code).toBe(0);
+      expect(proxy.poisoned()).toBe(2);
+      // The page did reach the reason shown to the user, with the secrets replaced.
+      expect(r.stderr).toContain('Authorization: Basic [redacted]');
+      expectClean(r.stdout + r.stderr, secrets, 'the run output');
+      expect(Object.fromEntries(countByDst(sim, src))).toEqual(Object.fromEntries(dsts.map((d) => [d, 1])));
+      const out = await everythingPrinted('sec-proxy', { ...env, PLIVO_API_URL: proxy.url });
+      for (const [k, v] of Object.entries(out)) expectClean(v.stdout + v.stderr, secrets, k);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  // BUG (reported): classifyResponse cuts the body to 200 characters BEFORE PlivoClient redacts the secrets,
+  // so a token straddling the cut is no longer a whole match and its first characters are printed.
+  it.fails('a proxy page whose echo of the token straddles the 200-character excerpt: no part of the token is printed', async () => {
+    const sim = await quickSim({ seed: 8, authToken: SECRET_TOKEN });
+    sims.push(sim);
+    const proxy = await echoingProxy(sim.url, 1, (_auth, idAndToken) => 'E'.repeat(180) + idAndToken.split(':')[1]);
+    const env = { ...envFor(sim, SECRET_TOKEN), PLIVO_API_URL: proxy.url };
+    const job = await campaign('sec-cut', '14155555000', ['14155555001']);
+    try {
+      const r = await runCli(['run', job, '--track-for', '10', '--settle', '0', '--request-timeout', '1'], { cwd: dir, env });
+      expect(proxy.poisoned()).toBe(1);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('EEEEEEEEEE');
+      expect(r.stdout + r.stderr).not.toContain(SECRET_TOKEN.slice(0, 12));
+    } finally {
+      await proxy.close();
+    }
+  });
 });
+
+/**
+ * A reverse proxy in front of the simulator that answers the first `poison` creates itself with a 502 HTML
+ * page built from the request's credentials (a misconfigured load balancer echoing headers), without
+ * forwarding them; everything else is forwarded untouched.
+ */
+async function echoingProxy(target: string, poison: number, page: (authorization: string, idAndToken: string) => string) {
+  let poisoned = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const auth = req.headers.authorization ?? '';
+      if (req.method === 'POST' && /\/Message\/$/.test(req.url ?? '') && poisoned < poison) {
+        poisoned++;
+        const html = page(auth, Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString('utf8'));
+        res.writeHead(502, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(html) });
+        res.end(html);
+        return;
+      }
+      const upstream = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    poisoned: () => poisoned,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}

@@ -98,7 +98,9 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
 
   it('never sends a batch twice when answers are lost, connections drop and Plivo throttles or fails', async () => {
     const n = 120;
-    const csv = ['phone', ...Array.from({ length: n }, (_, i) => usNumber(1000 + i))].join('\n');
+    // Numbers ending 97-99 get no quick final state in the simulator; leave them out so tracking can finish.
+    const numbers = Array.from({ length: 200 }, (_, i) => usNumber(1000 + i)).filter((d) => !/9[789]$/.test(d)).slice(0, n);
+    const csv = ['phone', ...numbers].join('\n');
     const job = await writeJob({ name: `faults-${kind}`, src: SRCS.slice(0, 2), text: 'Flash sale today', rate: 400, batch_size: 6 }, csv);
     const before = sim.messages().length;
     sim.setFaults({ dropAfterAccept: 0.1, dropBeforeAccept: 0.05, rate5xx: 0.05, rate429: 0.1 });
@@ -115,13 +117,20 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     expect(counts.size).toBe(n);
     expect([...counts.values()].every((c) => c === 1)).toBe(true);
 
+    // Faults on reads may leave some uuids unmapped after a short tracking window; poll finishes the job.
+    const poll = await runCli(['poll', `faults-${kind}`, '--track-for', '20'], { ...ledger.env, ...simEnv(sim) });
+    expect(poll.code, poll.stderr).toBe(0);
+    expect(poll.stdout).not.toMatch(/not final/);
     const exported = await runCli(['export', `faults-${kind}`, '--format', 'jsonl'], { ...ledger.env });
     expect(exported.code).toBe(0);
     const report = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(report).toHaveLength(n);
-    const uuids = new Set(mine.map((m) => m.uuid));
+    const byUuid = new Map(mine.map((m) => [m.uuid, m]));
     for (const r of report) {
-      expect(uuids.has(r['message_uuid'] as string), `row ${String(r['row'])} has a uuid the simulator issued`).toBe(true);
+      const m = byUuid.get(r['message_uuid'] as string);
+      expect(m, `row ${String(r['row'])} has a uuid the simulator issued`).toBeDefined();
+      expect(r['dst']).toBe(m!.to);
+      expect(r['status']).toBe(m!.state);
     }
   });
 });
