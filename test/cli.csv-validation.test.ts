@@ -149,7 +149,7 @@ describe('what a CSV may look like', () => {
   // BUG (reported): csv-parse's info.lines counts a CRLF inside a quoted field as two lines, and it is the
   // line a record ENDS on; smsrun uses it as the row's line, so every row after a quoted CRLF (and the
   // multi-line row itself) is reported on the wrong line: 4, 6, 9 here instead of 2, 5, 8.
-  it.fails('BOM + CRLF file: the reason of each row names the line it starts on (2, 5, 8)', async () => {
+  it('BOM + CRLF file: the reason of each row names the line it starts on (2, 5, 8)', async () => {
     // The same layout as CRLF_CSV, with numbers that are all invalid so that `plan` lists every row.
     const csv = CRLF_CSV.toString('utf8').replace('+1 (415) 555-0401', 'x1').replace('14155550402', 'x2').replace('"+1 415 555 0403"', 'x3');
     expect(csv.split('\r\n')).toHaveLength(9);
@@ -162,7 +162,7 @@ describe('what a CSV may look like', () => {
 
   // BUG (reported): with LF endings only the double count goes away, but a row spanning lines is still
   // reported at its LAST line, so "line 3" in a reason points below the row (it starts on line 2).
-  it.fails('LF file: an invalid row spanning lines 2-3 has a reason naming line 2', async () => {
+  it('LF file: an invalid row spanning lines 2-3 has a reason naming line 2', async () => {
     const { jobFile } = await setup('csv-multiline', 'phone,note\n"abc","two\nlines"\n14155550501,ok\n', { src: '14155551005', text: '{{note}}' });
     const plan = await cli('plan', jobFile, '--json');
     expect(plan.code).toBe(0);

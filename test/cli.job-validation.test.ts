@@ -158,7 +158,7 @@ describe('job file validation (exit 2, nothing sent)', () => {
 
   // BUG (reported): validateJob returns the schema problems alone when there are any, so the cross-key
   // problems (src/powerpack_uuid, text, media_urls) of the same file only show up on the next try.
-  it.fails('every problem is reported at once: a schema problem and two cross-key problems, three lines', async () => {
+  it('every problem is reported at once: a schema problem and two cross-key problems, three lines', async () => {
     const file = await job('mixed.json', { name: 'jv', recipients: 'people.csv', batch_size: 0 });
     const r = await cli('plan', file);
     expectUsageFailure(r);

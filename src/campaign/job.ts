@@ -66,7 +66,10 @@ export async function loadJobFile(jobFile: string): Promise<Job> {
 
 export function validateJob(input: unknown, jobFile: string): Job {
   const result = jobSchema.safeParse(input);
-  if (!result.success) throw new JobFileError(jobFile, result.error.issues.flatMap(describeIssue));
+  if (!result.success) {
+    const badKeys = new Set(result.error.issues.map((i) => String(i.path[0] ?? '')));
+    throw new JobFileError(jobFile, [...result.error.issues.flatMap(describeIssue), ...crossFieldProblemsOfRest(input, badKeys)]);
+  }
   const fields = result.data;
   const problems = crossFieldProblems(fields);
   if (problems.length > 0) throw new JobFileError(jobFile, problems);
@@ -84,6 +87,15 @@ export function validateJob(input: unknown, jobFile: string): Job {
 export function jobFromLedger(c: { job: Record<string, unknown>; job_file: string; csv_file: string; senders: string[] }): Job {
   const fields = jobSchema.parse(c.job);
   return { ...fields, jobFile: c.job_file, recipientsPath: c.csv_file, senders: c.senders, fromLedger: true };
+}
+
+/** The cross-key problems among the keys that passed the schema, so one try reports every problem. */
+function crossFieldProblemsOfRest(input: unknown, badKeys: ReadonlySet<string>): string[] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [];
+  const kept = Object.fromEntries(Object.entries(input).filter(([k]) => !badKeys.has(k) && k in jobSchema.shape));
+  const partial = jobSchema.partial().safeParse(kept);
+  if (!partial.success) return [];
+  return crossFieldProblems({ type: 'sms', ...partial.data } as JobFields);
 }
 
 function crossFieldProblems(job: JobFields): string[] {

@@ -54,19 +54,26 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
 
 /** Streams the CSV as validated recipient rows, in chunks for the ledger. */
 export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRow[]> {
+  // Empty lines are skipped here rather than by csv-parse, so that every line is counted: a row's line is
+  // the one it starts on, even after quoted fields that span lines (csv-parse's info.lines is where a
+  // record ends, and counts a quoted CRLF twice).
   const parser = createReadStream(job.recipientsPath).pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: true, info: true }),
+    parse({ bom: true, relax_column_count: true, trim: true, raw: true }),
   );
   let validate: ((fields: string[], rowNo: number, lineNo: number) => RecipientRow) | undefined;
   let rowNo = 0;
+  let nextLine = 1;
   let chunk: RecipientRow[] = [];
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+      const line = nextLine;
+      nextLine += 1 + lineBreaksWithin(raw);
+      if (record.length === 1 && record[0] === '') continue;
       if (validate === undefined) {
         validate = makeRowValidator(job, record);
         continue;
       }
-      chunk.push(validate(record, ++rowNo, info.lines));
+      chunk.push(validate(record, ++rowNo, line));
       if (chunk.length >= CHUNK_ROWS) {
         yield chunk;
         chunk = [];
@@ -82,6 +89,11 @@ export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRo
   }
   if (validate === undefined) throw new UsageError(`${job.recipientsPath}: the CSV is empty; it needs a header row naming its columns (one of them '${job.dst_column}').`);
   if (chunk.length > 0) yield chunk;
+}
+
+/** Line breaks inside a record's raw text (quoted multi-line fields), not counting the one that ends it. */
+function lineBreaksWithin(raw: string): number {
+  return raw.replace(/(\r\n|\n|\r)$/, '').match(/\r\n|\n|\r/g)?.length ?? 0;
 }
 
 async function sha256File(file: string): Promise<string> {

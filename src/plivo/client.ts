@@ -182,7 +182,8 @@ export class PlivoClient {
         redirect: 'manual',
       });
       status = res.status;
-      const text = await res.text();
+      // Redacted before anything cuts an excerpt from it: a cut could leave part of a secret unmatched.
+      const text = this.#redact(await res.text());
       return { ok: true, answer: { status, body: text, retryAfter: res.headers.get('retry-after') } };
     } catch (error) {
       return status === undefined ? { ok: false, error } : { ok: false, error, status };
