@@ -146,9 +146,8 @@ describe('what a CSV may look like', () => {
     ]);
   });
 
-  // BUG (reported): csv-parse's info.lines counts a CRLF inside a quoted field as two lines, and it is the
-  // line a record ENDS on; smsrun uses it as the row's line, so every row after a quoted CRLF (and the
-  // multi-line row itself) is reported on the wrong line: 4, 6, 9 here instead of 2, 5, 8.
+  // Regression test: csv-parse's info.lines counts a CRLF inside a quoted field as two lines, and is the line
+  // a record ENDS on; smsrun used it as the row's line, which gave 4, 6, 9 here instead of 2, 5, 8.
   it('BOM + CRLF file: the reason of each row names the line it starts on (2, 5, 8)', async () => {
     // The same layout as CRLF_CSV, with numbers that are all invalid so that `plan` lists every row.
     const csv = CRLF_CSV.toString('utf8').replace('+1 (415) 555-0401', 'x1').replace('14155550402', 'x2').replace('"+1 415 555 0403"', 'x3');
@@ -160,8 +159,7 @@ describe('what a CSV may look like', () => {
     expect(problems.map((p) => /^row (\d+): line (\d+):/.exec(p)?.slice(1).join('@'))).toEqual(['1@2', '2@5', '3@8']);
   });
 
-  // BUG (reported): with LF endings only the double count goes away, but a row spanning lines is still
-  // reported at its LAST line, so "line 3" in a reason points below the row (it starts on line 2).
+  // Regression test: with LF endings a row spanning lines was reported at its LAST line ("line 3" here).
   it('LF file: an invalid row spanning lines 2-3 has a reason naming line 2', async () => {
     const { jobFile } = await setup('csv-multiline', 'phone,note\n"abc","two\nlines"\n14155550501,ok\n', { src: '14155551005', text: '{{note}}' });
     const plan = await cli('plan', jobFile, '--json');
@@ -169,6 +167,18 @@ describe('what a CSV may look like', () => {
     expect(JSON.parse(plan.stdout).problems).toEqual([
       "row 1: line 2: column 'phone': 'abc' contains letters: a destination is digits only, with the country code first, e.g. 14155550100",
     ]);
+  });
+
+  // BUG (reported): readRecipientChunks now skips every record equal to [''] to drop blank lines itself, which
+  // also drops a line holding a quoted empty value ("") in a one-column CSV: a real row vanishes from the
+  // report, and the rows after it are renumbered. csv-parse's skip_empty_lines used to keep it.
+  it.fails('a one-column CSV: a line holding "" is kept as an invalid row, blank lines are not rows', async () => {
+    const { jobFile } = await setup('csv-quoted-empty', 'phone\n14155550601\n""\n   \n\n14155550602\n', { src: '14155551008', text: 'Hi' });
+    const plan = await cli('plan', jobFile, '--json');
+    expect(plan.code).toBe(0);
+    const p = JSON.parse(plan.stdout);
+    expect([p.rows, p.valid, p.invalid]).toEqual([3, 2, 1]);
+    expect(p.problems).toEqual(["row 2: line 3: column 'phone' is empty"]);
   });
 });
 

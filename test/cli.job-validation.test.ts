@@ -156,14 +156,46 @@ describe('job file validation (exit 2, nothing sent)', () => {
     expect(problemLines(r.stderr).map((l) => l.split(':')[0])).toEqual(['  - src / powerpack_uuid', '  - text', '  - media_urls']);
   });
 
-  // BUG (reported): validateJob returns the schema problems alone when there are any, so the cross-key
-  // problems (src/powerpack_uuid, text, media_urls) of the same file only show up on the next try.
+  // Regression test: validateJob used to return the schema problems alone when there were any, so the
+  // cross-key problems (src/powerpack_uuid, text, media_urls) of the same file only showed up on the next try.
   it('every problem is reported at once: a schema problem and two cross-key problems, three lines', async () => {
     const file = await job('mixed.json', { name: 'jv', recipients: 'people.csv', batch_size: 0 });
     const r = await cli('plan', file);
     expectUsageFailure(r);
     expect(r.stderr).toContain(`${file}: the job file has 3 problems:`);
     expect(problemLines(r.stderr).map((l) => l.split(':')[0]).sort()).toEqual(['  - batch_size', '  - src / powerpack_uuid', '  - text']);
+  });
+
+  // BUG (reported): zod 4 leaves `input` out of its issues unless asked (reportInput), so describeIssue's
+  // `issue.input === undefined` test is always true and every wrongly typed key is called "required".
+  it('a key of the wrong type is reported as such, not as "required"', async () => {
+    const file = await job('wrong-type.json', { ...base, batch_size: '100' });
+    const r = await cli('plan', file);
+    expectUsageFailure(r);
+    expect(problemLines(r.stderr)).toHaveLength(1);
+    expect(problemLines(r.stderr)[0]).toMatch(/^ {2}- batch_size: /);
+    expect(problemLines(r.stderr)[0]).not.toContain('required');
+  });
+
+  // BUG (reported): crossFieldProblemsOfRest drops the keys that failed the schema and then checks the rest
+  // as if those keys were absent: a src of the wrong type also gets "give exactly one of them".
+  it.fails('a src of the wrong type is one problem, not also "no sender given"', async () => {
+    const file = await job('src-type.json', { ...base, src: 14155550100 });
+    const r = await cli('plan', file);
+    expectUsageFailure(r);
+    expect(problemLines(r.stderr)).toHaveLength(1);
+    expect(problemLines(r.stderr)[0]).toMatch(/^ {2}- src: /);
+  });
+
+  // BUG (reported): same cause; with `type` dropped, the rest is checked as an SMS, so a misspelt "mms"
+  // also gets "an SMS needs a text" and "only an MMS carries media".
+  it.fails('a misspelt type is one problem, not also problems that assume an SMS', async () => {
+    const { text: _text, ...noText } = base;
+    const file = await job('type-typo.json', { ...noText, type: 'mmx', media_urls: ['https://example.com/a.png'] });
+    const r = await cli('plan', file);
+    expectUsageFailure(r);
+    expect(problemLines(r.stderr)).toHaveLength(1);
+    expect(problemLines(r.stderr)[0]).toMatch(/^ {2}- type: /);
   });
 });
 

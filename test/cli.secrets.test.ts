@@ -93,7 +93,7 @@ describe('the auth token is never printed or stored', () => {
   });
 
   it('5xx pages on every create, then reconciliation: everyone texted once, the token shows nowhere', async () => {
-    // Every request fails with a 502 HTML page until the four creates have; then the account heals.
+    // Every request fails with a 5xx HTML page until the four creates have arrived; then the account heals.
     const sim = await quickSim({ seed: 5, authToken: SECRET_TOKEN, faults: { rate5xx: 1 } });
     sims.push(sim);
     const env = envFor(sim, SECRET_TOKEN);
@@ -103,12 +103,12 @@ describe('the auth token is never printed or stored', () => {
     const job = await campaign('sec-5xx', src, dsts);
 
     const run = spawnCli(['run', job, '--track-for', '15', '--settle', '0', '--request-timeout', '1'], { cwd: dir, env });
-    await waitFor(() => sim.stats().injected.rate5xx >= 4, 30_000, 'four 5xx answers');
+    await waitFor(() => (sim.stats().byEndpoint['create'] ?? 0) >= 4, 30_000, 'four (refused) creates');
     sim.setFaults({ rate5xx: 0 });
     const r = await run.done;
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.code).toBe(0);
-    expect(sim.stats().injected.rate5xx).toBe(4);
+    expect(sim.stats().injected.rate5xx).toBeGreaterThanOrEqual(4); // 4 creates (+ a List, on a very slow machine)
     expect(sim.stats().byEndpoint['create']).toBe(8); // 4 refused, 4 sent again after reconciliation
     expect(r.stderr.match(/may or may not have been accepted \(HTTP 50\d without Plivo's JSON error body/g)).toHaveLength(4);
     expect(r.stderr.match(/reconciled batch \d+: 0 of 2 found at Plivo; 2 will be sent/g)).toHaveLength(4);
@@ -154,8 +154,8 @@ describe('the auth token is never printed or stored', () => {
     }
   });
 
-  // BUG (reported): classifyResponse cuts the body to 200 characters BEFORE PlivoClient redacts the secrets,
-  // so a token straddling the cut is no longer a whole match and its first characters are printed.
+  // Regression test: classifyResponse cut the body to 200 characters BEFORE PlivoClient redacted the secrets,
+  // so a token straddling the cut was no longer a whole match and its first characters were printed.
   it('a proxy page whose echo of the token straddles the 200-character excerpt: no part of the token is printed', async () => {
     const sim = await quickSim({ seed: 8, authToken: SECRET_TOKEN });
     sims.push(sim);

@@ -29,7 +29,11 @@ const jobSchema = z.strictObject({
   media_urls: z.array(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })).min(1).max(10, 'Plivo allows at most 10 media URLs').optional(),
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL for status callbacks' }).optional(),
   method: z.enum(['GET', 'POST']).default('POST'),
-  log: z.union([z.boolean(), z.enum(['number_only', 'content_only'])]).default(true),
+  // `false` and `content_only` make Plivo mask the numbers in its records, and smsrun needs them to prove
+  // whether a request whose answer was lost was accepted: without them it could text people twice.
+  log: z.union([z.literal(true), z.literal('number_only')], {
+    error: 'use true or "number_only": false and "content_only" hide the numbers in Plivo\'s records, which smsrun needs to make sure nobody is texted twice',
+  }).default(true),
   trackable: z.boolean().default(false),
   message_expiry: z.number().int().min(5).max(10799, 'Plivo accepts 5 to 10799 seconds').optional(),
   receipt_cutoff_hours: z.number().positive('must be a positive number of hours').default(72),
@@ -65,7 +69,7 @@ export async function loadJobFile(jobFile: string): Promise<Job> {
 }
 
 export function validateJob(input: unknown, jobFile: string): Job {
-  const result = jobSchema.safeParse(input);
+  const result = jobSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     const badKeys = new Set(result.error.issues.map((i) => String(i.path[0] ?? '')));
     throw new JobFileError(jobFile, [...result.error.issues.flatMap(describeIssue), ...crossFieldProblemsOfRest(input, badKeys)]);

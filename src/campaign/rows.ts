@@ -48,6 +48,7 @@ export function makeRowValidator(job: Job, header: string[]): RowValidator {
     if (!rendered.ok) return invalid(`line ${lineNo}: ${rendered.reason}`);
     let units = 1;
     if (job.type === 'sms') {
+      if (rendered.text.trim() === '') return invalid(`line ${lineNo}: the text is empty for this row (give its columns a value or a fallback)`);
       const info = analyzeText(rendered.text);
       const lengthProblem = textLengthProblem(info);
       if (lengthProblem) return { ...invalid(`line ${lineNo}: ${lengthProblem}`), dst };

@@ -18,7 +18,14 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('track-for', { type: 'number', default: 300, describe: 'seconds to keep tracking delivery after the last batch is sent (smsrun poll carries on later)' })
   .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
   .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
-  .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' });
+  .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
+  .check((a) => {
+    for (const key of ['track-for', 'settle'] as const) {
+      if (!Number.isFinite(a[key]) || a[key] < 0) throw new UsageErrorFromYargs(`--${key} must be a number of seconds, 0 or more`);
+    }
+    if (!Number.isFinite(a['request-timeout']) || a['request-timeout'] <= 0) throw new UsageErrorFromYargs('--request-timeout must be a positive number of seconds');
+    return true;
+  });
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;

@@ -1,7 +1,7 @@
 /**
- * Applies the numbered migrations in `sql/` (the ledger's only schema source), in order, each in its own
+ * Applies the numbered migrations in `sql/` (the ledger's only schema source), in order, all in one
  * transaction. A lock serialises concurrent runners (two `smsrun run` processes starting at once on one
- * Postgres), and the migration row is recorded in the same transaction as its DDL, so a migration is
+ * Postgres), and each migration row is recorded in the same transaction as its DDL, so migrations are
  * either wholly applied and recorded or not at all. A database that is newer than this code is refused.
  */
 import { readdir, readFile } from 'node:fs/promises';

@@ -36,6 +36,7 @@ export class Poller {
   async run(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
     const { db, campaignId, stopper } = this.deps;
     while (!stopper.stopped) {
+      if (sendingDone() && until()) break;
       const due = await dueMessages(db, campaignId, DUE_PER_ROUND);
       if (due.length > 0) {
         await this.#lookUp(due);
