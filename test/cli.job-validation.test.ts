@@ -166,8 +166,8 @@ describe('job file validation (exit 2, nothing sent)', () => {
     expect(problemLines(r.stderr).map((l) => l.split(':')[0]).sort()).toEqual(['  - batch_size', '  - src / powerpack_uuid', '  - text']);
   });
 
-  // BUG (reported): zod 4 leaves `input` out of its issues unless asked (reportInput), so describeIssue's
-  // `issue.input === undefined` test is always true and every wrongly typed key is called "required".
+  // Regression test: zod 4 leaves `input` out of its issues unless asked (reportInput), so describeIssue's
+  // `issue.input === undefined` test was always true and every wrongly typed key was called "required".
   it('a key of the wrong type is reported as such, not as "required"', async () => {
     const file = await job('wrong-type.json', { ...base, batch_size: '100' });
     const r = await cli('plan', file);
