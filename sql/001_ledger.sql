@@ -17,7 +17,8 @@
 --
 -- Batch status
 --   pending -> in_flight -> accepted | pending (retryable, after next_attempt_at) | failed (permanent)
---   in_flight -> ambiguous (the request may have been accepted) -> reconciled: accepted | pending | split
+--   in_flight -> ambiguous (the request may have been accepted) -> reconciled: accepted | pending
+--   (when only some of its messages are found, the batch is accepted and the absent recipients move to a new batch)
 --   An ambiguous batch is never resent before reconciliation proves its messages absent.
 --
 -- Attempt status
@@ -47,7 +48,7 @@ CREATE TABLE batches (
   units             integer NOT NULL,
   size              integer NOT NULL,
   status            text NOT NULL DEFAULT 'pending'
-                    CHECK (status IN ('pending', 'in_flight', 'ambiguous', 'accepted', 'failed', 'split')),
+                    CHECK (status IN ('pending', 'in_flight', 'ambiguous', 'accepted', 'failed')),
   attempts          integer NOT NULL DEFAULT 0,
   next_attempt_at   timestamptz NOT NULL DEFAULT now(),
   lease_owner       text,

@@ -3,17 +3,14 @@
  * `npm run build` / `npm test`'s pretest) in a temp directory, with its own SMSRUN_HOME, against an
  * in-process Plivo simulator. Not a test file itself (no `.test.` in the name).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { startSimulator, type Simulator, type SimOptions } from '../src/sim/index.js';
+import { killLeftovers, ROOT, startCli, type CliResult, type Spawned } from './helpers/cli.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const BIN = path.join(ROOT, 'bin', 'smsrun.js');
 const DIST_MAIN = path.join(ROOT, 'dist', 'cli', 'main.js');
 
 /** Fails loudly (instead of with a confusing spawn error) when `npm run build` was not run. */
@@ -21,55 +18,14 @@ export function assertBuilt(): void {
   if (!existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run 'npm run build' (npm test does it in pretest)`);
 }
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export { killLeftovers, type CliResult, type Spawned };
 
-const children = new Set<ChildProcess>();
-
-/** Kills (by pid) any CLI process a failed test left behind. Call from afterAll. */
-export function killLeftovers(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
-  }
-  children.clear();
-}
-
-export interface Spawned {
-  child: ChildProcess;
-  /** Output so far (live). */
-  readonly out: { stdout: string; stderr: string };
-  done: Promise<CliResult>;
-}
-
-/** Starts `node bin/smsrun.js ...args` in `cwd` with exactly `env` on top of a clean copy of ours. */
 export function spawnCli(args: string[], opts: { cwd: string; env: Record<string, string> }): Spawned {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  // A Postgres ledger from the developer's shell must not capture these runs; nor real Plivo credentials.
-  delete env['DATABASE_URL'];
-  for (const k of ['PLIVO_AUTH_ID', 'PLIVO_AUTH_TOKEN', 'PLIVO_API_URL']) if (!(k in opts.env)) delete env[k];
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out.stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out.stderr += d; });
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, stdout: out.stdout, stderr: out.stderr });
-    });
-  });
-  return { child, out, done };
+  return startCli(args, opts.env, opts.cwd);
 }
 
 export function runCli(args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<CliResult> {
-  return spawnCli(args, opts).done;
+  return startCli(args, opts.env, opts.cwd).done;
 }
 
 /** A fresh temp directory; removed by the returned cleanup. */

@@ -30,9 +30,10 @@ export async function dueAmbiguousBatches(db: Db, campaignId: number, quietMs: n
   );
 }
 
-export async function countAmbiguous(db: Db, campaignId: number): Promise<number> {
+/** Batches whose fate is not known yet: in flight (ours or another process's) or ambiguous. */
+export async function countUnsettledBatches(db: Db, campaignId: number): Promise<number> {
   const [row] = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM batches WHERE campaign_id = $1 AND status = 'ambiguous'`, [campaignId]);
+    `SELECT count(*)::int AS n FROM batches WHERE campaign_id = $1 AND status IN ('ambiguous', 'in_flight')`, [campaignId]);
   return row!.n;
 }
 

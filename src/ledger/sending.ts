@@ -23,6 +23,23 @@ export interface ClaimedBatch {
   dsts: string[];
 }
 
+/** The largest batch's cost (units, or destinations) and size: the limiters' burst. 1 for an empty campaign. */
+export async function largestBatch(db: Queryable, campaignId: number, countUnits: boolean): Promise<{ cost: number; size: number }> {
+  const [row] = await db.query<{ cost: number; size: number }>(
+    `SELECT coalesce(max(size * (CASE WHEN $2 THEN units ELSE 1 END)), 1)::int AS cost, coalesce(max(size), 1)::int AS size
+     FROM batches WHERE campaign_id = $1`,
+    [campaignId, countUnits],
+  );
+  return row!;
+}
+
+/** Recipients still to be sent, or whose request is in flight or being reconciled. */
+export async function countUnsent(db: Queryable, campaignId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')`, [campaignId]);
+  return row!.n;
+}
+
 /** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
 export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
   const [row] = await db.query<ReadyBatch>(

@@ -27,6 +27,15 @@ export async function trackingBacklog(db: Db, campaignId: number): Promise<{ ope
   return row!;
 }
 
+/** Looks that failed (Plivo busy, record unknown yet) are tried again after `delayMs`. */
+export async function postponeLookups(db: Db, uuids: readonly string[], delayMs: number): Promise<void> {
+  if (uuids.length === 0) return;
+  await db.query(
+    `UPDATE messages SET next_poll_at = now() + make_interval(secs => $2::float8 / 1000) WHERE message_uuid = ANY($1::text[])`,
+    [uuids, delayMs],
+  );
+}
+
 export interface MessageUpdate {
   uuid: string;
   toNumber: string;

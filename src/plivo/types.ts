@@ -11,26 +11,9 @@
  * tracker needs its own cut-off.
  */
 
-export type MessageState =
-  | 'queued'
-  | 'sent'
-  | 'delivered'
-  | 'undelivered'
-  | 'failed'
-  | 'rejected'
-  | 'read'
-  | 'received';
+export const MESSAGE_STATES = ['queued', 'sent', 'delivered', 'undelivered', 'failed', 'rejected', 'read', 'received'] as const;
 
-export const MESSAGE_STATES: readonly MessageState[] = [
-  'queued',
-  'sent',
-  'delivered',
-  'undelivered',
-  'failed',
-  'rejected',
-  'read',
-  'received',
-];
+export type MessageState = (typeof MESSAGE_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<MessageState> = new Set<MessageState>([
   'delivered',

@@ -7,7 +7,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from '../ledger/db.js';
 import { reportPage, type ReportRow } from '../ledger/reports.js';
@@ -17,7 +16,7 @@ export type ReportFormat = 'csv' | 'jsonl';
 export const REPORT_COLUMNS = ['row', 'line', 'dst', 'src', 'status', 'message_uuid', 'error_code', 'units', 'total_amount', 'submitted_at', 'final_at', 'reason'] as const;
 const PAGE = 5000;
 
-export async function writeReport(db: Db, campaignId: number, format: ReportFormat, out: Writable): Promise<number> {
+export async function writeReport(db: Db, campaignId: number, format: ReportFormat, out: NodeJS.WritableStream): Promise<number> {
   let rows = 0;
   if (format === 'csv') await write(out, stringify([REPORT_COLUMNS as unknown as string[]]));
   for (let after = 0; ; ) {
@@ -46,6 +45,6 @@ function plainRow(r: ReportRow): Record<(typeof REPORT_COLUMNS)[number], string 
   return { ...r, submitted_at: r.submitted_at?.toISOString() ?? null, final_at: r.final_at?.toISOString() ?? null };
 }
 
-async function write(out: Writable, chunk: string): Promise<void> {
+async function write(out: NodeJS.WritableStream, chunk: string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }

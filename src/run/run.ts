@@ -9,6 +9,7 @@ import type { Job } from '../campaign/job.js';
 import { loadCampaign } from '../campaign/load.js';
 import type { Db } from '../ledger/db.js';
 import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
+import { countUnsent, largestBatch } from '../ledger/sending.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters } from '../send/limits.js';
@@ -66,12 +67,8 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   await recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded });
-  const [sizes] = await db.query<{ cost: number; size: number }>(
-    `SELECT coalesce(max(size * (CASE WHEN $2 THEN units ELSE 1 END)), 1)::int AS cost, coalesce(max(size), 1)::int AS size
-     FROM batches WHERE campaign_id = $1`,
-    [campaign.id, job.rate_counts === 'units'],
-  );
-  const limiters = createLimiters({ rate: job.rate, maxBatchCost: sizes!.cost, maxBatchSize: sizes!.size, accountRate: job.account_rate });
+  const largest = await largestBatch(db, campaign.id, job.rate_counts === 'units');
+  const limiters = createLimiters({ rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper };
   const dispatcher = new Dispatcher({
     ...common, job, owner, onEvent,
@@ -123,9 +120,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     const deadline = Date.now() + deps.options.trackForMs;
     const { open } = await poller.run(() => true, () => Date.now() >= deadline);
     if (stopper.error !== undefined) throw stopper.error;
-    const [left] = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')`, [campaign.id]);
-    if (open === 0 && left!.n === 0 && !stopper.stopped) await setCampaignState(db, campaign.id, 'done');
+    if (open === 0 && (await countUnsent(db, campaign.id)) === 0 && !stopper.stopped) await setCampaignState(db, campaign.id, 'done');
     return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
   } finally {
     await limiters.stop();

@@ -7,9 +7,9 @@
  */
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans } from '../ledger/sending.js';
-import { dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
+import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
-import type { ListFilter, PlivoClient } from '../plivo/client.js';
+import type { ListFilter, ListPage, PlivoClient } from '../plivo/client.js';
 import type { Mdr } from '../plivo/types.js';
 import { toE164 } from '../sms/numbers.js';
 import { RunFailedError } from '../errors.js';
@@ -54,9 +54,7 @@ export class Reconciler {
       if (this.deps.stopper.stopped) break;
       await this.#reconcileOne(batch);
     }
-    const [row] = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM batches WHERE campaign_id = $1 AND status IN ('ambiguous', 'in_flight')`, [campaignId]);
-    return row!.n;
+    return countUnsettledBatches(db, campaignId);
   }
 
   async #reconcileOne(batch: AmbiguousBatch): Promise<void> {
@@ -92,7 +90,7 @@ export class Reconciler {
         : { from_number: batch.sender }),
       ...(batch.dsts.length === 1 ? { to_number: toE164(batch.dsts[0]!) } : {}),
     };
-    const listed = (call: () => Promise<ReturnType<PlivoClient['listMessages']> extends Promise<infer P> ? P : never>) =>
+    const listed = (call: () => Promise<ListPage>) =>
       limiters.listRequests.schedule(() => limiters.requests.schedule({ priority: PRIORITY.reconcile }, call));
     const records: Mdr[] = [];
     let page = await listed(() => client.listMessages(filter));

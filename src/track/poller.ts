@@ -8,7 +8,7 @@
  */
 import PQueue from 'p-queue';
 import type { Db } from '../ledger/db.js';
-import { applyMessageUpdates, dueMessages, trackingBacklog, type DueMessage, type MessageUpdate } from '../ledger/tracking.js';
+import { applyMessageUpdates, dueMessages, postponeLookups, trackingBacklog, type DueMessage, type MessageUpdate } from '../ledger/tracking.js';
 import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
 import { FINAL_STATES, type Mdr } from '../plivo/types.js';
 import { PRIORITY, type Limiters } from '../send/limits.js';
@@ -16,6 +16,7 @@ import type { Stopper } from '../send/stopper.js';
 
 const LOOKUPS_AT_ONCE = 16;
 const DUE_PER_ROUND = 200;
+const RETRY_LOOKUP_MS = 5000;
 
 export interface PollerOptions {
   receiptCutoffMs: number;
@@ -70,9 +71,7 @@ export class Poller {
     }
     await queue.onIdle();
     await applyMessageUpdates(db, updates);
-    if (retryLater.length > 0) {
-      await db.query(`UPDATE messages SET next_poll_at = now() + interval '5 seconds' WHERE message_uuid = ANY($1::text[])`, [retryLater]);
-    }
+    await postponeLookups(db, retryLater, RETRY_LOOKUP_MS);
     const finals = updates.filter((u) => u.final).length;
     if (finals > 0) onEvent?.({ kind: 'final', count: finals });
   }

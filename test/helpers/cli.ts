@@ -1,9 +1,9 @@
-/** Runs the real CLI (the built bin) as a child process, the way a user does. */
+/** Runs the real CLI (the built bin) as a child process, the way a user does. The one spawner of the tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/smsrun.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/smsrun.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -12,22 +12,49 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], env: Record<string, string | undefined>, cwd = ROOT): { child: ChildProcess; done: Promise<CliResult> } {
+export interface Spawned {
+  child: ChildProcess;
+  /** Output so far (live). */
+  readonly out: { stdout: string; stderr: string };
+  done: Promise<CliResult>;
+}
+
+const children = new Set<ChildProcess>();
+
+/**
+ * Starts `node bin/smsrun.js ...args` with exactly `env` (plus PATH and HOME): nothing leaks in from the
+ * developer's shell, such as a DATABASE_URL or real Plivo credentials.
+ */
+export function startCli(args: string[], env: Record<string, string | undefined>, cwd = ROOT): Spawned {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const done = new Promise<CliResult>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  children.add(child);
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out.stdout += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out.stderr += d; });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, stdout: out.stdout, stderr: out.stderr });
+    });
   });
-  return { child, done };
+  return { child, out, done };
 }
 
 export function runCli(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<CliResult> {
   return startCli(args, env, cwd).done;
+}
+
+/** Kills (by pid) any CLI process a failed test left behind. Call from afterAll. */
+export function killLeftovers(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+  children.clear();
 }

@@ -14,7 +14,7 @@ export async function exportCommand(name: string, args: GlobalArgs & { format: R
       const rows = await writeReportFile(db, campaign.id, args.format, args.out);
       io.stderr.write(`wrote ${rows} rows to ${args.out}\n`);
     } else {
-      await writeReport(db, campaign.id, args.format, io.stdout as NodeJS.WritableStream as import('node:stream').Writable);
+      await writeReport(db, campaign.id, args.format, io.stdout);
     }
     return EXIT.ok;
   } finally {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { findCampaign } from '../../ledger/campaigns.js';
+import { countUnsent } from '../../ledger/sending.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type RunOptions } from '../../run/run.js';
@@ -63,7 +64,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
       onEvent: (e) => {
         if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
-          if (e.campaign.state !== 'done') void countToSend(db, e.campaign.id).then((n) => progress.start(n));
+          if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n));
         } else if (e.kind === 'tracking') {
           io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
         }
@@ -93,10 +94,4 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     await plivo.close();
     if (!openDb) await db.close();
   }
-}
-
-async function countToSend(db: Awaited<ReturnType<typeof openLedgerFor>>, campaignId: number): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')`, [campaignId]);
-  return row!.n;
 }
