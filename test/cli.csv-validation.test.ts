@@ -169,10 +169,9 @@ describe('what a CSV may look like', () => {
     ]);
   });
 
-  // BUG (reported): readRecipientChunks now skips every record equal to [''] to drop blank lines itself, which
-  // also drops a line holding a quoted empty value ("") in a one-column CSV: a real row vanishes from the
-  // report, and the rows after it are renumbered. csv-parse's skip_empty_lines used to keep it.
-  it.fails('a one-column CSV: a line holding "" is kept as an invalid row, blank lines are not rows', async () => {
+  // Regression test: skipping every record equal to [''] (to drop blank lines while counting them) also
+  // dropped a line holding a quoted empty value ("") in a one-column CSV, and renumbered the rows after it.
+  it('a one-column CSV: a line holding "" is kept as an invalid row, blank lines are not rows', async () => {
     const { jobFile } = await setup('csv-quoted-empty', 'phone\n14155550601\n""\n   \n\n14155550602\n', { src: '14155551008', text: 'Hi' });
     const plan = await cli('plan', jobFile, '--json');
     expect(plan.code).toBe(0);

@@ -177,9 +177,9 @@ describe('job file validation (exit 2, nothing sent)', () => {
     expect(problemLines(r.stderr)[0]).not.toContain('required');
   });
 
-  // BUG (reported): crossFieldProblemsOfRest drops the keys that failed the schema and then checks the rest
-  // as if those keys were absent: a src of the wrong type also gets "give exactly one of them".
-  it.fails('a src of the wrong type is one problem, not also "no sender given"', async () => {
+  // Regression test: the cross-key checks once treated keys that failed the schema as absent, so a src of the
+  // wrong type also got "give exactly one of them".
+  it('a src of the wrong type is one problem, not also "no sender given"', async () => {
     const file = await job('src-type.json', { ...base, src: 14155550100 });
     const r = await cli('plan', file);
     expectUsageFailure(r);
@@ -187,9 +187,9 @@ describe('job file validation (exit 2, nothing sent)', () => {
     expect(problemLines(r.stderr)[0]).toMatch(/^ {2}- src: /);
   });
 
-  // BUG (reported): same cause; with `type` dropped, the rest is checked as an SMS, so a misspelt "mms"
-  // also gets "an SMS needs a text" and "only an MMS carries media".
-  it.fails('a misspelt type is one problem, not also problems that assume an SMS', async () => {
+  // Regression test: with `type` dropped, the rest was checked as an SMS, so a misspelt "mms" also got
+  // "an SMS needs a text" and "only an MMS carries media".
+  it('a misspelt type is one problem, not also problems that assume an SMS', async () => {
     const { text: _text, ...noText } = base;
     const file = await job('type-typo.json', { ...noText, type: 'mmx', media_urls: ['https://example.com/a.png'] });
     const r = await cli('plan', file);

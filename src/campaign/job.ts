@@ -99,12 +99,14 @@ function crossFieldProblemsOfRest(input: unknown, badKeys: ReadonlySet<string>):
   const kept = Object.fromEntries(Object.entries(input).filter(([k]) => !badKeys.has(k) && k in jobSchema.shape));
   const partial = jobSchema.partial().safeParse(kept);
   if (!partial.success) return [];
-  return crossFieldProblems({ type: 'sms', ...partial.data } as JobFields);
+  return crossFieldProblems({ type: 'sms', ...partial.data } as JobFields, badKeys);
 }
 
-function crossFieldProblems(job: JobFields): string[] {
+/** Problems between keys. A check that involves one of the `unknown` keys (already reported as bad) is skipped. */
+function crossFieldProblems(job: JobFields, unknown: ReadonlySet<string> = new Set()): string[] {
   const problems: string[] = [];
-  if ((job.src === undefined) === (job.powerpack_uuid === undefined)) {
+  const known = (...keys: string[]) => keys.every((k) => !unknown.has(k));
+  if (known('src', 'powerpack_uuid') && (job.src === undefined) === (job.powerpack_uuid === undefined)) {
     problems.push('src / powerpack_uuid: give exactly one of them (a sender number or a list of them, or a Powerpack UUID)');
   }
   const srcs = job.src === undefined ? [] : Array.isArray(job.src) ? job.src : [job.src];
@@ -112,13 +114,13 @@ function crossFieldProblems(job: JobFields): string[] {
     const problem = srcProblem(sanitizeSrc(raw));
     if (problem) problems.push(`src${Array.isArray(job.src) ? `[${i}]` : ''}: ${problem}`);
   }
-  if (job.type === 'sms' && (job.text === undefined || job.text.trim() === '')) {
+  if (known('type', 'text') && job.type === 'sms' && (job.text === undefined || job.text.trim() === '')) {
     problems.push('text: an SMS needs a text (a template: {{column}} inserts that CSV column)');
   }
-  if (job.type === 'mms' && job.media_urls === undefined) {
+  if (known('type', 'media_urls') && job.type === 'mms' && job.media_urls === undefined) {
     problems.push('media_urls: an MMS needs 1 to 10 media URLs (or set "type": "sms")');
   }
-  if (job.type === 'sms' && job.media_urls !== undefined) {
+  if (known('type', 'media_urls') && job.type === 'sms' && job.media_urls !== undefined) {
     problems.push('media_urls: only an MMS carries media; set "type": "mms" or remove media_urls');
   }
   if (job.text !== undefined) {

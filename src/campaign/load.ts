@@ -68,7 +68,7 @@ export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRo
     for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
       const line = nextLine;
       nextLine += 1 + lineBreaksWithin(raw);
-      if (record.length === 1 && record[0] === '') continue;
+      if (raw.trim() === '') continue; // a blank line; a line holding "" is a row with an empty field
       if (validate === undefined) {
         validate = makeRowValidator(job, record);
         continue;

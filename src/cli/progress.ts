@@ -40,8 +40,11 @@ export class Progress {
     }
   }
 
+  /** Idempotent; prints the last state once, and nothing if the bar never started. */
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    if (!this.#timer) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
     this.#render();
     if (this.out.isTTY) this.out.write('\n');
   }
@@ -57,7 +60,8 @@ export class Progress {
     const elapsed = (Date.now() - this.#started) / 1000;
     const rate = elapsed > 0 ? done / elapsed : 0;
     const left = Math.max(0, this.#total - done);
-    const eta = left > 0 ? ` · ETA ${formatDuration(left / Math.max(rate, this.ratePerSecond, 1e-9))}` : '';
+    // The limits set the pace, not the burst at the start: estimate from the job's rates.
+    const eta = left > 0 ? ` · ETA ${formatDuration(left / this.ratePerSecond)}` : '';
     const text = `sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
       (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '');
     if (this.out.isTTY) {

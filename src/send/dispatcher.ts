@@ -18,7 +18,7 @@ import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
 import { RunFailedError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 import { backoffMs } from './backoff.js';
-import { payForFullBucket, PRIORITY, type Limiters } from './limits.js';
+import { PRIORITY, scheduleOnBucket, type Limiters } from './limits.js';
 import { Stopper } from './stopper.js';
 
 export interface DispatchOptions {
@@ -89,9 +89,11 @@ export class Dispatcher {
     const cost = job.rate_counts === 'units' ? batch.size * batch.units : batch.size;
     const limiter = limiters.senders.key(sender);
     return new Promise<void>((claimed) => {
+      // A stop must not wait for this batch's tokens (up to a batch's cost / rate): the loop moves on, and
+      // the job, when its turn comes, sees the stop and claims nothing.
+      this.deps.stopper.signal.addEventListener('abort', () => claimed(), { once: true });
       const job_ = async (): Promise<void> => {
         try {
-          await payForFullBucket(limiter, cost, limiters.senderBucket);
           await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
           if (this.deps.stopper.stopped) return;
           const claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
@@ -100,9 +102,9 @@ export class Dispatcher {
           claimed();
         }
       };
-      limiter.schedule({ weight: cost, priority: PRIORITY.send }, job_).catch((err: unknown) => {
+      scheduleOnBucket(limiter, limiters.senderBucket, cost, PRIORITY.send, job_).catch((err: unknown) => {
         claimed();
-        this.deps.stopper.fail(err);
+        if (!this.deps.stopper.stopped) this.deps.stopper.fail(err);
       });
     });
   }

@@ -12,10 +12,11 @@
  *
  * The reservoir grows on Bottleneck's heartbeat. Each tick adds rate × tick, and the increase interval is
  * set below the tick so that every tick adds (a tick never adds twice); timer drift can only make the
- * rate a little slower, never faster. One subtlety: a tick landing just after a job that found the bucket
- * full credits a whole tick although almost no time has passed since the bucket stopped being full (a
- * continuous bucket would have lost that time to its cap). `payForFullBucket` takes that tick back, so
- * the bound rate·T + one batch holds exactly, not within a tick.
+ * rate a little slower, never faster. A tick never adds more than the bucket holds, or a sender with a
+ * small bucket could not reach its rate. One subtlety: a job scheduled on a full bucket runs at once, and
+ * the next tick then credits a whole tick although part of it passed while the bucket was full (a
+ * continuous bucket loses that time to its cap). `scheduleOnBucket` takes that tick back for such jobs
+ * only, so the bound rate·T + one batch holds exactly, and a job that waited for its tokens pays nothing.
  */
 import Bottleneck from 'bottleneck';
 
@@ -27,13 +28,17 @@ export interface BucketOptions {
   maxConcurrent?: number | null;
 }
 
-/** A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow ones). */
-function tickFor(rate: number): number {
-  return Math.min(1000, Math.max(50, Math.round(1000 / rate)));
+/**
+ * A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow
+ * ones), and short enough that one tick's credit fits in the bucket (down to 5 ms).
+ */
+function tickFor(rate: number, burst: number): number {
+  const aboutOneToken = Math.min(1000, Math.max(50, 1000 / rate));
+  return Math.max(5, Math.round(Math.min(aboutOneToken, (1000 * burst) / rate)));
 }
 
 export function bucketSettings({ rate, burst, maxConcurrent = null }: BucketOptions): Bottleneck.ConstructorOptions {
-  const tickMs = tickFor(rate);
+  const tickMs = tickFor(rate, burst);
   return {
     reservoir: burst,
     reservoirIncreaseInterval: tickMs - 1,
@@ -56,12 +61,15 @@ export const LIST_REQUESTS = { rate: 0.25, burst: 5 } as const;
 export const PRIORITY = { send: 1, reconcile: 2, track: 6 } as const;
 
 /**
- * Call at the start of a job of `weight` on a bucket limiter: if the job found the bucket full, the next
- * tick's credit is taken back (see the file's comment).
+ * Schedules `fn` with `weight` on a bucket limiter built from `o`. If the bucket is full when the job is
+ * scheduled, the job runs at once and the next tick's credit is taken back (see the file's comment).
  */
-export async function payForFullBucket(limiter: Bottleneck, weight: number, o: BucketOptions): Promise<void> {
-  const left = (await limiter.currentReservoir()) ?? 0;
-  if (left + weight >= o.burst - 1e-9) await limiter.incrementReservoir(-(o.rate * tickFor(o.rate)) / 1000);
+export async function scheduleOnBucket<T>(limiter: Bottleneck, o: BucketOptions, weight: number, priority: number, fn: () => Promise<T>): Promise<T> {
+  const full = ((await limiter.currentReservoir()) ?? 0) >= o.burst - 1e-9;
+  return limiter.schedule({ weight, priority }, async () => {
+    if (full) await limiter.incrementReservoir(-(o.rate * tickFor(o.rate, o.burst)) / 1000);
+    return fn();
+  });
 }
 
 export interface Limiters {
