@@ -32,8 +32,7 @@ describe('SIGINT and resume', () => {
   it('exit 130 with how to resume; resume finishes with every recipient texted exactly once', async () => {
     const name = 'int-slow';
     const src = '14155556000';
-    // 40 recipients, one per batch, at 10 a second: 4 s of sending (8 s at the moment: see the report on
-    // payForFullBucket), interrupted early on.
+    // 40 recipients, one per batch, at 10 a second: 4 s of sending, interrupted early on.
     const dsts = Array.from({ length: 40 }, (_, i) => `141555561${String(i + 10)}`);
     await writeText(path.join(dir, 'slow.csv'), ['phone', ...dsts, 'not-a-number', dsts[0], ''].join('\n'));
     const job = await writeJson(path.join(dir, 'slow.json'), { name, recipients: 'slow.csv', src, text: 'Doors open at 9', rate: 10, batch_size: 1 });
