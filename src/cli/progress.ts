@@ -36,6 +36,9 @@ export class Progress {
       case 'reconciled': this.#ambiguous -= e.size; if (e.found > 0) this.#accepted += e.found; this.#line(`reconciled batch ${e.batchId}: ${e.found} of ${e.size} found at Plivo${e.verdict === 'accepted' ? '' : `; ${e.size - e.found} will be sent`}`); break;
       case 'retry': this.#line(`retrying a batch of ${e.size} from ${e.sender} in ${formatDuration(e.delayMs / 1000)}: ${e.reason}`); break;
       case 'final': this.#final += e.count; break;
+      case 'ledger_lost': this.#line(`lost the ledger connection (${e.error}): nothing is claimed until it is back; reconnecting...`); break;
+      case 'ledger_back': this.#line(`ledger connection back after ${formatDuration(e.afterMs / 1000)}; carrying on`); break;
+      case 'senders': if (e.held < e.of) this.#line(`sending from ${e.held} of ${e.of} senders; another smsrun process holds the others`); break;
       default: break;
     }
   }

@@ -18,6 +18,15 @@ export interface Queryable {
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * A connection of its own, outside the pool, for session state such as an advisory lock that must live
+   * exactly as long as this process. `onLost` fires if the connection drops (the session state is gone).
+   */
+  openSession(onLost: (err: Error) => void): Promise<Session>;
+  close(): Promise<void>;
+}
+
+export interface Session extends Queryable {
   close(): Promise<void>;
 }
 
@@ -33,7 +42,7 @@ export function openPostgres(connectionString: string, onError: (err: Error) => 
   const pool = new pg.Pool({ connectionString, types, max: 4, application_name: 'smsrun' });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on('error', onError);
-  const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) =>
+  const run = async <Row>(client: pg.Pool | pg.PoolClient | pg.Client, sql: string, params?: readonly unknown[]) =>
     (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
   return {
     kind: 'postgres',
@@ -52,6 +61,20 @@ export function openPostgres(connectionString: string, onError: (err: Error) => 
         client.release();
       }
     },
+    async openSession(onLost) {
+      const client = new pg.Client({ connectionString, types, application_name: 'smsrun-session' });
+      let closing = false;
+      client.on('error', (err) => { if (!closing) onLost(err); });
+      client.on('end', () => { if (!closing) onLost(new Error('the session connection ended')); });
+      await client.connect();
+      return {
+        query: (sql, params) => run(client, sql, params),
+        async close() {
+          closing = true;
+          await client.end().catch(() => undefined);
+        },
+      };
+    },
     close: () => pool.end(),
   };
 }
@@ -63,6 +86,8 @@ export function wrapPglite(pglite: PGlite): Db {
     kind: 'pglite',
     query: (sql, params) => run(pglite, sql, params),
     transaction: (fn) => pglite.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    // PGlite is one session in this process; it cannot be lost without the process.
+    openSession: async () => ({ query: (sql, params) => run(pglite, sql, params), close: async () => undefined }),
     close: () => pglite.close(),
   };
 }

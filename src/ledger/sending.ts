@@ -16,6 +16,7 @@ export interface ReadyBatch {
 
 export interface ClaimedBatch {
   id: number;
+  owner: string;
   sender: string;
   text: string | null;
   attemptId: number;
@@ -72,18 +73,26 @@ export async function senderBacklog(db: Queryable, campaignId: number, sender: s
 
 /**
  * Claims one batch and writes its attempt ahead of the request, in one transaction. Returns undefined
- * when another process got there first (the row is locked or no longer pending).
+ * when another process got there first (the row is locked or no longer pending), or when we no longer
+ * hold the lease of its sender: only the lease owner sends from a sender, so its rate is never doubled.
  */
 export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number): Promise<ClaimedBatch | undefined> {
   return db.transaction(async (tx) => {
     const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
       `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
               lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE id = (SELECT id FROM batches WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED)
-       RETURNING id, sender, text, attempts`,
+       WHERE id = (SELECT b.id FROM batches b
+                   JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
+                   WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
+                   FOR UPDATE OF b SKIP LOCKED)
+       RETURNING id, sender, text, attempts, campaign_id`,
       [batchId, owner, leaseMs],
     );
     if (!batch) return undefined;
+    await tx.query(
+      `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
+      [batchId, batch.sender],
+    );
     const [attempt] = await tx.query<{ id: number }>(
       'INSERT INTO attempts (batch_id, attempt_no, owner) VALUES ($1, $2, $3) RETURNING id',
       [batchId, batch.attempts, owner],
@@ -93,7 +102,7 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
        RETURNING dst`,
       [batchId],
     );
-    return { id: batch.id, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, dsts: recipients.map((r) => r.dst) };
+    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, dsts: recipients.map((r) => r.dst) };
   });
 }
 
@@ -106,8 +115,8 @@ export interface Acceptance {
 
 export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance): Promise<void> {
   await db.transaction(async (tx) => {
+    if (!(await settle(tx, batch, `status = 'accepted', accepted_at = now()`))) return;
     await finishAttempt(tx, batch.attemptId, 'accepted', { httpStatus: a.httpStatus, apiId: a.apiId, uuids: a.messageUuids, invalid: a.invalidNumbers });
-    await tx.query(`UPDATE batches SET status = 'accepted', accepted_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id]);
     await tx.query(
       `UPDATE recipients SET status = 'rejected', reason = 'Plivo reported the number as invalid (invalid_number in its 202 answer)'
        WHERE batch_id = $1 AND status = 'sending' AND dst = ANY($2::text[])`,
@@ -139,13 +148,8 @@ async function insertMessages(tx: Queryable, batchId: number, uuids: readonly st
 /** Not accepted, safe to send again after `delayMs`. */
 export async function recordRetryable(db: Db, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
   await db.transaction(async (tx) => {
+    if (!(await settle(tx, batch, `status = 'pending', last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8 / 1000)`, [error, delayMs]))) return;
     await finishAttempt(tx, batch.attemptId, 'failed_retryable', { httpStatus, error });
-    await tx.query(
-      `UPDATE batches SET status = 'pending', last_error = $2, lease_owner = NULL, lease_expires_at = NULL,
-              next_attempt_at = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE id = $1`,
-      [batch.id, error, delayMs],
-    );
     await tx.query(`UPDATE recipients SET status = 'pending' WHERE batch_id = $1 AND status = 'sending'`, [batch.id]);
   });
 }
@@ -153,8 +157,8 @@ export async function recordRetryable(db: Db, batch: ClaimedBatch, error: string
 /** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
 export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
   await db.transaction(async (tx) => {
+    if (!(await settle(tx, batch, `status = 'failed', last_error = $3`, [error]))) return;
     await finishAttempt(tx, batch.attemptId, 'failed_permanent', { httpStatus, error });
-    await tx.query(`UPDATE batches SET status = 'failed', last_error = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id, error]);
     await tx.query(
       `UPDATE recipients SET status = 'failed', reason = $2 WHERE batch_id = $1 AND status = 'sending'`,
       [batch.id, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
@@ -165,24 +169,66 @@ export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string
 /** The request may have been accepted: only reconciliation may decide what happens next. */
 export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
   await db.transaction(async (tx) => {
+    if (!(await settle(tx, batch, `status = 'ambiguous', last_error = $3`, [error]))) return;
     await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error });
-    await tx.query(`UPDATE batches SET status = 'ambiguous', last_error = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [batch.id, error]);
   });
 }
 
 /**
- * In-flight attempts whose owner is gone become ambiguous. On the embedded ledger only one process can
- * be open, so every in-flight attempt not ours is orphaned; on Postgres, an attempt is orphaned once its
- * lease has expired.
+ * Moves our in-flight batch to its outcome and drops its lease. False (and nothing is written) when the
+ * batch is no longer ours in flight: a process that took us for dead adopted it, and reconciliation
+ * settles it from Plivo's records; recording our answer too would race it. Also makes recording
+ * idempotent, so it can be retried after a lost connection.
  */
-export async function adoptOrphans(db: Db, campaignId: number, owner: string, everyForeignLease: boolean): Promise<number> {
+async function settle(tx: Queryable, batch: ClaimedBatch, set: string, extra: readonly unknown[] = []): Promise<boolean> {
+  const rows = await tx.query(
+    `UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
+    [batch.id, batch.owner, ...extra],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * A claim whose commit was never confirmed (the connection dropped during it) may or may not have
+ * committed; if it did, its request never left, but nothing can prove that to a later run. Treat it as
+ * ambiguous: reconciliation will find it absent and send it.
+ */
+export async function settleUnconfirmedClaim(db: Db, batchId: number, owner: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const rows = await tx.query(
+      `UPDATE batches SET status = 'ambiguous', last_error = 'the commit of its claim was not confirmed (ledger connection lost)',
+              lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
+      [batchId, owner],
+    );
+    if (rows.length === 1) {
+      await tx.query(`UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'claim not confirmed' WHERE batch_id = $1 AND status = 'in_flight'`, [batchId]);
+    }
+  });
+}
+
+/** Owners of other processes' in-flight batches (candidates for a liveness check). */
+export async function inFlightOwners(db: Db, campaignId: number, owner: string): Promise<string[]> {
+  const rows = await db.query<{ owner: string }>(
+    `SELECT DISTINCT lease_owner AS owner FROM batches WHERE campaign_id = $1 AND status = 'in_flight' AND lease_owner <> $2`,
+    [campaignId, owner]);
+  return rows.map((r) => r.owner);
+}
+
+/**
+ * In-flight attempts whose owner is gone become ambiguous: the owner is known dead (`deadOwners`, see
+ * ledger/runners.ts), or its lease has expired.
+ */
+export async function adoptOrphans(db: Db, campaignId: number, owner: string, deadOwners: readonly string[]): Promise<number> {
   return db.transaction(async (tx) => {
     const batches = await tx.query<{ id: number }>(
       `UPDATE batches SET status = 'ambiguous', last_error = 'the process sending it stopped before recording the answer',
               lease_owner = NULL, lease_expires_at = NULL
-       WHERE campaign_id = $1 AND status = 'in_flight' AND lease_owner <> $2 AND ($3 OR lease_expires_at < now())
+       WHERE campaign_id = $1 AND status = 'in_flight' AND lease_owner <> $2
+         AND (lease_owner = ANY($3::text[]) OR lease_expires_at < now())
        RETURNING id`,
-      [campaignId, owner, everyForeignLease],
+      [campaignId, owner, deadOwners],
     );
     const ids = batches.map((b) => b.id);
     await tx.query(

@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Job } from '../campaign/job.js';
 import { loadCampaign } from '../campaign/load.js';
-import type { Db } from '../ledger/db.js';
+import type { Db, Session } from '../ledger/db.js';
+import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
+import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
 import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
 import { countUnsent, largestBatch } from '../ledger/sending.js';
 import type { PlivoClient } from '../plivo/client.js';
@@ -24,6 +26,8 @@ export interface RunOptions {
   trackForMs: number;
   maxAttempts: number;
   retryBaseMs: number;
+  /** How long a lost ledger connection is waited out before the run stops (resumable). */
+  ledgerGiveUpMs: number;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -32,12 +36,13 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
   trackForMs: 300_000,
   maxAttempts: 8,
   retryBaseMs: 1000,
+  ledgerGiveUpMs: 300_000,
 };
 
 export type RunEvent =
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
-  | { kind: 'adopted'; count: number }
   | SendEvent
+  | LedgerEvent
   | ReconcileEvent
   | TrackEvent
   | { kind: 'tracking'; open: number; deadline: Date };
@@ -66,23 +71,28 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const runner = await holdRunner(db, owner, campaign.id, stopper);
   await recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded });
   const largest = await largestBatch(db, campaign.id, job.rate_counts === 'units');
   const limiters = createLimiters({ rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate });
-  const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper };
+  const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
+  const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const dispatcher = new Dispatcher({
     ...common, job, owner, onEvent,
-    options: { leaseMs: 2 * deps.options.requestTimeoutMs + 60_000, maxAttempts: deps.options.maxAttempts, retryBaseMs: deps.options.retryBaseMs },
+    options: {
+      leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
+      senderLeaseMs: SENDER_LEASE_MS,
+      maxAttempts: deps.options.maxAttempts,
+      retryBaseMs: deps.options.retryBaseMs,
+    },
   });
   const reconciler = new Reconciler({
-    ...common, owner, embedded: db.kind === 'pglite', onEvent,
+    ...common, owner, onEvent,
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 10 },
   });
   const poller = new Poller({ ...common, options: { receiptCutoffMs: job.receipt_cutoff_hours * 3_600_000 }, onEvent });
 
   try {
-    const adopted = await reconciler.pass();
-    if (adopted > 0) onEvent?.({ kind: 'adopted', count: adopted });
     let sendingDone = false;
     let deadline = Infinity;
     const sending = Promise.all([dispatcher.run(), reconciler.run(() => dispatcher.active)]).finally(() => {
@@ -105,7 +115,39 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
   } finally {
     await limiters.stop();
+    await runner.release();
   }
+}
+
+/** A sender lease outlives a lost ledger connection by this much before another process may take it. */
+const SENDER_LEASE_MS = 30_000;
+
+/**
+ * Registers this process as a runner, holding its liveness lock (ledger/runners.ts). If that session is
+ * lost, other processes may take us for dead; our claims and records are guarded by our leases, so that
+ * is safe, and the lock is taken again as soon as the database answers.
+ */
+async function holdRunner(db: Db, owner: string, campaignId: number, stopper: Stopper): Promise<Runner> {
+  let sessions: Session[] = [];
+  const retake = async (): Promise<void> => {
+    while (!stopper.stopped) {
+      try {
+        sessions.push(await reacquireRunner(db, owner, () => void retake()));
+        return;
+      } catch {
+        await stopper.sleep(1000);
+      }
+    }
+  };
+  const runner = await registerRunner(db, owner, campaignId, () => void retake());
+  return {
+    owner,
+    async release() {
+      await Promise.all(sessions.map((s) => s.close()));
+      sessions = [];
+      await runner.release();
+    },
+  };
 }
 
 /** `smsrun poll`: only the tracking part, for a campaign whose sending is over (or stopped). */
@@ -115,6 +157,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   try {
     const poller = new Poller({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent,
+      ledger: new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent),
       options: { receiptCutoffMs: deps.receiptCutoffHours * 3_600_000 },
     });
     const deadline = Date.now() + deps.options.trackForMs;

@@ -10,20 +10,28 @@
  * sender's loop claims it again like any other. Ambiguous batches wait for the Reconciler.
  */
 import type { Db } from '../ledger/db.js';
+import { isConnectionLost } from '../ledger/faults.js';
+import { deadAmong } from '../ledger/runners.js';
 import {
   claimBatch, nextReadyBatch, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, senderBacklog,
-  type ClaimedBatch, type ReadyBatch,
+  settleUnconfirmedClaim, type ClaimedBatch, type ReadyBatch,
 } from '../ledger/sending.js';
+import {
+  acquireSenders, campaignHasUnsettledBatches, otherLeaseOwners, releaseSenders, renewSenders, type AcquiredSender,
+} from '../ledger/senders.js';
 import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
 import { RunFailedError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 import { backoffMs } from './backoff.js';
 import { PRIORITY, scheduleOnBucket, type Limiters } from './limits.js';
-import { Stopper } from './stopper.js';
+import type { LedgerRetry } from './ledger-retry.js';
+import type { Stopper } from './stopper.js';
 
 export interface DispatchOptions {
   /** Lease on a claimed batch: longer than any wait for the account limiter plus the request timeout. */
   leaseMs: number;
+  /** Lease on a sender, renewed every second while we hold it. */
+  senderLeaseMs: number;
   /** Attempts of one batch before the run stops (its recipients stay pending for a later resume). */
   maxAttempts: number;
   retryBaseMs: number;
@@ -33,7 +41,8 @@ export type SendEvent =
   | { kind: 'accepted'; sender: string; size: number; rejected: number }
   | { kind: 'retry'; sender: string; size: number; reason: string; delayMs: number }
   | { kind: 'failed'; sender: string; size: number; reason: string }
-  | { kind: 'ambiguous'; sender: string; size: number; reason: string };
+  | { kind: 'ambiguous'; sender: string; size: number; reason: string }
+  | { kind: 'senders'; held: number; of: number };
 
 export interface DispatchDeps {
   db: Db;
@@ -44,40 +53,105 @@ export interface DispatchDeps {
   limiters: Limiters;
   options: DispatchOptions;
   stopper: Stopper;
+  ledger: LedgerRetry;
   onEvent?: (e: SendEvent) => void;
 }
 
 export class Dispatcher {
   readonly #inFlight = new Set<Promise<void>>();
-  #activeSenders = 0;
+  /** Sender loops running, by sender; each holds that sender's lease. */
+  readonly #loops = new Map<string, Promise<void>>();
+  /** Senders whose loop ended with nothing left to send. */
+  readonly #done = new Set<string>();
+  /** Senders whose lease we lost (we were cut off from the ledger and someone took them over). */
+  readonly #lost = new Set<string>();
+  /** Batches whose claim may or may not have committed (the connection dropped during it). */
+  readonly #unconfirmed = new Set<number>();
+  #running = false;
 
   constructor(private readonly deps: DispatchDeps) {}
 
-  /** True while some sender still has batches to send or to settle. */
+  /** True while the campaign may still have batches to send or to settle. */
   get active(): boolean {
-    return this.#activeSenders > 0;
+    return this.#running;
   }
 
   async run(): Promise<void> {
-    const { job } = this.deps;
-    this.#activeSenders = job.senders.length;
-    await Promise.all(job.senders.map((sender) => this.#senderLoop(sender).finally(() => { this.#activeSenders--; })));
-    await Promise.allSettled([...this.#inFlight]);
+    this.#running = true;
+    try {
+      await this.#manageSenders();
+      await Promise.all(this.#loops.values());
+    } finally {
+      await Promise.allSettled([...this.#inFlight]);
+      const { db, campaignId, owner, job } = this.deps;
+      await releaseSenders(db, campaignId, owner, job.senders).catch(() => undefined);
+      this.#running = false;
+    }
+  }
+
+  /**
+   * Holds the leases of as many senders as it can get and runs a loop for each, once a second renewing
+   * them and trying to take over the others (free, expired, or held by a dead process). Ends when this
+   * process has no sender loop left and the campaign has no batch left to send or settle.
+   */
+  async #manageSenders(): Promise<void> {
+    const { db, campaignId, owner, job, stopper, ledger, options, onEvent } = this.deps;
+    let held = -1;
+    while (!stopper.stopped) {
+      await ledger.run(async () => {
+        for (const id of this.#unconfirmed) {
+          await settleUnconfirmedClaim(db, id, owner);
+          this.#unconfirmed.delete(id);
+        }
+        const mine = [...this.#loops.keys()];
+        const kept = await renewSenders(db, campaignId, owner, mine, options.senderLeaseMs);
+        for (const s of mine) if (!kept.has(s)) this.#lost.add(s);
+        const wanted = job.senders.filter((s) => !this.#loops.has(s) && !this.#done.has(s));
+        if (wanted.length === 0) return;
+        const dead = await deadAmong(db, await otherLeaseOwners(db, campaignId, owner), owner);
+        for (const acquired of await acquireSenders(db, campaignId, owner, wanted, options.senderLeaseMs, dead)) {
+          await this.#startBucket(acquired);
+          this.#lost.delete(acquired.sender);
+          this.#loops.set(acquired.sender, this.#senderLoop(acquired.sender).finally(() => this.#loops.delete(acquired.sender)));
+        }
+      });
+      if (this.#loops.size !== held) onEvent?.({ kind: 'senders', held: (held = this.#loops.size), of: job.senders.length });
+      if (this.#loops.size === 0) {
+        if (!(await ledger.run(() => campaignHasUnsettledBatches(db, campaignId)))) return;
+        this.#done.clear(); // work appeared for a sender we had finished (another process's resend): take it up
+      }
+      await stopper.sleep(1000);
+    }
+  }
+
+  /**
+   * A sender's bucket starts with what a bucket emptied by the last claim of that sender (by any process,
+   * in any run) would have earned since, so a resumed run or a takeover never adds a second burst.
+   */
+  async #startBucket({ sender, sinceLastClaim }: AcquiredSender): Promise<void> {
+    const { rate, burst } = this.deps.limiters.senderBucket;
+    const limiter = this.deps.limiters.senders.key(sender);
+    const tokens = sinceLastClaim === null ? burst : Math.min(burst, rate * sinceLastClaim);
+    const current = (await limiter.currentReservoir()) ?? 0;
+    if (tokens < current) await limiter.incrementReservoir(tokens - current);
   }
 
   async #senderLoop(sender: string): Promise<void> {
-    const { db, campaignId, stopper } = this.deps;
+    const { db, campaignId, stopper, ledger } = this.deps;
     let cursor = 0;
-    while (!stopper.stopped) {
-      const batch = await nextReadyBatch(db, campaignId, sender, cursor);
+    while (!stopper.stopped && !this.#lost.has(sender)) {
+      const batch = await ledger.run(() => nextReadyBatch(db, campaignId, sender, cursor));
       if (batch) {
         cursor = batch.id;
         await this.#scheduleBatch(sender, batch);
         continue;
       }
       cursor = 0;
-      const backlog = await senderBacklog(db, campaignId, sender);
-      if (backlog.waiting === 0 && backlog.unsettled === 0) return;
+      const backlog = await ledger.run(() => senderBacklog(db, campaignId, sender));
+      if (backlog.waiting === 0 && backlog.unsettled === 0) {
+        this.#done.add(sender);
+        return;
+      }
       const untilNext = backlog.nextAt ? backlog.nextAt.getTime() - Date.now() : 500;
       await stopper.sleep(Math.min(1000, Math.max(20, untilNext)));
     }
@@ -95,8 +169,15 @@ export class Dispatcher {
       const job_ = async (): Promise<void> => {
         try {
           await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
-          if (this.deps.stopper.stopped) return;
-          const claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
+          if (this.deps.stopper.stopped || this.#lost.has(sender)) return;
+          let claim: ClaimedBatch | undefined;
+          try {
+            claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
+          } catch (err) {
+            if (!isConnectionLost(err)) throw err;
+            this.#unconfirmed.add(batch.id); // settled once the ledger is back (see #manageSenders)
+            return;
+          }
           if (claim) this.#track(this.#send(claim, batch));
         } finally {
           claimed();
@@ -117,7 +198,8 @@ export class Dispatcher {
   async #send(claim: ClaimedBatch, batch: ReadyBatch): Promise<void> {
     const { limiters, client } = this.deps;
     const outcome = await limiters.requests.schedule({ priority: PRIORITY.send }, () => client.send(this.#request(claim)));
-    await this.#record(claim, batch, outcome);
+    // The request has left: its answer must be recorded, through any ledger outage we can wait out.
+    await this.deps.ledger.run(() => this.#record(claim, batch, outcome));
   }
 
   #request(claim: ClaimedBatch): SendRequest {

@@ -6,7 +6,9 @@
  * 20 requests per minute. What is found is recorded with its uuid; what is absent is sent again.
  */
 import type { Db } from '../ledger/db.js';
-import { adoptOrphans } from '../ledger/sending.js';
+import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
+import { deadAmong } from '../ledger/runners.js';
+import type { LedgerRetry } from './ledger-retry.js';
 import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
 import type { ListFilter, ListPage, PlivoClient } from '../plivo/client.js';
@@ -31,7 +33,7 @@ export class Reconciler {
   #failures = 0;
 
   constructor(private readonly deps: {
-    db: Db; client: PlivoClient; campaignId: number; owner: string; embedded: boolean;
+    db: Db; client: PlivoClient; campaignId: number; owner: string; ledger: LedgerRetry;
     limiters: Limiters; options: ReconcileOptions; stopper: Stopper; onEvent?: (e: ReconcileEvent) => void;
   }) {}
 
@@ -39,7 +41,7 @@ export class Reconciler {
   async run(keepGoing: () => boolean): Promise<void> {
     const { stopper } = this.deps;
     while (!stopper.stopped) {
-      const pending = await this.pass();
+      const pending = await this.deps.ledger.run(() => this.pass());
       if (!keepGoing() && pending === 0) return;
       await stopper.sleep(pending > 0 ? 250 : 1000);
     }
@@ -47,8 +49,8 @@ export class Reconciler {
 
   /** Adopts orphaned attempts and reconciles every ambiguous batch that is due. Returns how many remain. */
   async pass(): Promise<number> {
-    const { db, campaignId, owner, embedded, options } = this.deps;
-    await adoptOrphans(db, campaignId, owner, embedded);
+    const { db, campaignId, owner, options } = this.deps;
+    await adoptOrphans(db, campaignId, owner, await deadAmong(db, await inFlightOwners(db, campaignId, owner), owner));
     const due = await dueAmbiguousBatches(db, campaignId, options.requestTimeoutMs + options.settleMs);
     for (const batch of due) {
       if (this.deps.stopper.stopped) break;

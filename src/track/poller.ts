@@ -12,6 +12,7 @@ import { applyMessageUpdates, dueMessages, postponeLookups, trackingBacklog, typ
 import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
 import { FINAL_STATES, type Mdr } from '../plivo/types.js';
 import { PRIORITY, type Limiters } from '../send/limits.js';
+import type { LedgerRetry } from '../send/ledger-retry.js';
 import type { Stopper } from '../send/stopper.js';
 
 const LOOKUPS_AT_ONCE = 16;
@@ -26,7 +27,7 @@ export type TrackEvent = { kind: 'final'; count: number };
 
 export class Poller {
   constructor(private readonly deps: {
-    db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper;
+    db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
     options: PollerOptions; onEvent?: (e: TrackEvent) => void;
   }) {}
 
@@ -35,20 +36,20 @@ export class Poller {
    * `sendingDone()` keeps it going while more messages may still be accepted.
    */
   async run(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
-    const { db, campaignId, stopper } = this.deps;
+    const { db, campaignId, stopper, ledger } = this.deps;
     while (!stopper.stopped) {
       if (sendingDone() && until()) break;
-      const due = await dueMessages(db, campaignId, DUE_PER_ROUND);
+      const due = await ledger.run(() => dueMessages(db, campaignId, DUE_PER_ROUND));
       if (due.length > 0) {
         await this.#lookUp(due);
         continue;
       }
-      const backlog = await trackingBacklog(db, campaignId);
+      const backlog = await ledger.run(() => trackingBacklog(db, campaignId));
       if (sendingDone() && (backlog.open === 0 || until())) return backlog;
       const wait = backlog.nextAt ? backlog.nextAt.getTime() - Date.now() : 500;
       await stopper.sleep(Math.min(1000, Math.max(50, wait)));
     }
-    return trackingBacklog(db, campaignId);
+    return ledger.run(() => trackingBacklog(db, campaignId));
   }
 
   async #lookUp(due: readonly DueMessage[]): Promise<void> {
@@ -70,8 +71,10 @@ export class Poller {
       });
     }
     await queue.onIdle();
-    await applyMessageUpdates(db, updates);
-    await postponeLookups(db, retryLater, RETRY_LOOKUP_MS);
+    await this.deps.ledger.run(async () => {
+      await applyMessageUpdates(db, updates);
+      await postponeLookups(db, retryLater, RETRY_LOOKUP_MS);
+    });
     const finals = updates.filter((u) => u.final).length;
     if (finals > 0) onEvent?.({ kind: 'final', count: finals });
   }
