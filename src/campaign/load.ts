@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { parse, CsvError } from 'csv-parse';
 import type { Db } from '../ledger/db.js';
 import { findCampaign, type CampaignRow } from '../ledger/campaigns.js';
-import { finalizeLoad, insertCampaign, insertRecipients, type RecipientRow } from '../ledger/load.js';
+import { finalizeLoad, insertCampaign, insertRecipients, lockCampaignName, type RecipientRow } from '../ledger/load.js';
 import { CampaignConflictError } from '../ledger/errors.js';
 import { UsageError } from '../errors.js';
 import type { Job } from './job.js';
@@ -31,12 +31,18 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
   }
   const csvSha256 = await sha256File(job.recipientsPath);
   const contentHash = hashContent(job, csvSha256);
-  const existing = await findCampaign(db, job.name);
-  if (existing) {
+  const check = (existing: CampaignRow): LoadResult => {
     if (existing.content_hash !== contentHash) throw conflict(job, existing, csvSha256);
     return { campaign: existing, loaded: false };
-  }
-  await db.transaction(async (tx) => {
+  };
+  const existing = await findCampaign(db, job.name);
+  if (existing) return check(existing);
+  const loadedBySomeoneElse = await db.transaction(async (tx) => {
+    // Two processes starting the same new campaign at once: the second waits here for the first's load,
+    // then finds the campaign loaded.
+    await lockCampaignName(tx, job.name);
+    const loadedMeanwhile = await findCampaign(tx, job.name);
+    if (loadedMeanwhile) return loadedMeanwhile;
     const campaignId = await insertCampaign(tx, {
       name: job.name,
       job: jobRecord(job),
@@ -48,7 +54,9 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
     });
     for await (const chunk of readRecipientChunks(job)) await insertRecipients(tx, campaignId, chunk);
     await finalizeLoad(tx, campaignId, job.senders, job.batch_size);
+    return undefined;
   });
+  if (loadedBySomeoneElse) return check(loadedBySomeoneElse);
   return { campaign: (await findCampaign(db, job.name))!, loaded: true };
 }
 

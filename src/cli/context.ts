@@ -27,7 +27,6 @@ export function openLedgerFor(args: GlobalArgs, io: Io): Promise<Db> {
   return openLedger({
     databaseUrl: io.env['DATABASE_URL'] || undefined,
     home: smsrunHome(args, io.env),
-    onConnectionError: (err) => io.stderr.write(`ledger connection lost: ${err.message}\n`),
   });
 }
 

@@ -5,10 +5,12 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
+import { isConnectionLost } from '../ledger/faults.js';
 import type { Io } from './context.js';
 import { exportCommand } from './commands/export.js';
 import { planCommand } from './commands/plan.js';
 import { pollCommand } from './commands/poll.js';
+import { resolveCommand } from './commands/resolve.js';
 import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
@@ -18,14 +20,42 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('track-for', { type: 'number', default: 300, describe: 'seconds to keep tracking delivery after the last batch is sent (smsrun poll carries on later)' })
   .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
   .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
+  .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
   .check((a) => {
+    if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 1) throw new UsageErrorFromYargs('--list-per-minute must be a number, 1 or more');
     for (const key of ['track-for', 'settle'] as const) {
       if (!Number.isFinite(a[key]) || a[key] < 0) throw new UsageErrorFromYargs(`--${key} must be a number of seconds, 0 or more`);
     }
     if (!Number.isFinite(a['request-timeout']) || a['request-timeout'] <= 0) throw new UsageErrorFromYargs('--request-timeout must be a positive number of seconds');
     return true;
   });
+
+const RESOLVE_WARNING = "For batches that 'smsrun resume' cannot settle itself because Plivo's List API keeps failing. " +
+  "First look the batch up in Plivo's console (Messaging > Logs: its sender, around the time 'smsrun status' shows).\n\n" +
+  'WARNING: --resend texts its recipients again at the next resume: a second text each if Plivo did accept them. ' +
+  '--mark-sent never texts them again: nothing reaches them if Plivo did not accept them.\n\n' +
+  "Only ambiguous batches can be resolved: a batch in flight belongs to a run (wait for it, or stop it first). " +
+  "Each decision is recorded in the ledger's events, with its --note.";
+
+const resolveFlags = <T>(y: Argv<T>) => y
+  .positional('campaign', { type: 'string', demandOption: true })
+  .option('batch', { type: 'number', array: true, describe: "an ambiguous batch's number, from 'smsrun status' (repeat for several)" })
+  .option('all', { type: 'boolean', describe: 'every ambiguous batch of the campaign' })
+  .option('resend', { type: 'boolean', describe: 'Plivo did NOT accept it: send it again at the next resume (a second text if Plivo did)' })
+  .option('mark-sent', { type: 'boolean', describe: "Plivo DID accept it: record its recipients as final 'sent', untracked (never texted if Plivo did not)" })
+  .option('note', { type: 'string', describe: 'why, for the audit trail (what you saw in the console, a ticket)' })
+  .conflicts('resend', 'mark-sent')
+  .conflicts('batch', 'all')
+  .check((a) => {
+    if ((a.resend === true) === (a['mark-sent'] === true)) throw new UsageErrorFromYargs('give exactly one of --resend and --mark-sent');
+    if (a.all !== true && (a.batch === undefined || a.batch.length === 0)) throw new UsageErrorFromYargs("name the batches with --batch N (see 'smsrun status <campaign>'), or give --all");
+    for (const id of a.batch ?? []) {
+      if (!Number.isInteger(id) || id <= 0) throw new UsageErrorFromYargs("--batch takes the batch numbers 'smsrun status <campaign>' lists (whole numbers above 0)");
+    }
+    return true;
+  })
+  .epilog(RESOLVE_WARNING);
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
@@ -46,6 +76,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       .option('format', { choices: ['csv', 'jsonl'] as const, default: 'csv' as const })
       .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
       (a) => set(exportCommand(a.campaign, { home: a.home, format: a.format, out: a.out }, io)))
+    .command('resolve <campaign>', "settle ambiguous batches by hand, after checking Plivo's console (read --help first)", (y) => resolveFlags(y),
+      (a) => set(resolveCommand(a.campaign, {
+        home: a.home, batches: a.batch, all: a.all === true, decision: a.resend === true ? 'resend' : 'mark-sent', note: a.note,
+      }, io)))
     .command('poll <campaign>', "follow a campaign's messages until they are final", (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(pollCommand(a.campaign, runArgs(a), io)))
     .command('sim', 'run the Plivo simulator as a server', (y) => y
@@ -75,14 +109,21 @@ class UsageErrorFromYargs extends SmsrunError {
   }
 }
 
-function runArgs(a: { home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; report?: string | undefined }): RunArgs {
-  return { home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle, report: a.report };
+function runArgs(a: { home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number; report?: string | undefined }): RunArgs {
+  return {
+    home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
+    listPerMinute: a['list-per-minute'], report: a.report,
+  };
 }
 
 function reportError(err: unknown, io: Io): number {
   if (err instanceof SmsrunError) {
     io.stderr.write(`smsrun: ${err.message}\n`);
     return err.exitCode;
+  }
+  if (isConnectionLost(err)) {
+    io.stderr.write(`smsrun: lost the ledger connection (${(err as Error).message}). Nothing was lost: run the same command again once the database is back.\n`);
+    return EXIT.failure;
   }
   io.stderr.write(`smsrun: unexpected error (a bug; please report it with this trace):\n${(err as Error)?.stack ?? String(err)}\n`);
   return EXIT.failure;

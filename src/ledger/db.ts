@@ -32,7 +32,7 @@ export interface Session extends Queryable {
 
 const INT8_OID = 20;
 
-export function openPostgres(connectionString: string, onError: (err: Error) => void): Db {
+export function openPostgres(connectionString: string): Db {
   const types = {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
       if (oid === INT8_OID) return (value: string) => Number(value);
@@ -40,8 +40,9 @@ export function openPostgres(connectionString: string, onError: (err: Error) => 
     },
   };
   const pool = new pg.Pool({ connectionString, types, max: 4, application_name: 'smsrun' });
-  // An idle client losing its connection emits here; without a listener it would crash the process.
-  pool.on('error', onError);
+  // An idle client losing its connection emits here; without a listener it would crash the process. The
+  // pool drops that client, and the next query, on a fresh connection, tells whether the server is back.
+  pool.on('error', () => undefined);
   const run = async <Row>(client: pg.Pool | pg.PoolClient | pg.Client, sql: string, params?: readonly unknown[]) =>
     (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
   return {
@@ -49,6 +50,10 @@ export function openPostgres(connectionString: string, onError: (err: Error) => 
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client whose connection drops between two queries emits 'error'; the pool only
+      // listens on idle ones, and an unheard 'error' would crash the process. The failing query reports it.
+      const ignore = () => undefined;
+      client.on('error', ignore);
       try {
         await client.query('BEGIN');
         const result = await fn({ query: (sql, params) => run(client, sql, params) });
@@ -58,19 +63,25 @@ export function openPostgres(connectionString: string, onError: (err: Error) => 
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
     },
     async openSession(onLost) {
       const client = new pg.Client({ connectionString, types, application_name: 'smsrun-session' });
-      let closing = false;
-      client.on('error', (err) => { if (!closing) onLost(err); });
-      client.on('end', () => { if (!closing) onLost(new Error('the session connection ended')); });
+      let over = false; // closed by us, or lost: onLost fires at most once
+      const lost = (err: Error) => {
+        if (over) return;
+        over = true;
+        onLost(err);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error('the session connection ended')));
       await client.connect();
       return {
         query: (sql, params) => run(client, sql, params),
         async close() {
-          closing = true;
+          over = true;
           await client.end().catch(() => undefined);
         },
       };

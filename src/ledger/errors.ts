@@ -23,3 +23,39 @@ export class UnknownCampaignError extends UsageError {
       'or check DATABASE_URL / SMSRUN_HOME point at the ledger you used.');
   }
 }
+
+/** `smsrun resolve` named a batch that is not one of the campaign's. */
+export class UnknownBatchError extends UsageError {
+  constructor(readonly campaign: string, readonly batchId: number) {
+    super(`campaign '${campaign}' has no batch ${batchId}. Run 'smsrun status ${campaign}' to list its ambiguous batches ` +
+      'with their numbers.');
+  }
+}
+
+/**
+ * Only an `ambiguous` batch may be resolved by hand. An `in_flight` one may belong to a live run, which will
+ * record Plivo's answer itself; any other state is already settled.
+ */
+export class BatchNotResolvableError extends UsageError {
+  constructor(readonly campaign: string, readonly batchId: number, readonly status: string) {
+    super(`batch ${batchId} of campaign '${campaign}' ${notResolvableBecause(campaign, status)}`);
+  }
+}
+
+function notResolvableBecause(campaign: string, status: string): string {
+  switch (status) {
+    case 'in_flight':
+      return 'is in flight: a run may be sending it right now and will record the answer itself. ' +
+        'Wait for that run to finish, or stop it (Ctrl-C) first. If no run is going (it crashed or was killed), ' +
+        `'smsrun resume ${campaign}' turns the batch into an ambiguous one and looks it up in Plivo's records; ` +
+        'resolve it by hand only if that lookup cannot settle it.';
+    case 'pending':
+      return `is pending: Plivo has not accepted it, and 'smsrun resume ${campaign}' sends it. There is nothing to resolve.`;
+    case 'accepted':
+      return `was accepted by Plivo (or already resolved): there is nothing to resolve. 'smsrun export ${campaign}' shows its recipients.`;
+    case 'failed':
+      return `failed: Plivo refused the request for good (the reason is in 'smsrun export ${campaign}'). There is nothing to resolve.`;
+    default:
+      return `is '${status}': only ambiguous batches can be resolved. 'smsrun status ${campaign}' lists them.`;
+  }
+}

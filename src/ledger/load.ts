@@ -26,6 +26,11 @@ export interface RecipientRow {
   reason: string | null;
 }
 
+/** Serialises loaders of one campaign name until the end of the transaction. */
+export async function lockCampaignName(tx: Queryable, name: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('smsrun-load:' || $1, 0))`, [name]);
+}
+
 export async function insertCampaign(tx: Queryable, c: NewCampaign): Promise<number> {
   const [row] = await tx.query<{ id: number }>(
     `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)

@@ -30,11 +30,12 @@ export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
 export async function migrate(db: Db, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await readMigrations());
   const latest = all.at(-1)?.version ?? 0;
-  await db.query(`CREATE TABLE IF NOT EXISTS smsrun_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const applied: number[] = [];
   await db.transaction(async (tx) => {
+    // The lock comes first: even CREATE TABLE IF NOT EXISTS fails when two processes race on a new database.
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS smsrun_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const rows = await tx.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version');
     const done = new Set(rows.map((r) => r.version));
     const newest = rows.at(-1)?.version ?? 0;

@@ -13,11 +13,10 @@ import { RunFailedError } from '../errors.js';
 export interface LedgerOptions {
   databaseUrl?: string | undefined;
   home: string;
-  onConnectionError?: (err: Error) => void;
 }
 
 export async function openLedger(opts: LedgerOptions): Promise<Db> {
-  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.onConnectionError) : await openEmbedded(opts.home);
+  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl) : await openEmbedded(opts.home);
   try {
     await migrate(db);
   } catch (err) {
@@ -27,8 +26,8 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
   return db;
 }
 
-async function connectPostgres(url: string, onError?: (err: Error) => void): Promise<Db> {
-  const db = openPostgres(url, onError ?? (() => undefined));
+async function connectPostgres(url: string): Promise<Db> {
+  const db = openPostgres(url);
   try {
     await db.query('SELECT 1');
   } catch (err) {

@@ -49,9 +49,20 @@ export interface FoundMessage {
   dst: string;
 }
 
-export async function recordReconciled(db: Db, batch: AmbiguousBatch, found: readonly FoundMessage[]): Promise<'accepted' | 'absent' | 'split'> {
+/**
+ * Records a verdict, unless the batch has moved on since it was looked up (an operator resolved it, or
+ * another process reconciled it first): then nothing is written and the result is 'stale'.
+ */
+export async function recordReconciled(db: Db, batch: AmbiguousBatch, found: readonly FoundMessage[]): Promise<'accepted' | 'absent' | 'split' | 'stale'> {
   const verdict = found.length === 0 ? 'absent' : found.length >= batch.dsts.length ? 'accepted' : 'split';
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
+    const current = await tx.query(
+      `SELECT 1 FROM batches b WHERE b.id = $1 AND b.status = 'ambiguous'
+         AND $2 = (SELECT id FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1)
+       FOR UPDATE`,
+      [batch.batchId, batch.attemptId],
+    );
+    if (current.length === 0) return 'stale';
     await tx.query(
       `UPDATE attempts SET status = $2, error = coalesce(error, '') || $3 WHERE id = $1`,
       [batch.attemptId, verdict === 'absent' ? 'absent' : 'accepted',
@@ -60,7 +71,7 @@ export async function recordReconciled(db: Db, batch: AmbiguousBatch, found: rea
     if (verdict === 'absent') {
       await tx.query(`UPDATE batches SET status = 'pending', next_attempt_at = now() WHERE id = $1`, [batch.batchId]);
       await tx.query(`UPDATE recipients SET status = 'pending' WHERE batch_id = $1 AND status = 'sending'`, [batch.batchId]);
-      return;
+      return verdict;
     }
     await tx.query(
       `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number)
@@ -87,6 +98,6 @@ export async function recordReconciled(db: Db, batch: AmbiguousBatch, found: rea
         [batch.batchId],
       );
     }
+    return verdict;
   });
-  return verdict;
 }

@@ -1,5 +1,5 @@
 /** Read-only queries behind `status`, the run summary and `export`. */
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 
 export interface StatusCount {
   status: string;
@@ -39,14 +39,19 @@ export async function costSummary(db: Db, campaignId: number): Promise<CostSumma
 export interface AmbiguousBatchInfo {
   id: number;
   sender: string;
+  /** `ambiguous` (awaiting reconciliation, or an operator's decision) or `in_flight` (a run may own it). */
+  status: 'ambiguous' | 'in_flight';
+  /** Recipients still `sending`. */
   size: number;
+  /** When its latest attempt started. */
   since: Date;
   last_error: string | null;
 }
 
-export async function ambiguousBatches(db: Db, campaignId: number): Promise<AmbiguousBatchInfo[]> {
+/** Batches whose fate is not known yet, in id order: ambiguous, or in flight (ours or another process's). */
+export async function ambiguousBatches(db: Queryable, campaignId: number): Promise<AmbiguousBatchInfo[]> {
   return db.query<AmbiguousBatchInfo>(
-    `SELECT b.id, b.sender, (SELECT count(*)::int FROM recipients r WHERE r.batch_id = b.id AND r.status = 'sending') AS size,
+    `SELECT b.id, b.sender, b.status, (SELECT count(*)::int FROM recipients r WHERE r.batch_id = b.id AND r.status = 'sending') AS size,
             (SELECT max(started_at) FROM attempts a WHERE a.batch_id = b.id) AS since, b.last_error
      FROM batches b WHERE b.campaign_id = $1 AND b.status IN ('ambiguous', 'in_flight') ORDER BY b.id`,
     [campaignId],

@@ -47,9 +47,29 @@ export function formatSummary(s: Summary): string {
   if (s.etaSeconds !== null) lines.push(`  still to send: about ${formatDuration(s.etaSeconds)} at the job's rates`);
   if (s.ambiguous.length > 0) {
     lines.push(`  ${s.ambiguous.length} batch(es) awaiting reconciliation with Plivo's records (never resent before that):`);
-    for (const b of s.ambiguous.slice(0, 10)) lines.push(`    batch ${b.id} from ${b.sender}: ${b.size} recipients since ${b.since.toISOString()} (${b.last_error ?? ''})`);
+    for (const b of s.ambiguous.slice(0, MAX_LISTED)) {
+      lines.push(`    batch ${b.id} from ${b.sender}: ${b.size} recipient${b.size === 1 ? '' : 's'}, ${b.status === 'in_flight' ? 'in flight' : 'ambiguous'} ` +
+        `since ${b.since.toISOString()} (${b.last_error ?? ''})`);
+    }
+    if (s.ambiguous.length > MAX_LISTED) lines.push(`    and ${s.ambiguous.length - MAX_LISTED} more`);
+    lines.push(...resolveHint(s.campaign, s.ambiguous.filter((b) => b.status === 'ambiguous').map((b) => b.id)));
   }
   return lines.join('\n');
+}
+
+const MAX_LISTED = 10;
+
+/** The `smsrun resolve` lines for the ambiguous batches (in-flight ones belong to a run), last in the text. */
+function resolveHint(campaign: string, ids: readonly number[]): string[] {
+  if (ids.length === 0) return [];
+  const which = ids.length <= MAX_LISTED ? ids.map((id) => `--batch ${id}`).join(' ') : '--all';
+  return [
+    `  'smsrun resume ${campaign}' looks them up in Plivo's records again. If it cannot (its List API failing), find`,
+    "  them in Plivo's console and decide by hand ('smsrun resolve --help' explains the risks), keeping in each line",
+    '  only the batches it applies to:',
+    `    smsrun resolve ${campaign} ${which} --resend      # NOT accepted by Plivo: send again at the next resume`,
+    `    smsrun resolve ${campaign} ${which} --mark-sent   # accepted by Plivo: record as sent, never text again`,
+  ];
 }
 
 const DESCRIPTIONS: Record<string, string> = {

@@ -14,7 +14,7 @@ import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '.
 import { countUnsent, largestBatch } from '../ledger/sending.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
-import { createLimiters } from '../send/limits.js';
+import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
 import { Stopper } from '../send/stopper.js';
 import { Poller, type TrackEvent } from '../track/poller.js';
@@ -28,6 +28,8 @@ export interface RunOptions {
   retryBaseMs: number;
   /** How long a lost ledger connection is waited out before the run stops (resumable). */
   ledgerGiveUpMs: number;
+  /** The account's List API limit (Plivo: 20 a minute, raised for some accounts on request). */
+  listPerMinute: number;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -37,6 +39,7 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
   maxAttempts: 8,
   retryBaseMs: 1000,
   ledgerGiveUpMs: 300_000,
+  listPerMinute: LIST_PER_MINUTE,
 };
 
 export type RunEvent =
@@ -66,16 +69,20 @@ export interface RunResult {
 
 export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { db, job, stopper, onEvent } = deps;
-  const { campaign, loaded } = await loadCampaign(db, job);
+  // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
+  const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
+  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const runner = await holdRunner(db, owner, campaign.id, stopper);
-  await recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded });
-  const largest = await largestBatch(db, campaign.id, job.rate_counts === 'units');
-  const limiters = createLimiters({ rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate });
-  const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
+  const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
+  await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
+  const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
+  const limiters = createLimiters({
+    rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
+    listPerMinute: deps.options.listPerMinute,
+  });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const dispatcher = new Dispatcher({
     ...common, job, owner, onEvent,
@@ -102,7 +109,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     const tracking = poller.run(() => sendingDone, () => Date.now() >= deadline);
     await sending.catch((err: unknown) => stopper.fail(err));
     if (!stopper.stopped) {
-      await setCampaignState(db, campaign.id, 'tracking');
+      await ledger.run(() => setCampaignState(db, campaign.id, 'tracking'));
       onEvent?.({ kind: 'tracking', open: -1, deadline: new Date(deadline) });
     }
     const { open } = await tracking.catch((err: unknown) => {
@@ -110,9 +117,9 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       return { open: -1 };
     });
     if (stopper.error !== undefined) throw stopper.error;
-    if (!stopper.stopped && open === 0) await setCampaignState(db, campaign.id, 'done');
-    await recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open });
-    return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
+    if (!stopper.stopped && open === 0) await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
+    await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open };
   } finally {
     await limiters.stop();
     await runner.release();
@@ -129,14 +136,21 @@ const SENDER_LEASE_MS = 30_000;
  */
 async function holdRunner(db: Db, owner: string, campaignId: number, stopper: Stopper): Promise<Runner> {
   let sessions: Session[] = [];
+  let retaking = false;
   const retake = async (): Promise<void> => {
-    while (!stopper.stopped) {
-      try {
-        sessions.push(await reacquireRunner(db, owner, () => void retake()));
-        return;
-      } catch {
-        await stopper.sleep(1000);
+    if (retaking) return;
+    retaking = true;
+    try {
+      while (!stopper.stopped) {
+        try {
+          sessions.push(await reacquireRunner(db, owner, () => void retake()));
+          return;
+        } catch {
+          await stopper.sleep(1000);
+        }
       }
+    } finally {
+      retaking = false;
     }
   };
   const runner = await registerRunner(db, owner, campaignId, () => void retake());

@@ -115,7 +115,9 @@ export class Dispatcher {
           this.#loops.set(acquired.sender, this.#senderLoop(acquired.sender).finally(() => this.#loops.delete(acquired.sender)));
         }
       });
-      if (this.#loops.size !== held) onEvent?.({ kind: 'senders', held: (held = this.#loops.size), of: job.senders.length });
+      const unfinished = job.senders.length - this.#done.size;
+      if (this.#loops.size !== held && this.#loops.size < unfinished) onEvent?.({ kind: 'senders', held: this.#loops.size, of: unfinished });
+      held = this.#loops.size;
       if (this.#loops.size === 0) {
         if (!(await ledger.run(() => campaignHasUnsettledBatches(db, campaignId)))) return;
         this.#done.clear(); // work appeared for a sender we had finished (another process's resend): take it up

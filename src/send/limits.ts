@@ -55,8 +55,14 @@ export function tokenBucket(opts: BucketOptions): Bottleneck {
 
 /** Plivo's account REST limit is 300 requests in 5 s; spread evenly that is 60/s. We keep below it in any sliding window: burst + rate·5 s ≤ 300. */
 export const ACCOUNT_REQUESTS = { rate: 50, burst: 50, maxConcurrent: 100 } as const;
-/** The List API allows 20 requests per minute: burst + rate·60 s ≤ 20. */
-export const LIST_REQUESTS = { rate: 0.25, burst: 5 } as const;
+/** Plivo's List API limit, per minute, unless Plivo raised the account's. */
+export const LIST_PER_MINUTE = 20;
+
+/** A bucket that never exceeds `perMinute` in any sliding minute: burst + rate·60 s = perMinute (20 → 5 + 0.25/s). */
+export function listBucket(perMinute: number): BucketOptions {
+  const burst = Math.max(1, Math.floor(perMinute / 4));
+  return { rate: (perMinute - burst) / 60, burst };
+}
 
 export const PRIORITY = { send: 1, reconcile: 2, track: 6 } as const;
 
@@ -81,13 +87,22 @@ export interface Limiters {
   stop(): Promise<void>;
 }
 
-export function createLimiters(o: { rate: number; maxBatchCost: number; accountRate?: number | undefined; maxBatchSize: number }): Limiters {
+export interface LimiterOptions {
+  rate: number;
+  maxBatchCost: number;
+  maxBatchSize: number;
+  accountRate?: number | undefined;
+  /** @default LIST_PER_MINUTE */
+  listPerMinute?: number | undefined;
+}
+
+export function createLimiters(o: LimiterOptions): Limiters {
   // Idle limiters are kept for a day: deleting one would reset its reservoir to a full burst.
   const senderBucket = { rate: o.rate, burst: o.maxBatchCost };
   const senders = new Bottleneck.Group({ ...bucketSettings(senderBucket), timeout: 86_400_000 });
   const accountMessages = o.accountRate ? tokenBucket({ rate: o.accountRate, burst: Math.max(o.maxBatchSize, o.accountRate) }) : null;
   const requests = tokenBucket(ACCOUNT_REQUESTS);
-  const listRequests = tokenBucket(LIST_REQUESTS);
+  const listRequests = tokenBucket(listBucket(o.listPerMinute ?? LIST_PER_MINUTE));
   const all = () => [...senders.limiters().map((l) => l.limiter), accountMessages, requests, listRequests];
   for (const limiter of [accountMessages, requests, listRequests]) limiter?.on('error', () => undefined);
   senders.on('created', (limiter) => limiter.on('error', () => undefined));

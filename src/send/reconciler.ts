@@ -74,6 +74,7 @@ export class Reconciler {
     }
     const found = match(batch, records, await knownUuids(db, records.map((r) => r.messageUuid)));
     const verdict = await recordReconciled(db, batch, found);
+    if (verdict === 'stale') return; // settled meanwhile, by an operator or another process
     await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
     onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
   }

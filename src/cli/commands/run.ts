@@ -19,6 +19,7 @@ export interface RunArgs extends GlobalArgs {
   trackFor: number;
   requestTimeout: number;
   settle: number;
+  listPerMinute: number;
   report?: string | undefined;
 }
 
@@ -44,6 +45,7 @@ export function runOptions(args: RunArgs): RunOptions {
     trackForMs: args.trackFor * 1000,
     requestTimeoutMs: args.requestTimeout * 1000,
     settleMs: args.settle * 1000,
+    listPerMinute: args.listPerMinute,
   };
 }
 
