@@ -1,9 +1,11 @@
 /**
  * Settles ambiguous attempts by asking Plivo what it has, never by guessing. Plivo has no idempotency
  * key, so an attempt whose answer was lost (timeout, reset, killed process) is looked up in the List
- * API once its request can no longer be in progress: one time window and one sender cover a whole
- * batch, so a batch costs one List request (a page per 20 messages found), within the List API's
- * 20 requests per minute. What is found is recorded with its uuid; what is absent is sent again.
+ * API once its request can no longer be in progress. All of one sender's due batches are looked up in
+ * one listing: one sender and one time window around their attempts, a page per 20 messages in it,
+ * within the List API's 20 requests per minute. The window is closed (wholly in the past) before it is
+ * paged, so offset paging cannot skip a record that arrives meanwhile. What is found is recorded with its
+ * uuid; what is provably absent is sent again.
  */
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
@@ -11,10 +13,11 @@ import { deadAmong } from '../ledger/runners.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
-import type { ListFilter, ListPage, PlivoClient } from '../plivo/client.js';
+import { PlivoApiError, type ListFilter, type ListPage, type PlivoClient } from '../plivo/client.js';
 import type { Mdr } from '../plivo/types.js';
 import { toE164 } from '../sms/numbers.js';
 import { RunFailedError } from '../errors.js';
+import { backoffMs } from './backoff.js';
 import { PRIORITY, type Limiters } from './limits.js';
 import type { Stopper } from './stopper.js';
 
@@ -51,60 +54,89 @@ export class Reconciler {
   async pass(): Promise<number> {
     const { db, campaignId, owner, options } = this.deps;
     await adoptOrphans(db, campaignId, owner, await deadAmong(db, await inFlightOwners(db, campaignId, owner), owner));
-    const due = await dueAmbiguousBatches(db, campaignId, options.requestTimeoutMs + options.settleMs);
-    for (const batch of due) {
+    // Due once the window it will be looked up in has closed: no record can enter it while we page.
+    const due = await dueAmbiguousBatches(db, campaignId, options.requestTimeoutMs + CLOCK_MARGIN_MS + options.settleMs);
+    for (const group of groupBySender(due)) {
       if (this.deps.stopper.stopped) break;
-      await this.#reconcileOne(batch);
+      await this.#reconcileGroup(group);
     }
     return countUnsettledBatches(db, campaignId);
   }
 
-  async #reconcileOne(batch: AmbiguousBatch): Promise<void> {
+  /** One sender's due batches, settled from one listing of the window that covers all their attempts. */
+  async #reconcileGroup(batches: readonly AmbiguousBatch[]): Promise<void> {
     const { db, campaignId, onEvent, options } = this.deps;
     let records: Mdr[];
     try {
-      records = await this.#lookUp(batch);
+      records = await this.#lookUp(batches);
       this.#failures = 0;
     } catch (err) {
-      if (++this.#failures >= options.maxFailures) {
-        throw new RunFailedError(`cannot reconcile batch ${batch.batchId}: Plivo's List API failed ${this.#failures} times (${(err as Error).message}). ` +
-          "Its recipients are held as 'sending' and will not be sent twice; run the same command later, or see 'smsrun status' to resolve it by hand.");
+      if (!(err instanceof PlivoApiError) || err.kind === 'auth' || ++this.#failures >= options.maxFailures) {
+        throw new RunFailedError(`cannot reconcile ${batches.length} batch(es) from ${batches[0]!.sender}: Plivo's List API failed (${(err as Error).message}). ` +
+          "Their recipients are held as 'sending' and will not be sent twice; run the same command later, or see 'smsrun status' to resolve them by hand.", { cause: err });
       }
       return;
     }
-    const found = match(batch, records, await knownUuids(db, records.map((r) => r.messageUuid)));
-    const verdict = await recordReconciled(db, batch, found);
-    if (verdict === 'stale') return; // settled meanwhile, by an operator or another process
-    await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
-    onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
+    const known = await knownUuids(db, records.map((r) => r.messageUuid));
+    for (const batch of batches) {
+      const found = match(batch, records, known);
+      const verdict = await recordReconciled(db, batch, found);
+      if (verdict === 'stale') continue; // settled meanwhile, by an operator or another process
+      await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
+      onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
+    }
   }
 
-  /** Every outbound message from the batch's sender in a window around the attempt, all pages. */
-  async #lookUp(batch: AmbiguousBatch): Promise<Mdr[]> {
-    const { client, limiters, options } = this.deps;
-    const started = batch.startedAt.getTime();
+  /** Every outbound message from the batches' sender in the window around their attempts, all pages. */
+  async #lookUp(batches: readonly AmbiguousBatch[]): Promise<Mdr[]> {
+    const { client, options } = this.deps;
+    const starts = batches.map((b) => b.startedAt.getTime());
+    const dsts = batches.flatMap((b) => b.dsts);
+    const sender = batches[0]!.sender;
     const filter: ListFilter = {
       message_direction: 'outbound',
-      // A minute either side absorbs clock skew between us and Plivo.
-      message_time__gte: new Date(started - 60_000),
-      message_time__lte: new Date(started + options.requestTimeoutMs + 60_000),
-      ...(batch.sender.startsWith('powerpack:')
-        ? { powerpack_id: batch.sender.slice('powerpack:'.length) }
-        : { from_number: batch.sender }),
-      ...(batch.dsts.length === 1 ? { to_number: toE164(batch.dsts[0]!) } : {}),
+      message_time__gte: new Date(Math.min(...starts) - CLOCK_MARGIN_MS),
+      message_time__lte: new Date(Math.max(...starts) + options.requestTimeoutMs + CLOCK_MARGIN_MS),
+      ...(sender.startsWith('powerpack:') ? { powerpack_id: sender.slice('powerpack:'.length) } : { from_number: sender }),
+      ...(dsts.length === 1 ? { to_number: toE164(dsts[0]!) } : {}),
     };
-    const listed = (call: () => Promise<ListPage>) =>
-      limiters.listRequests.schedule(() => limiters.requests.schedule({ priority: PRIORITY.reconcile }, call));
     const records: Mdr[] = [];
-    let page = await listed(() => client.listMessages(filter));
+    let page = await this.#listed(() => client.listMessages(filter));
     records.push(...page.objects);
     while (page.next) {
       const next = page.next;
-      page = await listed(() => client.listNext(next));
+      page = await this.#listed(() => client.listNext(next));
       records.push(...page.objects);
     }
     return records;
   }
+
+  /** One List request within the List and account budgets; a throttled or failed page is asked again. */
+  async #listed(call: () => Promise<ListPage>): Promise<ListPage> {
+    const { limiters, stopper } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await limiters.listRequests.schedule(() => limiters.requests.schedule({ priority: PRIORITY.reconcile }, call));
+      } catch (err) {
+        const transient = err instanceof PlivoApiError && (err.kind === 'retryable' || err.kind === 'throttled');
+        if (!transient || attempt >= PAGE_ATTEMPTS || stopper.stopped) throw err;
+        await stopper.sleep(err.retryAfterMs ?? backoffMs(attempt, 500, 10_000));
+      }
+    }
+  }
+}
+
+/**
+ * How far Plivo's clock may be from the ledger's. The look-up window is widened by this much on both
+ * sides, and an attempt is reconciled only once the widened window lies wholly in the past.
+ */
+const CLOCK_MARGIN_MS = 5000;
+const PAGE_ATTEMPTS = 5;
+
+function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
+  const groups = new Map<string, AmbiguousBatch[]>();
+  for (const b of batches) groups.set(b.sender, [...(groups.get(b.sender) ?? []), b]);
+  return [...groups.values()];
 }
 
 /** Each of the batch's numbers matched to at most one outbound record not already attributed. */
