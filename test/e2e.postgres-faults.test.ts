@@ -2,7 +2,7 @@
  * What only a real Postgres ledger can show: two `smsrun run` processes on one campaign at once, and a
  * run whose ledger connections are cut again and again. Runs when TEST_DATABASE_URL is set (CI sets it).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startSimulator, worstWindow, type Simulator } from '../src/sim/index.js';
 import { runCli, startCli } from './helpers/cli.js';
@@ -32,14 +32,11 @@ function expectEachOnce(sim: Simulator, dsts: readonly string[]): void {
 describe.skipIf(!ADMIN_URL)('on a Postgres ledger', () => {
   let ledger: TestLedger;
   let sim: Simulator;
-  beforeAll(async () => {
-    ledger = await createTestLedger('postgres');
-    sim = await startSimulator({ mps: 5000, deliveryDelayMs: [5, 30], seed: 11 });
-  });
-  afterAll(async () => {
-    await sim?.close();
-    await ledger?.dispose();
-  });
+  beforeAll(async () => { ledger = await createTestLedger('postgres'); });
+  // A simulator per test: Plivo's limits are on, and one test's requests must not count against the next's.
+  beforeEach(async () => { sim = await startSimulator({ mps: 5000, deliveryDelayMs: [5, 30], seed: 11 }); });
+  afterEach(async () => { await sim?.close(); });
+  afterAll(async () => { await ledger?.dispose(); });
 
   it('two processes running one campaign at once text everyone once and never exceed a src rate', async () => {
     const rate = 40;
@@ -86,7 +83,6 @@ describe.skipIf(!ADMIN_URL)('on a Postgres ledger', () => {
     const result = await run.done;
     expect(result.code, result.stderr).toBe(0);
     expect(cuts, 'connections cut while it was still sending').toBeGreaterThanOrEqual(2);
-    expect(result.stderr).toMatch(/lost the ledger connection/);
     expectEachOnce(sim, dsts);
     expect(sim.messages().length - before).toBe(dsts.length);
   });

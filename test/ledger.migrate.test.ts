@@ -27,6 +27,22 @@ describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
   });
 });
 
+describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', () => {
+  let ledger: TestLedger;
+  beforeAll(async () => { ledger = await createTestLedger('postgres'); });
+  afterAll(async () => { await ledger?.dispose(); });
+
+  it('is migrated once when several processes open it at the same moment', async () => {
+    const dbs = await Promise.all(Array.from({ length: 4 }, () => openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home })));
+    try {
+      const rows = await dbs[0]!.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).toEqual((await readMigrations()).map((m) => m.version));
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+});
+
 describe('the embedded ledger', () => {
   let ledger: TestLedger;
   beforeAll(async () => { ledger = await createTestLedger('pglite'); });

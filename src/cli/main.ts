@@ -23,7 +23,7 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
   .check((a) => {
-    if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 1) throw new UsageErrorFromYargs('--list-per-minute must be a number, 1 or more');
+    if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
     for (const key of ['track-for', 'settle'] as const) {
       if (!Number.isFinite(a[key]) || a[key] < 0) throw new UsageErrorFromYargs(`--${key} must be a number of seconds, 0 or more`);
     }

@@ -39,7 +39,10 @@ export function openPostgres(connectionString: string): Db {
       return pg.types.getTypeParser(oid, format);
     },
   };
-  const pool = new pg.Pool({ connectionString, types, max: 4, application_name: 'smsrun' });
+  // keepAlive and a connect timeout turn a silently dead server or network into errors we can wait out
+  // (send/ledger-retry.ts), instead of a query hanging until the kernel gives up on the socket.
+  const connection = { connectionString, types, keepAlive: true, connectionTimeoutMillis: 10_000 };
+  const pool = new pg.Pool({ ...connection, max: 4, application_name: 'smsrun' });
   // An idle client losing its connection emits here; without a listener it would crash the process. The
   // pool drops that client, and the next query, on a fresh connection, tells whether the server is back.
   pool.on('error', () => undefined);
@@ -68,7 +71,7 @@ export function openPostgres(connectionString: string): Db {
       }
     },
     async openSession(onLost) {
-      const client = new pg.Client({ connectionString, types, application_name: 'smsrun-session' });
+      const client = new pg.Client({ ...connection, application_name: 'smsrun-session' });
       let over = false; // closed by us, or lost: onLost fires at most once
       const lost = (err: Error) => {
         if (over) return;

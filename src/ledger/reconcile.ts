@@ -12,19 +12,26 @@ export interface AmbiguousBatch {
   sender: string;
   text: string | null;
   units: number;
+  /** When the batch was claimed: its request cannot have left before. */
   startedAt: Date;
+  /** When the attempt was found ambiguous (answer lost, or its process found dead): its request had left by then. */
+  endedAt: Date;
   dsts: string[];
 }
 
-/** Ambiguous batches whose last attempt started at least `quietMs` ago (request timeout + settling delay). */
+/**
+ * Ambiguous batches whose last attempt ended at least `quietMs` ago. The caller picks `quietMs` so that
+ * the window it looks the attempt up in is wholly in the past.
+ */
 export async function dueAmbiguousBatches(db: Db, campaignId: number, quietMs: number): Promise<AmbiguousBatch[]> {
   return db.query<AmbiguousBatch>(
     `SELECT b.id AS "batchId", a.id AS "attemptId", b.sender, b.text, b.units, a.started_at AS "startedAt",
+            coalesce(a.finished_at, a.started_at) AS "endedAt",
             array(SELECT dst FROM recipients r WHERE r.batch_id = b.id AND r.status = 'sending' ORDER BY row_no) AS dsts
      FROM batches b
-     JOIN LATERAL (SELECT id, started_at FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
+     JOIN LATERAL (SELECT id, started_at, finished_at FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
      WHERE b.campaign_id = $1 AND b.status = 'ambiguous'
-       AND a.started_at <= now() - make_interval(secs => $2::float8 / 1000)
+       AND coalesce(a.finished_at, a.started_at) <= now() - make_interval(secs => $2::float8 / 1000)
      ORDER BY b.id`,
     [campaignId, quietMs],
   );

@@ -95,7 +95,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   });
   const reconciler = new Reconciler({
     ...common, owner, onEvent,
-    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 10 },
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
   });
   const poller = new Poller({ ...common, options: { receiptCutoffMs: job.receipt_cutoff_hours * 3_600_000 }, onEvent });
 

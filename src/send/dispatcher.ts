@@ -164,10 +164,15 @@ export class Dispatcher {
     const { limiters, job } = this.deps;
     const cost = job.rate_counts === 'units' ? batch.size * batch.units : batch.size;
     const limiter = limiters.senders.key(sender);
-    return new Promise<void>((claimed) => {
+    return new Promise<void>((resolve) => {
       // A stop must not wait for this batch's tokens (up to a batch's cost / rate): the loop moves on, and
       // the job, when its turn comes, sees the stop and claims nothing.
-      this.deps.stopper.signal.addEventListener('abort', () => claimed(), { once: true });
+      const { signal } = this.deps.stopper;
+      const claimed = () => {
+        signal.removeEventListener('abort', claimed);
+        resolve();
+      };
+      signal.addEventListener('abort', claimed, { once: true });
       const job_ = async (): Promise<void> => {
         try {
           await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);

@@ -90,13 +90,12 @@ export class Reconciler {
   /** Every outbound message from the batches' sender in the window around their attempts, all pages. */
   async #lookUp(batches: readonly AmbiguousBatch[]): Promise<Mdr[]> {
     const { client, options } = this.deps;
-    const starts = batches.map((b) => b.startedAt.getTime());
     const dsts = batches.flatMap((b) => b.dsts);
     const sender = batches[0]!.sender;
     const filter: ListFilter = {
       message_direction: 'outbound',
-      message_time__gte: new Date(Math.min(...starts) - CLOCK_MARGIN_MS),
-      message_time__lte: new Date(Math.max(...starts) + options.requestTimeoutMs + CLOCK_MARGIN_MS),
+      message_time__gte: new Date(Math.min(...batches.map((b) => b.startedAt.getTime())) - CLOCK_MARGIN_MS),
+      message_time__lte: new Date(Math.max(...batches.map((b) => windowEnd(b, options.requestTimeoutMs)))),
       ...(sender.startsWith('powerpack:') ? { powerpack_id: sender.slice('powerpack:'.length) } : { from_number: sender }),
       ...(dsts.length === 1 ? { to_number: toE164(dsts[0]!) } : {}),
     };
@@ -132,11 +131,38 @@ export class Reconciler {
  */
 const CLOCK_MARGIN_MS = 5000;
 const PAGE_ATTEMPTS = 5;
+/** Batches of one sender whose windows are further apart than this are looked up separately. */
+const GROUP_GAP_MS = 60_000;
 
+/**
+ * The latest time Plivo can have accepted the attempt: it was still in progress, at most, until it was
+ * found ambiguous (or its process dead), and a server may take up to a request timeout to process it.
+ * The claim time would not do: a claimed request can wait in the account limiter before it leaves.
+ */
+function windowEnd(b: AmbiguousBatch, requestTimeoutMs: number): number {
+  return b.endedAt.getTime() + requestTimeoutMs + CLOCK_MARGIN_MS;
+}
+
+/** Per sender, runs of batches close enough in time that one window covers them without paging through much else. */
 function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
-  const groups = new Map<string, AmbiguousBatch[]>();
-  for (const b of batches) groups.set(b.sender, [...(groups.get(b.sender) ?? []), b]);
-  return [...groups.values()];
+  const bySender = new Map<string, AmbiguousBatch[]>();
+  for (const b of batches) bySender.set(b.sender, [...(bySender.get(b.sender) ?? []), b]);
+  const groups: AmbiguousBatch[][] = [];
+  for (const list of bySender.values()) {
+    list.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+    let group: AmbiguousBatch[] = [];
+    let end = -Infinity;
+    for (const b of list) {
+      if (group.length > 0 && b.startedAt.getTime() > end + GROUP_GAP_MS) {
+        groups.push(group);
+        group = [];
+      }
+      group.push(b);
+      end = Math.max(end, b.endedAt.getTime());
+    }
+    groups.push(group);
+  }
+  return groups;
 }
 
 /** Each of the batch's numbers matched to at most one outbound record not already attributed. */
