@@ -137,12 +137,11 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
     // kills have landed while the simulator was receiving this process's sends.
     let kills = 0;
     let midSend = 0;
-    let finishedEarly: CliResult | undefined;
-    const outputs: string[] = [];
-    while (midSend < MIN_KILLS_MID_SEND && kills < MAX_KILLS) {
+    const history: string[] = []; // what each run did, with its stderr, for failure messages
+    while (midSend < MIN_KILLS_MID_SEND && kills < MAX_KILLS && history.length < MAX_KILLS + MAX_FINAL_RUNS) {
       const run = startCli(args, env);
       const spawned = Date.now();
-      const stamped: string[] = []; // stderr with ms since the start, for the failure message
+      const stamped: string[] = []; // stderr with ms since the start
       run.child.stderr!.on('data', (d: string) => stamped.push(`+${Date.now() - spawned}ms ${d.trimEnd()}`));
       const atStart = sim.messages().length;
       // Mostly kill at a random moment after the campaign is loaded (sending starts right after); now and
@@ -151,57 +150,45 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
       // start alone would rarely reach the sending.
       const early = kills > 0 && r.next() < 0.25;
       const delay = early ? r.int(300, 2500) : r.int(150, 1200);
-      if (!early) {
-        const loaded = await Promise.race([
-          waitFor(() => /^(loaded \d+ rows|resuming:)/m.test(run.out.stderr), 60_000),
-          run.done.then(() => false),
-        ]);
-        if (!loaded) {
-          finishedEarly = await run.done;
-          log(`run ended before loading the campaign: ${tail(finishedEarly, 1500)}`);
-          break;
-        }
+      const exited = () => run.child.exitCode !== null || run.child.signalCode !== null;
+      if (!early && !(await waitFor(() => /^(loaded \d+ rows|resuming:)/m.test(run.out.stderr) || exited(), 60_000))) {
+        run.child.kill('SIGKILL');
+        expect.fail(`run ${history.length + 1} did not load the campaign within 60 s:\n${stamped.join('\n')}`);
       }
-      await Promise.race([sleep(Math.max(0, delay - 250)), run.done]);
+      if (!exited()) await Promise.race([sleep(Math.max(0, delay - 250)), run.done]);
       const before = sim.messages().length;
-      await Promise.race([sleep(Math.min(250, delay)), run.done]);
-      const alive = run.child.exitCode === null && run.child.signalCode === null;
+      if (!exited()) await Promise.race([sleep(Math.min(250, delay)), run.done]);
       const now = sim.messages().length;
-      if (!alive) {
-        // It finished (or stopped) before its kill: the campaign ran out of work before enough kills landed.
-        finishedEarly = await run.done;
-        log(`run exited by itself before its kill: ${tail(finishedEarly, 1500)}`);
-        break;
+      if (exited()) {
+        // It ended before its kill. A fault may stop a run (exit 1: a batch failing 8 times, the List API
+        // failing 10 times); the same command carries on. Exit 0 means the campaign ran out of work before
+        // enough kills landed mid-send: the test is too short for this machine.
+        const ended = await run.done;
+        history.push(`run ${history.length + 1} exited by itself with ${String(ended.code)}:\n${stamped.join('\n').slice(-1500)}`);
+        log(`run ${history.length} exited by itself with ${String(ended.code)} before its kill`);
+        expect(ended.code, `the campaign ended before ${MIN_KILLS_MID_SEND} kills landed mid-send\n${history.join('\n')}`).toBe(1);
+        expect(ended.stderr, tail(ended)).not.toMatch(/\n\s+at /);
+        continue;
       }
       run.child.kill('SIGKILL');
-      const result = await run.done;
+      await run.done;
       kills++;
       const landed = now > before; // the simulator received sends in the 250 ms before the kill
       if (landed) midSend++;
       const what = `kill ${kills} ${delay} ms after ${early ? 'the start' : 'loading'} (${Date.now() - spawned} ms after the start): ` +
         `simulator ${atStart} → ${now} messages, ${landed ? 'mid-send' : 'not sending'}`;
-      outputs.push(`${what}\n${stamped.join('\n').slice(-1500)}`);
-      void result;
+      history.push(`${what}\n${stamped.join('\n').slice(-1500)}`);
       log(what);
-      if (process.env['CHAOS_TMP_STATUS']) {
-        const st = await runCli(['status', name, '--json'], env);
-        const j = JSON.parse(st.stdout) as { counts: Record<string, number>; ambiguous: { id: number; status: string; size: number }[] };
-        log(`  status: ${JSON.stringify(j.counts)} open batches: ${j.ambiguous.map((b) => `${b.id}:${b.status}`).join(' ')}`);
-      }
     }
-    expect(finishedEarly, `the campaign finished before ${MIN_KILLS_MID_SEND} kills landed mid-send\n${outputs.join('\n')}`).toBeUndefined();
-    expect(midSend, outputs.join('\n')).toBeGreaterThanOrEqual(MIN_KILLS_MID_SEND);
-    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(midSend, `kills that landed mid-send\n${history.join('\n')}`).toBeGreaterThanOrEqual(MIN_KILLS_MID_SEND);
 
     // Then the same command to completion. A run may stop with exit 1 on a fault (a batch failing 8 times);
     // running it again resumes, as the README says.
     let final: CliResult | undefined;
-    if (process.env['CHAOS_TMP_CALM_READS']) sim.setFaults({ rate429: 0, rate5xx: 0 });
     for (let i = 0; i < MAX_FINAL_RUNS; i++) {
       const t0 = Date.now();
       final = await runCli(args, env);
-      if (process.env['CHAOS_TMP_DUMP']) (await import('node:fs')).writeFileSync(`/tmp/chaos-final-${kind}-${i}.txt`, `${Date.now() - t0} ms\n${final.stderr}\n${final.stdout}`);
-      log(`final run ${i + 1}: exit ${String(final.code)}; simulator has ${sim.messages().length} messages`);
+      log(`final run ${i + 1}: exit ${String(final.code)} after ${((Date.now() - t0) / 1000).toFixed(1)} s; simulator has ${sim.messages().length} messages`);
       if (final.code !== 0) log(`final run stderr tail: ${final.stderr.slice(-1500)}`);
       expect(final.stderr, tail(final)).not.toMatch(/\n\s+at /);
       if (final.code === 0) break;
@@ -213,10 +200,13 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
 
     // Plivo is well again: follow every message up, so each uuid is mapped to its number and final.
     sim.setFaults({ rate429: 0, rate5xx: 0, dropBeforeAccept: 0, dropAfterAccept: 0, latencyMs: [0, 0] });
-    const poll = await runCli(['poll', name, '--track-for', '30'], env);
+    // One GET per open message within the account's 50 requests/s: up to 2400 of them take ~50 s, and
+    // poll ends as soon as all are final.
+    const polling = Date.now();
+    const poll = await runCli(['poll', name, '--track-for', '120'], env);
+    log(`poll: exit ${String(poll.code)} after ${((Date.now() - polling) / 1000).toFixed(1)} s`);
     expect(poll.code, tail(poll)).toBe(0);
     expect(poll.stdout, tail(poll)).not.toMatch(/not final/);
-    log(`poll: exit 0 after ${kills} kills (${midSend} mid-send)`);
 
     // The simulator's records: 0 duplicates, 0 missing valid recipients, 0 sent invalid rows.
     const messages = sim.messages();
@@ -270,11 +260,24 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
     // Pacing over the whole test, kills and resumes included: a resumed run starts each sender's bucket
     // from its last claim, so no burst is added.
     const accepts = sim.acceptLog();
+    const margins: string[] = [];
     for (const src of SRCS) {
       const worst = worstWindow(accepts, src, RATE, 'units', { toleranceMs: 150 });
       expect(worst, src).not.toBeNull();
+      margins.push(`${src} ${worst!.excess.toFixed(1)}`);
+      if (worst!.excess > 0 && process.env['CHAOS_TMP_DIAG'] && kind === 'pglite') {
+        const { PGlite } = await import('@electric-sql/pglite');
+        const db = new PGlite(`${ledger.home}/ledger`);
+        const att = (await db.query<Record<string, unknown>>(`SELECT a.id, a.batch_id, a.attempt_no, a.owner, a.status, a.api_id, extract(epoch from a.started_at)*1000 AS started, extract(epoch from a.finished_at)*1000 AS finished, a.http_status, a.error FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.sender = $1 ORDER BY a.started_at`, [src])).rows;
+        const reqAt = new Map<string, number>();
+        for (const m of sim.messages()) if (!reqAt.has(m.requestId)) reqAt.set(m.requestId, m.acceptedAtUs / 1000);
+        const near = att.filter((a) => Math.abs(Number(a['started']) - worst!.fromAt) < 3000).map((a) => ({ ...a, arrived: a['api_id'] ? reqAt.get(a['api_id'] as string) : undefined }));
+        (await import('node:fs')).writeFileSync(`/tmp/chaos-pacing-${Date.now()}.json`, JSON.stringify({ src, worst, accepts: accepts.filter((e) => e.src === src && Math.abs(e.at - worst!.fromAt) < 3000), near, runs: history.map((h) => h.split('\n')[0]) }, null, 1));
+        await db.close();
+      }
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
+    log(`pacing: worst excess per src (≤ 0 holds) ${margins.join(', ')}`);
     log(`done: ${kills} kills (${midSend} mid-send), ${messages.length} messages, ${rows.length} rows, ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  }, 240_000);
+  }, 300_000);
 });

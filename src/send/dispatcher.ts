@@ -177,15 +177,17 @@ export class Dispatcher {
         try {
           await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
           if (this.deps.stopper.stopped || this.#lost.has(sender)) return;
-          let claim: ClaimedBatch | undefined;
-          try {
-            claim = await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
-          } catch (err) {
-            if (!isConnectionLost(err)) throw err;
-            this.#unconfirmed.add(batch.id); // settled once the ledger is back (see #manageSenders)
-            return;
-          }
-          if (claim) this.#track(this.#send(claim, batch));
+          // The account request slot is taken before the claim, so the request leaves as soon as it is
+          // claimed: a request that waited for a slot after its sender's tokens were spent could leave
+          // together with the sender's next one, bunched above the sender's rate.
+          await limiters.requests.schedule({ priority: PRIORITY.send }, async () => {
+            const claim = await this.#claim(batch);
+            claimed();
+            if (!claim) return;
+            const sent = this.#send(claim, batch);
+            this.#track(sent);
+            await sent.catch(() => undefined); // the slot is held until the answer is read and recorded
+          });
         } finally {
           claimed();
         }
@@ -202,9 +204,19 @@ export class Dispatcher {
     this.#inFlight.add(tracked);
   }
 
+  /** Claims the batch; undefined if someone else has it, or if the claim's commit could not be confirmed. */
+  async #claim(batch: ReadyBatch): Promise<ClaimedBatch | undefined> {
+    try {
+      return await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
+    } catch (err) {
+      if (!isConnectionLost(err)) throw err;
+      this.#unconfirmed.add(batch.id); // settled once the ledger is back (see #manageSenders)
+      return undefined;
+    }
+  }
+
   async #send(claim: ClaimedBatch, batch: ReadyBatch): Promise<void> {
-    const { limiters, client } = this.deps;
-    const outcome = await limiters.requests.schedule({ priority: PRIORITY.send }, () => client.send(this.#request(claim)));
+    const outcome = await this.deps.client.send(this.#request(claim));
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, batch, outcome));
   }
