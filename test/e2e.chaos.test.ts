@@ -265,16 +265,6 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
       const worst = worstWindow(accepts, src, RATE, 'units', { toleranceMs: 150 });
       expect(worst, src).not.toBeNull();
       margins.push(`${src} ${worst!.excess.toFixed(1)}`);
-      if (worst!.excess > 0 && process.env['CHAOS_TMP_DIAG'] && kind === 'pglite') {
-        const { PGlite } = await import('@electric-sql/pglite');
-        const db = new PGlite(`${ledger.home}/ledger`);
-        const att = (await db.query<Record<string, unknown>>(`SELECT a.id, a.batch_id, a.attempt_no, a.owner, a.status, a.api_id, extract(epoch from a.started_at)*1000 AS started, extract(epoch from a.finished_at)*1000 AS finished, a.http_status, a.error FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.sender = $1 ORDER BY a.started_at`, [src])).rows;
-        const reqAt = new Map<string, number>();
-        for (const m of sim.messages()) if (!reqAt.has(m.requestId)) reqAt.set(m.requestId, m.acceptedAtUs / 1000);
-        const near = att.filter((a) => Math.abs(Number(a['started']) - worst!.fromAt) < 3000).map((a) => ({ ...a, arrived: a['api_id'] ? reqAt.get(a['api_id'] as string) : undefined }));
-        (await import('node:fs')).writeFileSync(`/tmp/chaos-pacing-${Date.now()}.json`, JSON.stringify({ src, worst, accepts: accepts.filter((e) => e.src === src && Math.abs(e.at - worst!.fromAt) < 3000), near, runs: history.map((h) => h.split('\n')[0]) }, null, 1));
-        await db.close();
-      }
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
     log(`pacing: worst excess per src (≤ 0 holds) ${margins.join(', ')}`);
