@@ -14,6 +14,8 @@ import { resolveCommand } from './commands/resolve.js';
 import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
+import { webhookCommand } from './commands/webhook.js';
+import type { TrackBy } from '../track/planner.js';
 
 const runFlags = <T>(y: Argv<T>) => y
   .option('sandbox', { type: 'boolean', default: false, describe: 'send to the built-in Plivo simulator instead of Plivo (nothing leaves this machine)' })
@@ -21,6 +23,7 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
   .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
   .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
+  .option('track-by', { choices: ['auto', 'list', 'get'] as const, default: 'auto' as const, describe: "how to read delivery states: auto picks the List API or single GETs per time window (list and get force one, to compare)" })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
   .check((a) => {
     if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
@@ -87,6 +90,14 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       .option('host', { type: 'string', default: '127.0.0.1' })
       .option('mps', { type: 'number', default: 1, describe: 'messages per second each sender queue drains at' }),
       (a) => set(simCommand({ port: a.port, host: a.host, mps: a.mps }, io)))
+    .command('webhook', "receive Plivo's status callbacks into the ledger until Ctrl-C (needs PLIVO_AUTH_TOKEN)", (y) => y
+      .option('callback-url', { type: 'string', demandOption: true, describe: 'the public https url Plivo calls (as given to smsrun run --callback-url); signatures are checked against it' })
+      .option('listen', { type: 'string', default: ':8080', describe: 'where to listen: [host]:port, like :8080 or 127.0.0.1:8080 (behind your proxy or tunnel)' })
+      .epilog('Checks X-Plivo-Signature-V3 (V2 only when V3 is absent) with PLIVO_AUTH_TOKEN and answers 403 to a bad or missing one. ' +
+        'Answers 200 only once a callback is recorded (else 503, and Plivo retries). Callbacks that arrive before their message is ' +
+        'recorded wait in the ledger and are applied within a second of it. Works on DATABASE_URL, or on the embedded ledger when no ' +
+        'other smsrun process has it open.'),
+      (a) => set(webhookCommand({ home: a.home, callbackUrl: a['callback-url'], listen: a.listen }, io)))
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()
@@ -109,10 +120,13 @@ class UsageErrorFromYargs extends SmsrunError {
   }
 }
 
-function runArgs(a: { home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number; report?: string | undefined }): RunArgs {
+function runArgs(a: {
+  home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number;
+  'track-by': TrackBy; report?: string | undefined;
+}): RunArgs {
   return {
     home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
-    listPerMinute: a['list-per-minute'], report: a.report,
+    listPerMinute: a['list-per-minute'], trackBy: a['track-by'], report: a.report,
   };
 }
 

@@ -81,10 +81,11 @@ export async function recordReconciled(db: Db, batch: AmbiguousBatch, found: rea
       return verdict;
     }
     await tx.query(
-      `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number)
-       SELECT f.uuid, b.campaign_id, b.id, f.dst FROM unnest($2::text[], $3::text[]) AS f(uuid, dst), batches b WHERE b.id = $1
+      `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
+       SELECT f.uuid, b.campaign_id, b.id, f.dst, (SELECT started_at FROM attempts WHERE id = $4)
+       FROM unnest($2::text[], $3::text[]) AS f(uuid, dst), batches b WHERE b.id = $1
        ON CONFLICT (message_uuid) DO NOTHING`,
-      [batch.batchId, found.map((f) => f.uuid), found.map((f) => f.dst)],
+      [batch.batchId, found.map((f) => f.uuid), found.map((f) => f.dst), batch.attemptId],
     );
     await tx.query(
       `UPDATE recipients r SET status = 'submitted', message_uuid = f.uuid

@@ -21,6 +21,8 @@ export interface ClaimedBatch {
   text: string | null;
   attemptId: number;
   attemptNo: number;
+  /** Retryable failures this batch had in a row just before this attempt (what the give-up rule counts). */
+  failuresBefore: number;
   dsts: string[];
 }
 
@@ -93,6 +95,12 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
       `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
       [batchId, batch.sender],
     );
+    // Retryable failures in a row just before this attempt: an absent, ambiguous or accepted one ends a streak.
+    const [streak] = await tx.query<{ failures: number }>(
+      `SELECT count(*)::int AS failures FROM attempts
+       WHERE batch_id = $1 AND attempt_no > coalesce((SELECT max(attempt_no) FROM attempts WHERE batch_id = $1 AND status <> 'failed_retryable'), 0)`,
+      [batchId],
+    );
     const [attempt] = await tx.query<{ id: number }>(
       'INSERT INTO attempts (batch_id, attempt_no, owner) VALUES ($1, $2, $3) RETURNING id',
       [batchId, batch.attempts, owner],
@@ -102,7 +110,7 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
        RETURNING dst`,
       [batchId],
     );
-    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, dsts: recipients.map((r) => r.dst) };
+    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst) };
   });
 }
 
@@ -128,20 +136,20 @@ export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance)
     );
     // Plivo does not return uuids in dst order; only a lone pair can be matched without asking it.
     const lone = submitted.length === 1 && a.messageUuids.length === 1 ? submitted[0]!.dst : null;
-    await insertMessages(tx, batch.id, a.messageUuids, lone);
+    await insertMessages(tx, batch, a.messageUuids, lone);
   });
 }
 
 /** Messages whose number is not known yet get it from the provider's records when tracking first reads them. */
-async function insertMessages(tx: Queryable, batchId: number, uuids: readonly string[], loneDst: string | null): Promise<void> {
+async function insertMessages(tx: Queryable, batch: ClaimedBatch, uuids: readonly string[], loneDst: string | null): Promise<void> {
   await tx.query(
-    `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number)
-     SELECT u, b.campaign_id, b.id, $3 FROM unnest($2::text[]) AS u, batches b WHERE b.id = $1
+    `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
+     SELECT u, b.campaign_id, b.id, $3, (SELECT started_at FROM attempts WHERE id = $4) FROM unnest($2::text[]) AS u, batches b WHERE b.id = $1
      ON CONFLICT (message_uuid) DO NOTHING`,
-    [batchId, uuids, loneDst],
+    [batch.id, uuids, loneDst, batch.attemptId],
   );
   if (loneDst !== null) {
-    await tx.query(`UPDATE recipients SET message_uuid = $2 WHERE batch_id = $1 AND dst = $3`, [batchId, uuids[0], loneDst]);
+    await tx.query(`UPDATE recipients SET message_uuid = $2 WHERE batch_id = $1 AND dst = $3`, [batch.id, uuids[0], loneDst]);
   }
 }
 

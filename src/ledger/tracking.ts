@@ -1,78 +1,234 @@
 /**
- * Tracking's side of the ledger: which messages are due for a look, and applying what Plivo reports.
- * A message's number comes from Plivo's record (`to_number`), never from its position in the 202
- * answer; that is also when its recipient learns its message_uuid.
+ * Tracking's side of the ledger: which messages are due for a look, and applying what Plivo reports,
+ * whether read (GET, List) or pushed (status callbacks).
+ *
+ * Invariants:
+ * - A message's number comes from Plivo's record (`to_number`), never from its position in the 202
+ *   answer; that is also when its recipient learns its message_uuid.
+ * - Updates are applied by rank (sql/003): queued < sent < sent-final < final. A report that ranks lower
+ *   than what the ledger holds is older news and is ignored, so callbacks replayed, duplicated or out of
+ *   order, and polls racing callbacks, all end in the same state. Among callbacks of one rank, the higher
+ *   `Sequence` wins.
+ * - A callback for a message the ledger does not know yet (its 202 is not recorded, or its batch is being
+ *   reconciled) waits in `callback_inbox`, and is applied once the message is recorded. It is never
+ *   taken as evidence that a batch was accepted.
  */
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
+
+export type UpdateSource = 'get' | 'list' | 'callback';
+
+/** What Plivo says about one message, from a record or a callback. */
+export interface ProviderUpdate {
+  uuid: string;
+  /** Without '+'; null when the source did not say. */
+  toNumber: string | null;
+  state: string;
+  /** Final: a final state, or `sent` past the receipt cut-off. */
+  final: boolean;
+  /** The recipient status this means: the final state (`read` counts as `delivered`), or 'submitted'. */
+  status: string;
+  errorCode: string | null;
+  units: number | null;
+  totalRate: string | null;
+  totalAmount: string | null;
+  messageTime: Date | null;
+  /** Plivo's time of the state change, when the source says (message_updated_time, callback times). */
+  providerUpdatedAt: Date | null;
+  /** The callback's Sequence; null for a poll. */
+  sequence: number | null;
+  via: UpdateSource;
+  /** For polls: when to look again if not final. */
+  nextPollAt: Date | null;
+  /** From a callback's url: the campaign and batch smsrun sent it in. */
+  campaignId?: number | null;
+  batchId?: number | null;
+}
+
+export interface ApplyResult {
+  /** Messages that became final with this call. */
+  finals: number;
+  /** Callbacks for messages not recorded yet, kept in the inbox. */
+  waiting: number;
+  /** Updates that were about our messages (a List page also returns other traffic of the account). */
+  matched: number;
+}
+
+const RANK_NEW = `CASE WHEN u.final THEN (CASE WHEN u.state = 'sent' THEN 2 ELSE 3 END) WHEN u.state = 'sent' THEN 1 ELSE 0 END`;
+const RANK_OLD = `CASE WHEN m.final_at IS NOT NULL THEN (CASE WHEN m.state = 'sent' THEN 2 ELSE 3 END) WHEN m.state = 'sent' THEN 1 ELSE 0 END`;
+
+/** Applies provider reports in one transaction (three set-based statements); see the file's invariants. */
+export async function applyProviderUpdates(db: Db, updates: readonly ProviderUpdate[]): Promise<ApplyResult> {
+  if (updates.length === 0) return { finals: 0, waiting: 0, matched: 0 };
+  return db.transaction((tx) => applyIn(tx, updates));
+}
+
+async function applyIn(tx: Queryable, updates: readonly ProviderUpdate[]): Promise<ApplyResult> {
+  // Lock the rows first, in one order: the statement below judges news from its snapshot, so a
+  // concurrent writer (the receiver and the tracker, two webhooks) must commit before we read.
+  await tx.query('SELECT 1 FROM messages WHERE message_uuid = ANY($1::text[]) ORDER BY message_uuid FOR UPDATE', [updates.map((u) => u.uuid)]);
+  const col = <K extends keyof ProviderUpdate>(k: K) => updates.map((u) => u[k] ?? null);
+  const params = [col('uuid'), col('toNumber'), col('state'), col('final'), col('status'), col('errorCode'), col('units'),
+    col('totalRate'), col('totalAmount'), col('messageTime'), col('providerUpdatedAt'), col('sequence'), col('via'), col('nextPollAt'),
+    col('campaignId'), col('batchId')];
+  const input = `unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::int[], $8::numeric[], $9::numeric[],
+      $10::timestamptz[], $11::timestamptz[], $12::int[], $13::text[], $14::timestamptz[], $15::int[], $16::int[])
+    AS u(uuid, to_number, state, final, status, error_code, units, total_rate, total_amount, message_time, provider_updated_at,
+         seq, via, next_poll_at, campaign_id, batch_id)`;
+  // Per message, the best report of this call (highest rank, then highest sequence), and whether it is news.
+  const [result] = await tx.query<{ finals: number; matched: number }>(
+    `WITH best AS (
+       SELECT DISTINCT ON (u.uuid) u.*, ${RANK_NEW} AS rank FROM ${input}
+       ORDER BY u.uuid, ${RANK_NEW} DESC, u.seq DESC NULLS LAST),
+     judged AS (
+       SELECT u.*, (u.rank > ${RANK_OLD} OR (u.rank = ${RANK_OLD} AND u.rank < 3 AND (u.seq IS NULL OR u.seq > m.callback_seq))) AS news,
+              m.final_at IS NULL AS was_open
+       FROM best u JOIN messages m ON m.message_uuid = u.uuid),
+     changed AS (
+       UPDATE messages m SET
+         to_number = coalesce(m.to_number, j.to_number),
+         state = CASE WHEN j.news THEN j.state ELSE m.state END,
+         error_code = CASE WHEN j.news THEN coalesce(j.error_code, m.error_code) ELSE m.error_code END,
+         units = CASE WHEN j.news THEN coalesce(j.units, m.units) ELSE m.units END,
+         total_rate = CASE WHEN j.news THEN coalesce(j.total_rate, m.total_rate) ELSE m.total_rate END,
+         total_amount = CASE WHEN j.news THEN coalesce(j.total_amount, m.total_amount) ELSE m.total_amount END,
+         message_time = coalesce(j.message_time, m.message_time),
+         provider_updated_at = CASE WHEN j.news THEN coalesce(j.provider_updated_at, m.provider_updated_at) ELSE m.provider_updated_at END,
+         updated_at = now(),
+         final_at = CASE WHEN j.news AND j.final THEN coalesce(m.final_at, now()) ELSE m.final_at END,
+         final_via = CASE WHEN j.news AND j.final THEN j.via ELSE m.final_via END,
+         callback_seq = greatest(m.callback_seq, coalesce(j.seq, 0)),
+         polls = m.polls + CASE WHEN j.via = 'callback' THEN 0 ELSE 1 END,
+         next_poll_at = coalesce(j.next_poll_at, m.next_poll_at)
+       FROM judged j WHERE m.message_uuid = j.uuid
+       RETURNING m.message_uuid, m.batch_id, m.to_number, j.news, j.status, j.final AND j.was_open AS became_final),
+     recipients_done AS (
+       UPDATE recipients r SET message_uuid = c.message_uuid, status = c.status
+       FROM changed c
+       WHERE c.news AND r.batch_id = c.batch_id AND r.dst = c.to_number
+         AND r.status NOT IN ('pending', 'invalid', 'duplicate')
+       RETURNING 1)
+     SELECT count(*) FILTER (WHERE became_final AND news)::int AS finals, count(*)::int AS matched FROM changed`,
+    params,
+  );
+  // Callbacks for messages not recorded yet wait for them (every sequence, deduplicated).
+  const waiting = await tx.query(
+    `INSERT INTO callback_inbox (message_uuid, sequence, campaign_id, batch_id, state, to_number, error_code, units,
+                                 total_rate, total_amount, message_time, provider_updated_at)
+     SELECT u.uuid, coalesce(u.seq, 0), u.campaign_id, u.batch_id, u.state, u.to_number, u.error_code, u.units, u.total_rate, u.total_amount,
+            u.message_time, u.provider_updated_at
+     FROM ${input}
+     WHERE u.via = 'callback' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_uuid = u.uuid)
+     ON CONFLICT (message_uuid, sequence) DO NOTHING
+     RETURNING 1`,
+    params,
+  );
+  return { finals: result?.finals ?? 0, waiting: waiting.length, matched: result?.matched ?? 0 };
+}
+
+const INBOX_KEEP_DAYS = 7;
+
+/** Applies (and removes) the inbox's callbacks whose messages are now recorded; prunes the ones never claimed. */
+export async function applyWaitingCallbacks(db: Db): Promise<ApplyResult> {
+  return db.transaction(async (tx) => {
+    await tx.query(`DELETE FROM callback_inbox WHERE received_at < now() - make_interval(days => $1)`, [INBOX_KEEP_DAYS]);
+    const rows = await tx.query<{
+      message_uuid: string; sequence: number; state: string; to_number: string | null; error_code: string | null; units: number | null;
+      total_rate: string | null; total_amount: string | null; message_time: Date | null; provider_updated_at: Date | null;
+    }>(
+      `DELETE FROM callback_inbox i USING messages m WHERE i.message_uuid = m.message_uuid
+       RETURNING i.message_uuid, i.sequence, i.state, i.to_number, i.error_code, i.units, i.total_rate::text, i.total_amount::text,
+                 i.message_time, i.provider_updated_at`,
+    );
+    if (rows.length === 0) return { finals: 0, waiting: 0, matched: 0 };
+    return applyIn(tx, rows.map((r) => ({
+      uuid: r.message_uuid, toNumber: r.to_number, state: r.state, final: isFinalState(r.state), status: statusFor(r.state, isFinalState(r.state)),
+      errorCode: r.error_code, units: r.units, totalRate: r.total_rate, totalAmount: r.total_amount, messageTime: r.message_time,
+      providerUpdatedAt: r.provider_updated_at, sequence: r.sequence, via: 'callback', nextPollAt: null,
+    })));
+  });
+}
+
+const FINAL = new Set(['delivered', 'undelivered', 'failed', 'rejected', 'read']);
+export function isFinalState(state: string): boolean {
+  return FINAL.has(state);
+}
+
+/** The recipient status for a provider state. */
+export function statusFor(state: string, final: boolean): string {
+  if (!final) return 'submitted';
+  return state === 'read' ? 'delivered' : state;
+}
 
 export interface DueMessage {
   message_uuid: string;
+  sent_after: Date;
   submitted_at: Date;
+  polls: number;
 }
 
-export async function dueMessages(db: Db, campaignId: number, limit: number): Promise<DueMessage[]> {
+export interface DueRule {
+  /** A message is first looked at this long after its request left. */
+  firstLookMs: number;
+  /**
+   * With callbacks, a message is looked at only once its callbacks had this long to finish it (Plivo
+   * retries a failed callback for about 7 minutes), whatever the schedule says.
+   */
+  callbackGraceMs: number | null;
+}
+
+/** Open messages whose next look is due, oldest request first. */
+export async function dueMessages(db: Queryable, campaignId: number, rule: DueRule, limit: number): Promise<DueMessage[]> {
   return db.query<DueMessage>(
-    `SELECT message_uuid, submitted_at FROM messages
+    `SELECT message_uuid, sent_after, submitted_at, polls FROM messages
      WHERE campaign_id = $1 AND final_at IS NULL AND next_poll_at <= now()
-     ORDER BY next_poll_at LIMIT $2`,
-    [campaignId, limit],
+       AND (polls > 0 OR sent_after <= now() - make_interval(secs => $2::float8 / 1000))
+       AND ($3::float8 IS NULL OR sent_after <= now() - make_interval(secs => $3::float8 / 1000))
+     ORDER BY sent_after LIMIT $4`,
+    [campaignId, rule.firstLookMs, rule.callbackGraceMs, limit],
   );
 }
 
-export async function trackingBacklog(db: Db, campaignId: number): Promise<{ open: number; nextAt: Date | null }> {
-  const [row] = await db.query<{ open: number; nextAt: Date | null }>(
-    `SELECT count(*)::int AS open, min(next_poll_at) AS "nextAt" FROM messages WHERE campaign_id = $1 AND final_at IS NULL`,
+/** When each of our messages sent in [from, to] left, in order: how many records a List window will hold. */
+export async function sendTimes(db: Queryable, campaignId: number, from: Date, to: Date, limit: number): Promise<number[]> {
+  const rows = await db.query<{ t: Date }>(
+    `SELECT sent_after AS t FROM messages WHERE campaign_id = $1 AND sent_after BETWEEN $2 AND $3 ORDER BY sent_after LIMIT $4`,
+    [campaignId, from, to, limit],
+  );
+  return rows.map((r) => r.t.getTime());
+}
+
+export interface TrackingBacklog {
+  open: number;
+  /** When the next open message will be due (its schedule, not counting the first-look rule). */
+  nextAt: Date | null;
+  oldestOpenSentAfter: Date | null;
+}
+
+export async function trackingBacklog(db: Queryable, campaignId: number): Promise<TrackingBacklog> {
+  const [row] = await db.query<TrackingBacklog>(
+    `SELECT count(*)::int AS open, min(next_poll_at) AS "nextAt", min(sent_after) AS "oldestOpenSentAfter"
+     FROM messages WHERE campaign_id = $1 AND final_at IS NULL`,
     [campaignId],
   );
   return row!;
 }
 
 /** Looks that failed (Plivo busy, record unknown yet) are tried again after `delayMs`. */
-export async function postponeLookups(db: Db, uuids: readonly string[], delayMs: number): Promise<void> {
+export async function postponeLookups(db: Queryable, uuids: readonly string[], delayMs: number): Promise<void> {
   if (uuids.length === 0) return;
   await db.query(
-    `UPDATE messages SET next_poll_at = now() + make_interval(secs => $2::float8 / 1000) WHERE message_uuid = ANY($1::text[])`,
+    `UPDATE messages SET next_poll_at = now() + make_interval(secs => $2::float8 / 1000), polls = polls + 1 WHERE message_uuid = ANY($1::text[])`,
     [uuids, delayMs],
   );
 }
 
-export interface MessageUpdate {
-  uuid: string;
-  toNumber: string;
-  /** The recipient status this record means: a final state, or 'submitted' while not final. */
-  status: string;
-  providerState: string;
-  errorCode: string | null;
-  units: number | null;
-  totalRate: string | null;
-  totalAmount: string | null;
-  messageTime: Date | null;
-  final: boolean;
-  nextPollAt: Date;
-}
-
-/** Applies a set of provider records in one transaction, two set-based statements. */
-export async function applyMessageUpdates(db: Db, updates: readonly MessageUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  const col = <K extends keyof MessageUpdate>(k: K) => updates.map((u) => u[k]);
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE messages m SET to_number = coalesce(m.to_number, u.to_number), state = u.state, error_code = u.error_code,
-              units = u.units, total_rate = u.total_rate::numeric, total_amount = u.total_amount::numeric,
-              message_time = u.message_time, updated_at = now(), polls = m.polls + 1,
-              final_at = CASE WHEN u.final THEN now() END, next_poll_at = u.next_poll_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[], $10::timestamptz[])
-            AS u(uuid, to_number, state, error_code, units, total_rate, total_amount, message_time, final, next_poll_at)
-       WHERE m.message_uuid = u.uuid`,
-      [col('uuid'), col('toNumber'), col('providerState'), col('errorCode'), col('units'), col('totalRate'), col('totalAmount'),
-        col('messageTime'), col('final'), col('nextPollAt')],
-    );
-    await tx.query(
-      `UPDATE recipients r SET message_uuid = m.message_uuid, status = u.status
-       FROM unnest($1::text[], $2::text[]) AS u(uuid, status)
-       JOIN messages m ON m.message_uuid = u.uuid
-       WHERE r.batch_id = m.batch_id AND r.dst = m.to_number AND r.status IN ('submitted', 'sending')`,
-      [col('uuid'), col('status')],
-    );
-  });
+/** Recent delivery latencies in this campaign (for the first-look schedule after a resume). */
+export async function recentLatencies(db: Queryable, campaignId: number, limit: number): Promise<number[]> {
+  const rows = await db.query<{ s: number }>(
+    `SELECT extract(epoch FROM provider_updated_at - message_time)::float8 AS s FROM messages
+     WHERE campaign_id = $1 AND final_at IS NOT NULL AND provider_updated_at IS NOT NULL AND message_time IS NOT NULL
+     ORDER BY final_at DESC LIMIT $2`,
+    [campaignId, limit],
+  );
+  return rows.map((r) => r.s * 1000);
 }

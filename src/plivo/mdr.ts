@@ -35,6 +35,7 @@ export function parseMdr(value: unknown): Mdr {
     totalAmount: money(raw, 'total_amount'),
     errorCode: optionalString(raw, 'error_code'),
     errorMessage: optionalString(raw, 'error_message'),
+    updatedTime: optionalTime(raw, 'message_updated_time'),
     raw,
   };
 }
@@ -44,6 +45,17 @@ function requireString(raw: Record<string, unknown>, key: string): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
   throw new TypeError(`message record has no ${key} (got ${JSON.stringify(v) ?? 'undefined'})`);
+}
+
+/** An optional time; one that does not parse is treated as absent (it only tunes the look schedule). */
+function optionalTime(raw: Record<string, unknown>, key: string): Date | null {
+  const v = optionalString(raw, key);
+  if (v === null) return null;
+  try {
+    return parsePlivoTime(v);
+  } catch {
+    return null;
+  }
 }
 
 /** null, absent and "" all mean "no value yet". */

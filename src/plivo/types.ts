@@ -48,6 +48,8 @@ export interface Mdr {
   /** null until there is an outcome; "000" when delivered. See the codes in /work/shared/plivo-api.md. */
   errorCode: string | null;
   errorMessage?: string | null;
+  /** message_updated_time: when the state last changed (unconfirmed whether every record has it). */
+  updatedTime?: Date | null;
   /** The record as Plivo sent it, for fields smsrun does not model. */
   raw?: Readonly<Record<string, unknown>>;
 }

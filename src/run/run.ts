@@ -17,7 +17,10 @@ import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
 import { Stopper } from '../send/stopper.js';
-import { Poller, type TrackEvent } from '../track/poller.js';
+import type { TrackBy } from '../track/planner.js';
+import { Tracker, type TrackEvent } from '../track/tracker.js';
+import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
+import { applyProviderUpdates } from '../ledger/tracking.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -30,6 +33,16 @@ export interface RunOptions {
   ledgerGiveUpMs: number;
   /** The account's List API limit (Plivo: 20 a minute, raised for some accounts on request). */
   listPerMinute: number;
+  /** How to read delivery states: the planner's choice per window (auto), or only one API (for comparison). */
+  trackBy: TrackBy;
+}
+
+/** smsrun's own status-callback receiver for this run (`--callback-url` and `--listen`). */
+export interface CallbackSetup {
+  /** The url each request gives Plivo, for a batch. */
+  urlFor(campaignId: number, batchId: number): string;
+  /** Starts receiving; applies what arrives through `apply`. */
+  start(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>): Promise<{ close(): Promise<void> }>;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -40,6 +53,7 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
   retryBaseMs: 1000,
   ledgerGiveUpMs: 300_000,
   listPerMinute: LIST_PER_MINUTE,
+  trackBy: 'auto',
 };
 
 export type RunEvent =
@@ -57,6 +71,7 @@ export interface RunDeps {
   options: RunOptions;
   stopper: Stopper;
   onEvent?: (e: RunEvent) => void;
+  callbacks?: CallbackSetup | undefined;
 }
 
 export interface RunResult {
@@ -84,8 +99,10 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     listPerMinute: deps.options.listPerMinute,
   });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
+  const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
     ...common, job, owner, onEvent,
+    ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
       senderLeaseMs: SENDER_LEASE_MS,
@@ -97,7 +114,8 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     ...common, owner, onEvent,
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
   });
-  const poller = new Poller({ ...common, options: { receiptCutoffMs: job.receipt_cutoff_hours * 3_600_000 }, onEvent });
+  const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
+  const receiver = await callbacks?.start((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
 
   try {
     let sendingDone = false;
@@ -106,7 +124,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       sendingDone = true;
       deadline = Date.now() + deps.options.trackForMs;
     });
-    const tracking = poller.run(() => sendingDone, () => Date.now() >= deadline);
+    const tracking = tracker.run(() => sendingDone, () => Date.now() >= deadline);
     await sending.catch((err: unknown) => stopper.fail(err));
     if (!stopper.stopped) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'tracking'));
@@ -121,9 +139,14 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open };
   } finally {
+    await receiver?.close();
     await limiters.stop();
     await runner.release();
   }
+}
+
+function trackerOptions(o: RunOptions, receiptCutoffHours: number, callbacks: boolean) {
+  return { receiptCutoffMs: receiptCutoffHours * 3_600_000, trackBy: o.trackBy, callbacks, listPerSecond: o.listPerMinute / 60 };
 }
 
 /** A sender lease outlives a lost ledger connection by this much before another process may take it. */
@@ -167,19 +190,23 @@ async function holdRunner(db: Db, owner: string, campaignId: number, stopper: St
 /** `smsrun poll`: only the tracking part, for a campaign whose sending is over (or stopped). */
 export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: CampaignRow; receiptCutoffHours: number }): Promise<RunResult> {
   const { db, campaign, stopper, onEvent } = deps;
-  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1 });
+  const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
+  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
+  const receiver = await deps.callbacks?.start((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
   try {
-    const poller = new Poller({
-      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent,
-      ledger: new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent),
-      options: { receiptCutoffMs: deps.receiptCutoffHours * 3_600_000 },
+    const tracker = new Tracker({
+      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
+      options: trackerOptions(deps.options, deps.receiptCutoffHours, deps.callbacks !== undefined),
     });
     const deadline = Date.now() + deps.options.trackForMs;
-    const { open } = await poller.run(() => true, () => Date.now() >= deadline);
+    const { open } = await tracker.run(() => true, () => Date.now() >= deadline);
     if (stopper.error !== undefined) throw stopper.error;
-    if (open === 0 && (await countUnsent(db, campaign.id)) === 0 && !stopper.stopped) await setCampaignState(db, campaign.id, 'done');
-    return { campaign: (await findCampaign(db, campaign.name))!, alreadyDone: false, openMessages: open };
+    if (open === 0 && !stopper.stopped && (await ledger.run(() => countUnsent(db, campaign.id))) === 0) {
+      await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
+    }
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open };
   } finally {
+    await receiver?.close();
     await limiters.stop();
   }
 }

@@ -55,6 +55,8 @@ export interface DispatchDeps {
   stopper: Stopper;
   ledger: LedgerRetry;
   onEvent?: (e: SendEvent) => void;
+  /** With smsrun's own callback receiver: the status-callback url of a batch (it names the batch). */
+  callbackUrl?: (batchId: number) => string;
 }
 
 export class Dispatcher {
@@ -230,7 +232,7 @@ export class Dispatcher {
       ...(claim.text ? { text: claim.text } : {}),
       type: job.type,
       ...(job.media_urls ? { mediaUrls: job.media_urls } : {}),
-      ...(job.url ? { url: job.url, method: job.method } : {}),
+      ...(this.deps.callbackUrl ? { url: this.deps.callbackUrl(claim.id), method: 'POST' as const } : job.url ? { url: job.url, method: job.method } : {}),
       log: job.log,
       trackable: job.trackable,
       ...(job.message_expiry ? { messageExpiry: job.message_expiry } : {}),
@@ -260,13 +262,14 @@ export class Dispatcher {
       case 'throttled':
       case 'retryable': {
         if (outcome.kind === 'throttled') await this.#slowDown();
+        const failures = claim.failuresBefore + 1;
         const delayMs = outcome.kind === 'throttled' && outcome.retryAfterMs !== undefined
           ? outcome.retryAfterMs
-          : backoffMs(claim.attemptNo, options.retryBaseMs);
+          : backoffMs(failures, options.retryBaseMs);
         await recordRetryable(db, claim, outcome.reason, delayMs, outcome.status);
         onEvent?.({ kind: 'retry', ...base, reason: outcome.reason, delayMs });
-        if (claim.attemptNo >= options.maxAttempts) {
-          throw new RunFailedError(`batch ${batch.id} (from ${claim.sender}) failed ${claim.attemptNo} times, last with: ${outcome.reason}. ` +
+        if (failures >= options.maxAttempts) {
+          throw new RunFailedError(`batch ${batch.id} (from ${claim.sender}) failed ${failures} times in a row, last with: ${outcome.reason}. ` +
             'Its recipients are still pending and nothing was lost; run the same command again later to resume.');
         }
         return;

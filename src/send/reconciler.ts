@@ -13,11 +13,11 @@ import { deadAmong } from '../ledger/runners.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
-import { PlivoApiError, type ListFilter, type ListPage, type PlivoClient } from '../plivo/client.js';
+import { PlivoApiError, type ListFilter, type PlivoClient } from '../plivo/client.js';
 import type { Mdr } from '../plivo/types.js';
 import { toE164 } from '../sms/numbers.js';
 import { RunFailedError } from '../errors.js';
-import { backoffMs } from './backoff.js';
+import { listPages } from './list-pages.js';
 import { PRIORITY, type Limiters } from './limits.js';
 import type { Stopper } from './stopper.js';
 
@@ -100,28 +100,8 @@ export class Reconciler {
       ...(dsts.length === 1 ? { to_number: toE164(dsts[0]!) } : {}),
     };
     const records: Mdr[] = [];
-    let page = await this.#listed(() => client.listMessages(filter));
-    records.push(...page.objects);
-    while (page.next) {
-      const next = page.next;
-      page = await this.#listed(() => client.listNext(next));
-      records.push(...page.objects);
-    }
+    await listPages(this.deps, filter, PRIORITY.reconcile, (page) => void records.push(...page.objects));
     return records;
-  }
-
-  /** One List request within the List and account budgets; a throttled or failed page is asked again. */
-  async #listed(call: () => Promise<ListPage>): Promise<ListPage> {
-    const { limiters, stopper } = this.deps;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await limiters.listRequests.schedule(() => limiters.requests.schedule({ priority: PRIORITY.reconcile }, call));
-      } catch (err) {
-        const transient = err instanceof PlivoApiError && (err.kind === 'retryable' || err.kind === 'throttled');
-        if (!transient || attempt >= PAGE_ATTEMPTS || stopper.stopped) throw err;
-        await stopper.sleep(err.retryAfterMs ?? backoffMs(attempt, 500, 10_000));
-      }
-    }
   }
 }
 
@@ -130,7 +110,6 @@ export class Reconciler {
  * sides, and an attempt is reconciled only once the widened window lies wholly in the past.
  */
 const CLOCK_MARGIN_MS = 5000;
-const PAGE_ATTEMPTS = 5;
 /** Batches of one sender whose windows are further apart than this are looked up separately. */
 const GROUP_GAP_MS = 60_000;
 

@@ -12,6 +12,7 @@ import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
 import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } from '../context.js';
 import { Progress } from '../progress.js';
+import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
 
 export interface RunArgs extends GlobalArgs {
@@ -20,6 +21,7 @@ export interface RunArgs extends GlobalArgs {
   requestTimeout: number;
   settle: number;
   listPerMinute: number;
+  trackBy: TrackBy;
   report?: string | undefined;
 }
 
@@ -46,6 +48,7 @@ export function runOptions(args: RunArgs): RunOptions {
     requestTimeoutMs: args.requestTimeout * 1000,
     settleMs: args.settle * 1000,
     listPerMinute: args.listPerMinute,
+    trackBy: args.trackBy,
   };
 }
 

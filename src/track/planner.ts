@@ -1,0 +1,123 @@
+/**
+ * Chooses, for each message due for a look, between the List API and a single GET, to learn the most
+ * per request within the budgets.
+ *
+ * A List request returns up to 20 records of one time window (every outbound message of the account
+ * whose message_time is in it: ours, due or not, and anyone else's), so listing a window costs
+ * ⌈records/20⌉ requests and pays off when it holds more due messages than pages. A GET costs one request
+ * per message whatever else is going on. The List API allows only 20 requests a minute, so it takes the
+ * densest windows first, as many pages as its budget can serve soon; the rest go by GET on the account's
+ * spare request budget, so a large backlog does not wait for the List API.
+ *
+ * Windows are built from our own send times (the request's start to its recorded answer), which bound
+ * Plivo's message_time; runs of due messages are cut into adjacent windows, widened by a clock margin at
+ * both ends of a run. A due message the listing did not return (a clock further off than the margin) is
+ * looked up by GET next time.
+ */
+import type { DueMessage } from '../ledger/tracking.js';
+
+export type TrackBy = 'auto' | 'list' | 'get';
+
+export const PAGE_SIZE = 20;
+/** A window is kept to this many records (10 pages), so one listing does not hold up the rest for long. */
+const MAX_WINDOW_RECORDS = 200;
+
+export interface ListWindow {
+  from: Date;
+  to: Date;
+  /** The due messages it should return. */
+  due: DueMessage[];
+  /** Estimated pages. */
+  pages: number;
+}
+
+export interface Plan {
+  windows: ListWindow[];
+  gets: DueMessage[];
+}
+
+export interface PlanInput {
+  /** Oldest request first. */
+  due: readonly DueMessage[];
+  /** When each of our messages around the due ones was sent (ms, ascending). */
+  sendTimes: readonly number[];
+  marginMs: number;
+  /** Records listed per record of ours (≥ 1: other traffic on the account shares the windows). */
+  recordsPerOwn: number;
+  by: TrackBy;
+  /** Pages the List budget can serve soon (auto only). */
+  listPages: number;
+  /** Messages a listing missed: looked up by GET. */
+  getOnly: ReadonlySet<string>;
+}
+
+export function planLooks(p: PlanInput): Plan {
+  if (p.by === 'get') return { windows: [], gets: [...p.due] };
+  const gets: DueMessage[] = [];
+  const windows: ListWindow[] = [];
+  for (const m of p.due) {
+    if (p.getOnly.has(m.message_uuid)) {
+      gets.push(m);
+      continue;
+    }
+    const start = m.sent_after.getTime() - p.marginMs;
+    const end = m.submitted_at.getTime();
+    const last = windows.at(-1);
+    if (last && start <= last.to.getTime()) {
+      // Contiguous with the current run of windows: grow the last one, or start the next where it ends.
+      const to = Math.max(end, last.to.getTime());
+      if (estimate(p, last.from.getTime(), to) <= MAX_WINDOW_RECORDS) {
+        last.due.push(m);
+        last.to = new Date(to);
+      } else {
+        windows.push({ from: last.to, to: new Date(to), due: [m], pages: 0 });
+      }
+    } else {
+      if (last) last.to = new Date(last.to.getTime() + p.marginMs);
+      windows.push({ from: new Date(start), to: new Date(end), due: [m], pages: 0 });
+    }
+  }
+  const last = windows.at(-1);
+  if (last) last.to = new Date(last.to.getTime() + p.marginMs);
+  for (const w of windows) w.pages = Math.max(1, Math.ceil(estimate(p, w.from.getTime(), w.to.getTime()) / PAGE_SIZE));
+  if (p.by === 'list') return { windows, gets };
+
+  // auto: the List budget goes to the windows that find the most due messages per page.
+  const worthListing = windows.filter((w) => w.due.length > w.pages).sort((a, b) => b.due.length / b.pages - a.due.length / a.pages);
+  const listed = new Set<ListWindow>();
+  let budget = p.listPages;
+  for (const w of worthListing) {
+    if (w.pages > budget) continue;
+    budget -= w.pages;
+    listed.add(w);
+  }
+  for (const w of windows) if (!listed.has(w)) gets.push(...w.due);
+  return { windows: windows.filter((w) => listed.has(w)), gets };
+}
+
+/** Records a listing of [from, to] is expected to return: our messages sent in it, scaled by other traffic. */
+function estimate(p: PlanInput, from: number, to: number): number {
+  return Math.ceil((upperBound(p.sendTimes, to) - lowerBound(p.sendTimes, from)) * p.recordsPerOwn);
+}
+
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

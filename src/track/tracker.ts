@@ -1,0 +1,240 @@
+/**
+ * Brings every accepted message to a final state and learns its cost, within the account's budgets and
+ * after sending: tracking requests have the lowest priority on the account's request bucket, and the List
+ * API's bucket serves reconciliation first.
+ *
+ * Each round takes the messages due for a look (ledger/tracking.ts: never a final one, none before its
+ * first look, and with callbacks none before the callbacks had their chance), lets the planner split them
+ * between List windows and single GETs, and applies what it learns as it goes, a page or a few dozen
+ * records at a time, so a crash repeats little. Everything it knows is in the ledger: a resumed run picks
+ * up where this one stopped.
+ *
+ * `sent` with no receipt after the job's receipt cut-off is final-without-receipt: carriers in some
+ * countries never send one. Such a message is looked at once more when its cut-off passes.
+ */
+import PQueue from 'p-queue';
+import type { Db } from '../ledger/db.js';
+import {
+  applyProviderUpdates, applyWaitingCallbacks, dueMessages, postponeLookups, recentLatencies, sendTimes, statusFor, trackingBacklog,
+  type DueMessage, type ProviderUpdate, type TrackingBacklog, type UpdateSource,
+} from '../ledger/tracking.js';
+import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
+import { FINAL_STATES, type Mdr } from '../plivo/types.js';
+import { PRIORITY, type Limiters } from '../send/limits.js';
+import type { LedgerRetry } from '../send/ledger-retry.js';
+import { listPages } from '../send/list-pages.js';
+import type { Stopper } from '../send/stopper.js';
+import { planLooks, type ListWindow, type TrackBy } from './planner.js';
+import { FirstLook, nextLookIn } from './schedule.js';
+
+const GETS_AT_ONCE = 16;
+const DUE_PER_ROUND = 1000;
+const RETRY_LOOKUP_MS = 5000;
+/** Results are written at least this often, and in chunks of at most SAVE_EVERY. */
+const SAVE_EVERY = 50;
+/** The List pages a round may plan: what the List bucket holds now plus what it gains in this long. */
+const LIST_HORIZON_S = 10;
+/** Plivo gives up retrying a callback about 7 minutes after the first try; poll only after that. */
+const CALLBACK_GRACE_MS = 600_000;
+const BASE_MARGIN_MS = 1000;
+const MAX_SKEW_MS = 60_000;
+
+export interface TrackerOptions {
+  receiptCutoffMs: number;
+  trackBy: TrackBy;
+  /** Whether smsrun's own receiver is taking status callbacks for this run. */
+  callbacks: boolean;
+  /** The List budget's refill rate (requests per second), for planning. */
+  listPerSecond: number;
+}
+
+export type TrackEvent = { kind: 'final'; count: number };
+
+export interface TrackStats {
+  gets: number;
+  listRequests: number;
+}
+
+export class Tracker {
+  readonly stats: TrackStats = { gets: 0, listRequests: 0 };
+  #firstLook = new FirstLook();
+  /** Due messages a listing did not return: the next look is a GET. */
+  #getOnly = new Set<string>();
+  /** Records listed per record of ours, learned: other traffic on the account shares every window. */
+  #recordsPerOwn = 1;
+  /** How far Plivo's message_time was seen outside our own send window. */
+  #skewMs = 0;
+
+  constructor(private readonly deps: {
+    db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
+    options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
+  }) {}
+
+  /**
+   * Tracks until every message is final, or `until()` says to stop waiting (the tracking deadline).
+   * `sendingDone()` keeps it going while more messages may still be accepted.
+   */
+  async run(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
+    const { db, campaignId, stopper, ledger } = this.deps;
+    for (const ms of await ledger.run(() => recentLatencies(db, campaignId, 256))) this.#firstLook.observe(ms);
+    while (!stopper.stopped) {
+      if (sendingDone() && until()) break;
+      const early = await ledger.run(() => applyWaitingCallbacks(db));
+      this.#finals(early.finals);
+      const due = await ledger.run(() => dueMessages(db, campaignId, this.#dueRule(), DUE_PER_ROUND));
+      if (due.length > 0) {
+        await this.#round(due);
+        continue;
+      }
+      const backlog = await ledger.run(() => trackingBacklog(db, campaignId));
+      if (sendingDone() && (backlog.open === 0 || until())) return backlog;
+      await stopper.sleep(this.#idleWait(backlog));
+    }
+    return ledger.run(() => trackingBacklog(db, campaignId));
+  }
+
+  #dueRule() {
+    const { options } = this.deps;
+    return {
+      firstLookMs: this.#firstLook.ms,
+      callbackGraceMs: options.callbacks ? Math.min(CALLBACK_GRACE_MS, options.receiptCutoffMs) : null,
+    };
+  }
+
+  #idleWait(backlog: TrackingBacklog): number {
+    const wait = backlog.nextAt ? backlog.nextAt.getTime() - Date.now() : 1000;
+    return Math.min(1000, Math.max(100, wait));
+  }
+
+  async #round(due: DueMessage[]): Promise<void> {
+    const { db, campaignId, ledger, limiters, options } = this.deps;
+    const margin = BASE_MARGIN_MS + this.#skewMs;
+    const from = new Date(due[0]!.sent_after.getTime() - margin - 60_000);
+    const to = new Date(Math.max(...due.map((m) => m.submitted_at.getTime())) + margin);
+    const times = options.trackBy === 'get' ? [] : await ledger.run(() => sendTimes(db, campaignId, from, to, 50 * DUE_PER_ROUND));
+    const listTokens = options.trackBy === 'auto' ? ((await limiters.listRequests.currentReservoir()) ?? 0) : 0;
+    const plan = planLooks({
+      due, sendTimes: times, marginMs: margin, recordsPerOwn: this.#recordsPerOwn, by: options.trackBy,
+      listPages: Math.floor(listTokens + options.listPerSecond * LIST_HORIZON_S), getOnly: this.#getOnly,
+    });
+    await Promise.all([this.#listWindows(plan.windows), this.#getEach(plan.gets)]);
+  }
+
+  async #listWindows(windows: readonly ListWindow[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const w of windows) {
+      if (this.deps.stopper.stopped) return;
+      try {
+        await this.#listWindow(w, seen);
+      } catch (err) {
+        if (!(err instanceof PlivoApiError) || err.kind === 'auth') throw err;
+        // The List API is unwell: these go by GET next time.
+        for (const m of w.due) this.#getOnly.add(m.message_uuid);
+      }
+    }
+    // Whatever no listing returned (Plivo's clock further off than our margin) is asked for by uuid.
+    for (const w of windows) for (const m of w.due) if (!seen.has(m.message_uuid)) this.#getOnly.add(m.message_uuid);
+  }
+
+  /** Lists one window, applying each page as it comes; `seen` collects the uuids returned. */
+  async #listWindow(w: ListWindow, seen: Set<string>): Promise<void> {
+    const { db, ledger } = this.deps;
+    const due = new Map(w.due.map((m) => [m.message_uuid, m]));
+    let records = 0;
+    let ours = 0;
+    this.stats.listRequests += await listPages(
+      this.deps,
+      { message_direction: 'outbound', message_time__gte: w.from, message_time__lte: w.to },
+      PRIORITY.track,
+      async (page) => {
+        const fresh = page.objects.filter((r) => r.direction === 'outbound' && !seen.has(r.messageUuid));
+        records += fresh.length;
+        for (const r of page.objects) seen.add(r.messageUuid);
+        if (fresh.length === 0) return;
+        const { finals, matched } = await ledger.run(() => applyProviderUpdates(db, fresh.map((r) => this.#update(r, 'list', due.get(r.messageUuid)))));
+        ours += matched;
+        this.#finals(finals);
+      },
+    );
+    if (ours > 0) this.#recordsPerOwn = Math.max(1, 0.7 * this.#recordsPerOwn + 0.3 * (records / ours));
+  }
+
+  async #getEach(due: readonly DueMessage[]): Promise<void> {
+    if (due.length === 0) return;
+    const { client, limiters, stopper, db, ledger } = this.deps;
+    const queue = new PQueue({ concurrency: GETS_AT_ONCE });
+    let updates: ProviderUpdate[] = [];
+    let retryLater: string[] = [];
+    const save = async (): Promise<void> => {
+      const [u, r] = [updates, retryLater];
+      updates = [];
+      retryLater = [];
+      const { finals } = await ledger.run(async () => {
+        await postponeLookups(db, r, RETRY_LOOKUP_MS);
+        return applyProviderUpdates(db, u);
+      });
+      this.#finals(finals);
+    };
+    let saving = Promise.resolve();
+    let fatal: unknown;
+    const saveSoon = () => {
+      if (updates.length + retryLater.length >= SAVE_EVERY) saving = saving.then(save).catch((err: unknown) => { fatal ??= err; });
+    };
+    for (const m of due) {
+      void queue.add(async () => {
+        if (stopper.stopped || fatal !== undefined) return;
+        try {
+          const mdr = await limiters.requests.schedule({ priority: PRIORITY.track }, () => client.getMessage(m.message_uuid));
+          this.stats.gets++;
+          this.#getOnly.delete(m.message_uuid);
+          if (mdr) updates.push(this.#update(mdr, 'get', m));
+          else retryLater.push(m.message_uuid);
+        } catch (err) {
+          if (!(err instanceof PlivoApiError) || err.kind === 'auth') fatal ??= err;
+          else retryLater.push(m.message_uuid);
+        }
+        saveSoon();
+      });
+    }
+    await queue.onIdle();
+    await saving;
+    await save();
+    if (fatal !== undefined) throw fatal;
+  }
+
+  #update(mdr: Mdr, via: UpdateSource, sent?: DueMessage): ProviderUpdate {
+    const now = Date.now();
+    const age = now - mdr.messageTime.getTime();
+    const cutoff = this.deps.options.receiptCutoffMs;
+    const final = FINAL_STATES.has(mdr.state) || (mdr.state === 'sent' && age >= cutoff);
+    if (final && mdr.updatedTime) this.#firstLook.observe(mdr.updatedTime.getTime() - mdr.messageTime.getTime());
+    if (sent) this.#learnSkew(mdr.messageTime.getTime(), sent);
+    // A message still `sent` is looked at again when its cut-off passes, if that comes first.
+    const next = mdr.state === 'sent' ? Math.min(nextLookIn(age), cutoff - age + 1) : nextLookIn(age);
+    return {
+      uuid: mdr.messageUuid,
+      toNumber: mdr.toNumber.replace(/^\+/, ''),
+      state: mdr.state,
+      final,
+      status: statusFor(mdr.state, final),
+      errorCode: mdr.errorCode,
+      units: mdr.units,
+      totalRate: mdr.totalRate,
+      totalAmount: mdr.totalAmount,
+      messageTime: mdr.messageTime,
+      providerUpdatedAt: mdr.updatedTime ?? null,
+      sequence: null,
+      via,
+      nextPollAt: new Date(now + Math.max(1000, next)),
+    };
+  }
+
+  #learnSkew(messageTime: number, m: DueMessage): void {
+    const off = Math.max(m.sent_after.getTime() - messageTime, messageTime - m.submitted_at.getTime(), 0);
+    if (off > this.#skewMs) this.#skewMs = Math.min(MAX_SKEW_MS, off);
+  }
+
+  #finals(count: number): void {
+    if (count > 0) this.deps.onEvent?.({ kind: 'final', count });
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { DueMessage } from '../src/ledger/tracking.js';
+import { planLooks, type PlanInput } from '../src/track/planner.js';
+import { FirstLook, nextLookIn, DEFAULT_FIRST_LOOK_MS } from '../src/track/schedule.js';
+
+const T0 = Date.UTC(2026, 10, 25, 12);
+
+/** A message whose request left at T0 + `atMs` and was answered 100 ms later. */
+function due(atMs: number, uuid = `u${atMs}`): DueMessage {
+  return { message_uuid: uuid, sent_after: new Date(T0 + atMs), submitted_at: new Date(T0 + atMs + 100), polls: 0 };
+}
+
+function input(over: Partial<PlanInput>): PlanInput {
+  return { due: [], sendTimes: [], marginMs: 1000, recordsPerOwn: 1, by: 'auto', listPages: 100, getOnly: new Set(), ...over };
+}
+
+/** `n` messages sent `everyMs` apart from T0. */
+function burst(n: number, everyMs: number): DueMessage[] {
+  return Array.from({ length: n }, (_, i) => due(i * everyMs));
+}
+
+describe('planLooks', () => {
+  it('lists a dense run of due messages in windows of at most 10 pages, estimated from our own send times', () => {
+    const msgs = burst(1000, 10); // 100 a second for 10 s
+    const plan = planLooks(input({ due: msgs, sendTimes: msgs.map((m) => m.sent_after.getTime()) }));
+    expect(plan.gets).toEqual([]);
+    expect(plan.windows.flatMap((w) => w.due)).toHaveLength(1000);
+    for (const w of plan.windows) expect(w.pages).toBeLessThanOrEqual(10);
+    expect(plan.windows.reduce((a, w) => a + w.pages, 0)).toBeLessThanOrEqual(Math.ceil(1000 / 20) + plan.windows.length);
+  });
+
+  it('asks by GET for stragglers whose windows hold mostly messages already final (fewer due than pages)', () => {
+    const all = burst(200, 10);
+    const stragglers = [all[5]!, all[150]!];
+    const plan = planLooks(input({ due: stragglers, sendTimes: all.map((m) => m.sent_after.getTime()) }));
+    expect(plan.windows).toEqual([]);
+    expect(plan.gets.map((m) => m.message_uuid)).toEqual(stragglers.map((m) => m.message_uuid));
+  });
+
+  it('gives the List budget to the densest windows and the rest to GET, so a backlog does not wait for the List API', () => {
+    const msgs = burst(2000, 10);
+    const plan = planLooks(input({ due: msgs, sendTimes: msgs.map((m) => m.sent_after.getTime()), listPages: 12 }));
+    const pages = plan.windows.reduce((a, w) => a + w.pages, 0);
+    expect(pages).toBeLessThanOrEqual(12);
+    expect(pages).toBeGreaterThan(0);
+    expect(plan.windows.flatMap((w) => w.due).length + plan.gets.length).toBe(2000);
+    expect(plan.gets.length).toBeGreaterThan(1000);
+  });
+
+  it('counts other traffic on the account: windows shrink as records per message of ours grow', () => {
+    const msgs = burst(400, 10);
+    const times = msgs.map((m) => m.sent_after.getTime());
+    const alone = planLooks(input({ due: msgs, sendTimes: times, by: 'list' }));
+    const crowded = planLooks(input({ due: msgs, sendTimes: times, by: 'list', recordsPerOwn: 5 }));
+    expect(crowded.windows.length).toBeGreaterThan(alone.windows.length);
+    expect(crowded.windows.reduce((a, w) => a + w.pages, 0)).toBeGreaterThan(alone.windows.reduce((a, w) => a + w.pages, 0) * 4);
+  });
+
+  it('honours a forced channel, and sends what a listing missed by GET', () => {
+    const msgs = burst(100, 10);
+    const times = msgs.map((m) => m.sent_after.getTime());
+    expect(planLooks(input({ due: msgs, sendTimes: times, by: 'get' }))).toEqual({ windows: [], gets: msgs });
+    const missed = new Set([msgs[3]!.message_uuid]);
+    const plan = planLooks(input({ due: msgs, sendTimes: times, by: 'list', getOnly: missed }));
+    expect(plan.gets.map((m) => m.message_uuid)).toEqual([msgs[3]!.message_uuid]);
+    expect(plan.windows.flatMap((w) => w.due)).toHaveLength(99);
+  });
+});
+
+describe('the look schedule', () => {
+  it('looks again after about half the age, between 1 s and 1 h', () => {
+    expect(nextLookIn(0)).toBe(1000);
+    expect(nextLookIn(20_000)).toBe(10_000);
+    expect(nextLookIn(10 * 3_600_000)).toBe(3_600_000);
+  });
+
+  it('learns the first look from delivery latencies: their 80th percentile, 2 s to 10 min', () => {
+    expect(new FirstLook().ms).toBe(DEFAULT_FIRST_LOOK_MS);
+    const latencies = Array.from({ length: 100 }, (_, i) => (i + 1) * 100); // 0.1 s … 10 s
+    expect(new FirstLook(latencies).ms).toBe(8100);
+    expect(new FirstLook(Array(10).fill(50)).ms).toBe(2000);
+    expect(new FirstLook(Array(10).fill(3_600_000)).ms).toBe(600_000);
+  });
+});
