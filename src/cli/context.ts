@@ -32,6 +32,8 @@ export function openLedgerFor(args: GlobalArgs, io: Io): Promise<Db> {
 
 export interface PlivoConnection {
   client: PlivoClient;
+  /** For checking status-callback signatures only; never printed. */
+  authToken: string;
   description: string;
   close(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
     });
     return {
       client: new PlivoClient({ authId: sim.authId, authToken: sim.authToken, baseUrl: sim.url, timeoutMs }),
+      authToken: sim.authToken,
       description: `the built-in Plivo simulator at ${sim.url} (--sandbox: nothing leaves this machine)`,
       close: () => sim.close(),
     };
@@ -60,6 +63,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
   const baseUrl = io.env['PLIVO_API_URL'] || undefined;
   return {
     client: new PlivoClient({ authId, authToken, timeoutMs, ...(baseUrl ? { baseUrl } : {}) }),
+    authToken,
     description: `Plivo at ${baseUrl ?? 'https://api.plivo.com'} as ${authId}`,
     close: async () => undefined,
   };

@@ -24,6 +24,8 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
   .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
   .option('track-by', { choices: ['auto', 'list', 'get'] as const, default: 'auto' as const, describe: "how to read delivery states: auto picks the List API or single GETs per time window (list and get force one, to compare)" })
+  .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
+  .option('listen', { type: 'string', describe: 'receive the status callbacks in this process: [host]:port, like :8080 (behind your proxy or tunnel); needs --callback-url' })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
   .check((a) => {
     if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
@@ -122,11 +124,11 @@ class UsageErrorFromYargs extends SmsrunError {
 
 function runArgs(a: {
   home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number;
-  'track-by': TrackBy; report?: string | undefined;
+  'track-by': TrackBy; 'callback-url'?: string | undefined; listen?: string | undefined; report?: string | undefined;
 }): RunArgs {
   return {
     home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
-    listPerMinute: a['list-per-minute'], trackBy: a['track-by'], report: a.report,
+    listPerMinute: a['list-per-minute'], trackBy: a['track-by'], callbackUrl: a['callback-url'], listen: a.listen, report: a.report,
   };
 }
 

@@ -37,12 +37,15 @@ export interface RunOptions {
   trackBy: TrackBy;
 }
 
-/** smsrun's own status-callback receiver for this run (`--callback-url` and `--listen`). */
+/**
+ * Status callbacks for this run: `--callback-url` alone (another process, `smsrun webhook`, receives
+ * them) or with `--listen` (this process receives them).
+ */
 export interface CallbackSetup {
   /** The url each request gives Plivo, for a batch. */
   urlFor(campaignId: number, batchId: number): string;
-  /** Starts receiving; applies what arrives through `apply`. */
-  start(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>): Promise<{ close(): Promise<void> }>;
+  /** Starts receiving; applies what arrives through `apply`. Absent when another process receives. */
+  start?(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>): Promise<{ close(): Promise<void> }>;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -115,7 +118,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
-  const receiver = await callbacks?.start((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
 
   try {
     let sendingDone = false;
@@ -192,7 +195,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
   const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
-  const receiver = await deps.callbacks?.start((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
   try {
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,

@@ -8,7 +8,7 @@ import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
 import { connectPlivo, openLedgerFor, type Io } from '../context.js';
 import { onInterrupt } from '../signals.js';
-import { runOptions, type RunArgs } from './run.js';
+import { callbackSetup, runOptions, type RunArgs } from './run.js';
 
 export async function pollCommand(name: string, args: RunArgs, io: Io): Promise<ExitCode> {
   const db = await openLedgerFor(args, io);
@@ -21,7 +21,8 @@ export async function pollCommand(name: string, args: RunArgs, io: Io): Promise<
     const stopper = new Stopper();
     const removeHandlers = onInterrupt(stopper, io);
     try {
-      const result = await trackCampaign({ db, client: plivo.client, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours });
+      const callbacks = callbackSetup(args, plivo.authToken);
+      const result = await trackCampaign({ db, client: plivo.client, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours, callbacks });
       io.stdout.write(formatSummary(await summarize(db, result.campaign)) + '\n');
       if (result.openMessages > 0) io.stdout.write(`  ${result.openMessages} message(s) still not final: run 'smsrun poll ${name}' again later.\n`);
       return stopper.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;

@@ -5,8 +5,9 @@ import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { findCampaign } from '../../ledger/campaigns.js';
 import { countUnsent } from '../../ledger/sending.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
-import { EXIT, type ExitCode } from '../../errors.js';
-import { DEFAULT_RUN_OPTIONS, runCampaign, type RunOptions } from '../../run/run.js';
+import { EXIT, UsageError, type ExitCode } from '../../errors.js';
+import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
+import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver } from '../../track/receiver.js';
 import { writeReportFile } from '../../report/export.js';
 import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
@@ -22,7 +23,26 @@ export interface RunArgs extends GlobalArgs {
   settle: number;
   listPerMinute: number;
   trackBy: TrackBy;
+  callbackUrl?: string | undefined;
+  listen?: string | undefined;
   report?: string | undefined;
+}
+
+/** The run's status-callback setup from --callback-url and --listen, or undefined without them. */
+export function callbackSetup(args: RunArgs, authToken: string, job?: Job): CallbackSetup | undefined {
+  if (args.listen !== undefined && args.callbackUrl === undefined) {
+    throw new UsageError('--listen needs --callback-url: the public https url that reaches this port (through your proxy or tunnel), which Plivo calls and signs.');
+  }
+  if (args.callbackUrl === undefined) return undefined;
+  if (job?.url) {
+    throw new UsageError(`the job's "url" already sends status callbacks to ${job.url}; remove it to let smsrun receive them with --callback-url, or drop --callback-url.`);
+  }
+  const publicUrl = checkCallbackUrl(args.callbackUrl);
+  const listen = args.listen === undefined ? undefined : parseListen(args.listen);
+  return {
+    urlFor: (campaignId, batchId) => callbackUrlFor(publicUrl, campaignId, batchId),
+    ...(listen ? { start: (apply) => startReceiver({ publicUrl, listen, authToken, apply }) } : {}),
+  };
 }
 
 export async function runCommand(jobFile: string, args: RunArgs, io: Io): Promise<ExitCode> {
@@ -64,8 +84,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   const removeHandlers = onInterrupt(stopper, io);
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
+    const callbacks = callbackSetup(args, plivo.authToken, job);
+    if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, options, stopper,
+      db, client: plivo.client, job, options, stopper, callbacks,
       onEvent: (e) => {
         if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
