@@ -12,7 +12,7 @@ UPDATE messages m SET sent_after = coalesce(
   (SELECT min(a.started_at) FROM attempts a WHERE a.batch_id = m.batch_id AND a.status = 'accepted'), m.submitted_at);
 ALTER TABLE messages ALTER COLUMN sent_after SET DEFAULT now();
 ALTER TABLE messages ALTER COLUMN sent_after SET NOT NULL;
--- How the message's final state became known: get | list | callback | cutoff (no receipt in time).
+-- How the message's final state became known: get | list | callback (a `sent` past the cut-off is final by a poll).
 ALTER TABLE messages ADD COLUMN final_via text;
 -- Plivo's time of the message's last state change (message_updated_time, or the callback's report time).
 ALTER TABLE messages ADD COLUMN provider_updated_at timestamptz;

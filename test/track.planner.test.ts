@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DueMessage } from '../src/ledger/tracking.js';
 import { planLooks, type PlanInput } from '../src/track/planner.js';
-import { FirstLook, nextLookIn, DEFAULT_FIRST_LOOK_MS } from '../src/track/schedule.js';
+import { LookSchedule, nextLookIn, DEFAULT_FIRST_LOOK_MS } from '../src/track/schedule.js';
 
 const T0 = Date.UTC(2026, 10, 25, 12);
 
@@ -74,11 +74,16 @@ describe('the look schedule', () => {
     expect(nextLookIn(10 * 3_600_000)).toBe(3_600_000);
   });
 
-  it('learns the first look from delivery latencies: their 80th percentile, 2 s to 10 min', () => {
-    expect(new FirstLook().ms).toBe(DEFAULT_FIRST_LOOK_MS);
+  it('learns the looks from delivery latencies: their 80th, 95th and 99th percentiles, then half the age', () => {
+    expect(new LookSchedule().firstLookMs).toBe(DEFAULT_FIRST_LOOK_MS);
     const latencies = Array.from({ length: 100 }, (_, i) => (i + 1) * 100); // 0.1 s … 10 s
-    expect(new FirstLook(latencies).ms).toBe(8100);
-    expect(new FirstLook(Array(10).fill(50)).ms).toBe(2000);
-    expect(new FirstLook(Array(10).fill(3_600_000)).ms).toBe(600_000);
+    const s = new LookSchedule(0.8, latencies);
+    expect(s.firstLookMs).toBe(8100);
+    expect(s.nextLookIn(8100)).toBe(9600 - 8100);
+    expect(s.nextLookIn(9600)).toBe(nextLookIn(9600)); // the 99th (10 s) is under a second away: half the age
+    expect(s.nextLookIn(20_000)).toBe(10_000);
+    expect(new LookSchedule(0.95, latencies).firstLookMs).toBe(9600);
+    expect(new LookSchedule(0.8, Array(10).fill(50)).firstLookMs).toBe(2000);
+    expect(new LookSchedule(0.8, Array(10).fill(3_600_000)).firstLookMs).toBe(600_000);
   });
 });

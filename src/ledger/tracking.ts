@@ -14,6 +14,7 @@
  *   taken as evidence that a batch was accepted.
  */
 import type { Db, Queryable } from './db.js';
+import { FINAL_STATES } from '../plivo/types.js';
 
 export type UpdateSource = 'get' | 'list' | 'callback';
 
@@ -148,9 +149,8 @@ export async function applyWaitingCallbacks(db: Db): Promise<ApplyResult> {
   });
 }
 
-const FINAL = new Set(['delivered', 'undelivered', 'failed', 'rejected', 'read']);
 export function isFinalState(state: string): boolean {
-  return FINAL.has(state);
+  return (FINAL_STATES as ReadonlySet<string>).has(state);
 }
 
 /** The recipient status for a provider state. */

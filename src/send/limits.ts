@@ -58,9 +58,12 @@ export const ACCOUNT_REQUESTS = { rate: 50, burst: 50, maxConcurrent: 100 } as c
 /** Plivo's List API limit, per minute, unless Plivo raised the account's. */
 export const LIST_PER_MINUTE = 20;
 
-/** A bucket that never exceeds `perMinute` (2 or more) in any sliding minute: burst + rate·60 s = perMinute (20 → 5 + 0.25/s). */
+/**
+ * A bucket that never exceeds `perMinute` (2 or more) in any sliding minute: burst + rate·60 s = perMinute
+ * (20 → 2 + 0.3/s). A small burst leaves the most for the steady rate that tracking lives on.
+ */
 export function listBucket(perMinute: number): BucketOptions {
-  const burst = Math.max(1, Math.floor(perMinute / 4));
+  const burst = Math.max(1, Math.floor(perMinute / 10));
   return { rate: (perMinute - burst) / 60, burst };
 }
 

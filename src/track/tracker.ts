@@ -25,7 +25,7 @@ import type { LedgerRetry } from '../send/ledger-retry.js';
 import { listPages } from '../send/list-pages.js';
 import type { Stopper } from '../send/stopper.js';
 import { planLooks, type ListWindow, type TrackBy } from './planner.js';
-import { FirstLook, nextLookIn } from './schedule.js';
+import { LookSchedule } from './schedule.js';
 
 const GETS_AT_ONCE = 16;
 const DUE_PER_ROUND = 1000;
@@ -48,6 +48,9 @@ export interface TrackerOptions {
   listPerSecond: number;
 }
 
+/** A List window waiting for its turn; `seen` is shared by the windows planned together. */
+type QueuedWindow = ListWindow & { seen: Set<string> };
+
 export type TrackEvent = { kind: 'final'; count: number };
 
 export interface TrackStats {
@@ -57,7 +60,13 @@ export interface TrackStats {
 
 export class Tracker {
   readonly stats: TrackStats = { gets: 0, listRequests: 0 };
-  #firstLook = new FirstLook();
+  readonly #schedule: LookSchedule;
+  /** Windows waiting for the List budget, listed one at a time in the background while GETs go on. */
+  #listQueue: QueuedWindow[] = [];
+  /** Due messages in a queued or running listing: not planned again meanwhile. */
+  #listing = new Set<string>();
+  #listWorker: Promise<void> | null = null;
+  #listFailure: unknown;
   /** Due messages a listing did not return: the next look is a GET. */
   #getOnly = new Set<string>();
   /** Records listed per record of ours, learned: other traffic on the account shares every window. */
@@ -68,7 +77,9 @@ export class Tracker {
   constructor(private readonly deps: {
     db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
     options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
-  }) {}
+  }) {
+    this.#schedule = new LookSchedule(deps.options.trackBy === 'list' ? 0.95 : 0.8);
+  }
 
   /**
    * Tracks until every message is final, or `until()` says to stop waiting (the tracking deadline).
@@ -76,8 +87,19 @@ export class Tracker {
    */
   async run(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
     const { db, campaignId, stopper, ledger } = this.deps;
-    for (const ms of await ledger.run(() => recentLatencies(db, campaignId, 256))) this.#firstLook.observe(ms);
+    for (const ms of await ledger.run(() => recentLatencies(db, campaignId, 512))) this.#schedule.observe(ms);
+    try {
+      return await this.#loop(sendingDone, until);
+    } finally {
+      this.#listQueue = [];
+      await this.#listWorker;
+    }
+  }
+
+  async #loop(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
+    const { db, campaignId, stopper, ledger } = this.deps;
     while (!stopper.stopped) {
+      if (this.#listFailure !== undefined) throw this.#listFailure;
       if (sendingDone() && until()) break;
       const early = await ledger.run(() => applyWaitingCallbacks(db));
       this.#finals(early.finals);
@@ -96,7 +118,7 @@ export class Tracker {
   #dueRule() {
     const { options } = this.deps;
     return {
-      firstLookMs: this.#firstLook.ms,
+      firstLookMs: this.#schedule.firstLookMs,
       callbackGraceMs: options.callbacks ? Math.min(CALLBACK_GRACE_MS, options.receiptCutoffMs) : null,
     };
   }
@@ -106,34 +128,60 @@ export class Tracker {
     return Math.min(1000, Math.max(100, wait));
   }
 
-  async #round(due: DueMessage[]): Promise<void> {
-    const { db, campaignId, ledger, limiters, options } = this.deps;
+  async #round(all: DueMessage[]): Promise<void> {
+    const { db, campaignId, ledger, limiters, options, stopper } = this.deps;
+    const due = all.filter((m) => !this.#listing.has(m.message_uuid));
+    if (due.length === 0) {
+      await stopper.sleep(250); // all of them are being listed
+      return;
+    }
     const margin = BASE_MARGIN_MS + this.#skewMs;
     const from = new Date(due[0]!.sent_after.getTime() - margin - 60_000);
     const to = new Date(Math.max(...due.map((m) => m.submitted_at.getTime())) + margin);
     const times = options.trackBy === 'get' ? [] : await ledger.run(() => sendTimes(db, campaignId, from, to, 50 * DUE_PER_ROUND));
     const listTokens = options.trackBy === 'auto' ? ((await limiters.listRequests.currentReservoir()) ?? 0) : 0;
+    const queued = this.#listQueue.reduce((n, w) => n + w.pages, 0);
     const plan = planLooks({
       due, sendTimes: times, marginMs: margin, recordsPerOwn: this.#recordsPerOwn, by: options.trackBy,
-      listPages: Math.floor(listTokens + options.listPerSecond * LIST_HORIZON_S), getOnly: this.#getOnly,
+      listPages: Math.max(0, Math.floor(listTokens + options.listPerSecond * LIST_HORIZON_S) - queued), getOnly: this.#getOnly,
     });
-    await Promise.all([this.#listWindows(plan.windows), this.#getEach(plan.gets)]);
+    // Windows of one round are adjacent: a record one returns may be due in the next; `seen` spans them.
+    const seen = new Set<string>();
+    for (const w of plan.windows) {
+      this.#listQueue.push({ ...w, seen });
+      for (const m of w.due) this.#listing.add(m.message_uuid);
+    }
+    this.#startListing();
+    await this.#getEach(plan.gets);
+    if (plan.gets.length === 0) await stopper.sleep(250);
   }
 
-  async #listWindows(windows: readonly ListWindow[]): Promise<void> {
-    const seen = new Set<string>();
-    for (const w of windows) {
-      if (this.deps.stopper.stopped) return;
+  #startListing(): void {
+    if (this.#listWorker || this.#listQueue.length === 0 || this.#listFailure !== undefined) return;
+    this.#listWorker = this.#drainListQueue().finally(() => {
+      this.#listWorker = null;
+      this.#startListing(); // windows queued while it was finishing
+    });
+  }
+
+  /** Lists the queued windows in order; a due message no listing returned is asked for by GET next. */
+  async #drainListQueue(): Promise<void> {
+    for (let w = this.#listQueue.shift(); w && !this.deps.stopper.stopped; w = this.#listQueue.shift()) {
       try {
-        await this.#listWindow(w, seen);
+        await this.#listWindow(w, w.seen);
+        // Whatever no listing returned (Plivo's clock further off than our margin) is asked for by uuid.
+        for (const m of w.due) if (!w.seen.has(m.message_uuid)) this.#getOnly.add(m.message_uuid);
       } catch (err) {
-        if (!(err instanceof PlivoApiError) || err.kind === 'auth') throw err;
-        // The List API is unwell: these go by GET next time.
-        for (const m of w.due) this.#getOnly.add(m.message_uuid);
+        if (!(err instanceof PlivoApiError) || err.kind === 'auth') {
+          this.#listFailure ??= err;
+          return;
+        }
+        for (const m of w.due) this.#getOnly.add(m.message_uuid); // the List API is unwell: GET them
+      } finally {
+        for (const m of w.due) this.#listing.delete(m.message_uuid);
       }
     }
-    // Whatever no listing returned (Plivo's clock further off than our margin) is asked for by uuid.
-    for (const w of windows) for (const m of w.due) if (!seen.has(m.message_uuid)) this.#getOnly.add(m.message_uuid);
+    for (const w of this.#listQueue) for (const m of w.due) this.#listing.delete(m.message_uuid);
   }
 
   /** Lists one window, applying each page as it comes; `seen` collects the uuids returned. */
@@ -207,10 +255,11 @@ export class Tracker {
     const age = now - mdr.messageTime.getTime();
     const cutoff = this.deps.options.receiptCutoffMs;
     const final = FINAL_STATES.has(mdr.state) || (mdr.state === 'sent' && age >= cutoff);
-    if (final && mdr.updatedTime) this.#firstLook.observe(mdr.updatedTime.getTime() - mdr.messageTime.getTime());
+    if (final && mdr.updatedTime) this.#schedule.observe(mdr.updatedTime.getTime() - mdr.messageTime.getTime());
     if (sent) this.#learnSkew(mdr.messageTime.getTime(), sent);
     // A message still `sent` is looked at again when its cut-off passes, if that comes first.
-    const next = mdr.state === 'sent' ? Math.min(nextLookIn(age), cutoff - age + 1) : nextLookIn(age);
+    const again = this.#schedule.nextLookIn(age);
+    const next = mdr.state === 'sent' ? Math.min(again, cutoff - age + 1) : again;
     return {
       uuid: mdr.messageUuid,
       toNumber: mdr.toNumber.replace(/^\+/, ''),
