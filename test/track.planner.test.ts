@@ -7,11 +7,11 @@ const T0 = Date.UTC(2026, 10, 25, 12);
 
 /** A message whose request left at T0 + `atMs` and was answered 100 ms later. */
 function due(atMs: number, uuid = `u${atMs}`): DueMessage {
-  return { message_uuid: uuid, sent_after: new Date(T0 + atMs), submitted_at: new Date(T0 + atMs + 100), polls: 0 };
+  return { message_uuid: uuid, sent_after: new Date(T0 + atMs), submitted_at: new Date(T0 + atMs + 100), polls: 0, due_since: new Date(T0 + atMs + 5000) };
 }
 
 function input(over: Partial<PlanInput>): PlanInput {
-  return { due: [], sendTimes: [], marginMs: 1000, recordsPerOwn: 1, by: 'auto', listPages: 100, getOnly: new Set(), ...over };
+  return { due: [], sendTimes: [], marginMs: 1000, recordsPerOwn: 1, by: 'auto', listPages: 100, getOnly: new Set(), now: T0 + 60_000, ...over };
 }
 
 /** `n` messages sent `everyMs` apart from T0. */
@@ -56,6 +56,15 @@ describe('planLooks', () => {
     expect(crowded.windows.reduce((a, w) => a + w.pages, 0)).toBeGreaterThan(alone.windows.reduce((a, w) => a + w.pages, 0) * 4);
   });
 
+  it('with --track-by list, holds a sparse window until it fills or its oldest due message has waited 5 s', () => {
+    const all = burst(200, 10);
+    const times = all.map((m) => m.sent_after.getTime());
+    const trickle = all.slice(0, 3); // the first of a burst to fall due
+    expect(planLooks(input({ due: trickle, sendTimes: times, by: 'list', now: T0 + 5100 })).windows).toEqual([]);
+    expect(planLooks(input({ due: trickle, sendTimes: times, by: 'list', now: T0 + 10_100 })).windows).toHaveLength(1);
+    expect(planLooks(input({ due: all, sendTimes: times, by: 'list', now: T0 + 5100 })).windows.flatMap((w) => w.due)).toHaveLength(200);
+  });
+
   it('honours a forced channel, and sends what a listing missed by GET', () => {
     const msgs = burst(100, 10);
     const times = msgs.map((m) => m.sent_after.getTime());
@@ -74,16 +83,26 @@ describe('the look schedule', () => {
     expect(nextLookIn(10 * 3_600_000)).toBe(3_600_000);
   });
 
-  it('learns the looks from delivery latencies: their 80th, 95th and 99th percentiles, then half the age', () => {
-    expect(new LookSchedule().firstLookMs).toBe(DEFAULT_FIRST_LOOK_MS);
-    const latencies = Array.from({ length: 100 }, (_, i) => (i + 1) * 100); // 0.1 s … 10 s
-    const s = new LookSchedule(0.8, latencies);
-    expect(s.firstLookMs).toBe(8100);
-    expect(s.nextLookIn(8100)).toBe(9600 - 8100);
-    expect(s.nextLookIn(9600)).toBe(nextLookIn(9600)); // the 99th (10 s) is under a second away: half the age
+  it('learns the looks from delivery latencies: percentiles, counting messages still open (censored), then half the age', () => {
+    const fresh = new LookSchedule();
+    expect(fresh.firstLookMs).toBe(DEFAULT_FIRST_LOOK_MS);
+    expect(fresh.nextLookIn(5000)).toBe(nextLookIn(5000));
+    // 100 messages with latencies 0.1 s … 10 s, all read final.
+    const s = new LookSchedule(0.8);
+    for (let i = 1; i <= 100; i++) s.observe(`m${i}`, { ms: i * 100, final: true });
+    expect(s.firstLookMs).toBe(8000);
+    expect(s.nextLookIn(8000)).toBe(9500 - 8000);
     expect(s.nextLookIn(20_000)).toBe(10_000);
-    expect(new LookSchedule(0.95, latencies).firstLookMs).toBe(9600);
-    expect(new LookSchedule(0.8, Array(10).fill(50)).firstLookMs).toBe(2000);
-    expect(new LookSchedule(0.8, Array(10).fill(3_600_000)).firstLookMs).toBe(600_000);
+    // Only the fast half is final yet; the other half was seen open at 5 s: the 80th percentile is unknown,
+    // not 4 s (the finals alone would say so).
+    const early = new LookSchedule(0.8);
+    for (let i = 1; i <= 50; i++) early.observe(`m${i}`, { ms: i * 100, final: true });
+    for (let i = 51; i <= 100; i++) early.observe(`m${i}`, { ms: 5000, final: false });
+    expect(early.quantile(0.8)).toBeUndefined();
+    expect(early.quantile(0.4)).toBe(4000);
+    expect(early.firstLookMs).toBe(DEFAULT_FIRST_LOOK_MS);
+    const listOnly = new LookSchedule(0.95);
+    for (let i = 1; i <= 100; i++) listOnly.observe(`m${i}`, { ms: i * 100, final: true });
+    expect(listOnly.firstLookMs).toBe(9500);
   });
 });

@@ -164,6 +164,8 @@ export interface DueMessage {
   sent_after: Date;
   submitted_at: Date;
   polls: number;
+  /** When its look became due. */
+  due_since: Date;
 }
 
 export interface DueRule {
@@ -179,7 +181,9 @@ export interface DueRule {
 /** Open messages whose next look is due, oldest request first. */
 export async function dueMessages(db: Queryable, campaignId: number, rule: DueRule, limit: number): Promise<DueMessage[]> {
   return db.query<DueMessage>(
-    `SELECT message_uuid, sent_after, submitted_at, polls FROM messages
+    `SELECT message_uuid, sent_after, submitted_at, polls,
+            CASE WHEN polls = 0 THEN greatest(next_poll_at, sent_after + make_interval(secs => $2::float8 / 1000)) ELSE next_poll_at END AS due_since
+     FROM messages
      WHERE campaign_id = $1 AND final_at IS NULL AND next_poll_at <= now()
        AND (polls > 0 OR sent_after <= now() - make_interval(secs => $2::float8 / 1000))
        AND ($3::float8 IS NULL OR sent_after <= now() - make_interval(secs => $3::float8 / 1000))
@@ -220,15 +224,4 @@ export async function postponeLookups(db: Queryable, uuids: readonly string[], d
     `UPDATE messages SET next_poll_at = now() + make_interval(secs => $2::float8 / 1000), polls = polls + 1 WHERE message_uuid = ANY($1::text[])`,
     [uuids, delayMs],
   );
-}
-
-/** Recent delivery latencies in this campaign (for the first-look schedule after a resume). */
-export async function recentLatencies(db: Queryable, campaignId: number, limit: number): Promise<number[]> {
-  const rows = await db.query<{ s: number }>(
-    `SELECT extract(epoch FROM provider_updated_at - message_time)::float8 AS s FROM messages
-     WHERE campaign_id = $1 AND final_at IS NOT NULL AND provider_updated_at IS NOT NULL AND message_time IS NOT NULL
-     ORDER BY final_at DESC LIMIT $2`,
-    [campaignId, limit],
-  );
-  return rows.map((r) => r.s * 1000);
 }

@@ -19,8 +19,8 @@ import type { DueMessage } from '../ledger/tracking.js';
 export type TrackBy = 'auto' | 'list' | 'get';
 
 export const PAGE_SIZE = 20;
-/** A window is kept to this many records (10 pages), so one listing does not hold up the rest for long. */
-const MAX_WINDOW_RECORDS = 200;
+/** A window is kept to this many pages by default, so one listing does not hold up the rest for long. */
+const MAX_WINDOW_PAGES = 10;
 
 export interface ListWindow {
   from: Date;
@@ -49,12 +49,25 @@ export interface PlanInput {
   listPages: number;
   /** Messages a listing missed: looked up by GET. */
   getOnly: ReadonlySet<string>;
+  /** @default 10 */
+  maxWindowPages?: number;
+  /** Now (ms): how long a window's messages have waited decides whether a sparse window is listed yet. */
+  now: number;
 }
+
+/**
+ * `list` mode holds a window until it is worth its pages (this many due messages a page on average), or
+ * until its oldest due message has waited HOLD_MS: messages of one send burst fall due over a few
+ * seconds, and listing each trickle would read the same records again and again.
+ */
+const FILL_PER_PAGE = 10;
+const HOLD_MS = 5000;
 
 export function planLooks(p: PlanInput): Plan {
   if (p.by === 'get') return { windows: [], gets: [...p.due] };
   const gets: DueMessage[] = [];
   const windows: ListWindow[] = [];
+  const maxRecords = (p.maxWindowPages ?? MAX_WINDOW_PAGES) * PAGE_SIZE;
   for (const m of p.due) {
     if (p.getOnly.has(m.message_uuid)) {
       gets.push(m);
@@ -66,7 +79,7 @@ export function planLooks(p: PlanInput): Plan {
     if (last && start <= last.to.getTime()) {
       // Contiguous with the current run of windows: grow the last one, or start the next where it ends.
       const to = Math.max(end, last.to.getTime());
-      if (estimate(p, last.from.getTime(), to) <= MAX_WINDOW_RECORDS) {
+      if (estimate(p, last.from.getTime(), to) <= maxRecords) {
         last.due.push(m);
         last.to = new Date(to);
       } else {
@@ -80,7 +93,10 @@ export function planLooks(p: PlanInput): Plan {
   const last = windows.at(-1);
   if (last) last.to = new Date(last.to.getTime() + p.marginMs);
   for (const w of windows) w.pages = Math.max(1, Math.ceil(estimate(p, w.from.getTime(), w.to.getTime()) / PAGE_SIZE));
-  if (p.by === 'list') return { windows, gets };
+  if (p.by === 'list') {
+    const ready = (w: ListWindow) => w.due.length >= w.pages * FILL_PER_PAGE || w.due.some((m) => p.now - m.due_since.getTime() >= HOLD_MS);
+    return { windows: windows.filter(ready), gets };
+  }
 
   // auto: the List budget goes to the windows that find the most due messages per page.
   const worthListing = windows.filter((w) => w.due.length > w.pages).sort((a, b) => b.due.length / b.pages - a.due.length / a.pages);

@@ -15,7 +15,7 @@
 import PQueue from 'p-queue';
 import type { Db } from '../ledger/db.js';
 import {
-  applyProviderUpdates, applyWaitingCallbacks, dueMessages, postponeLookups, recentLatencies, sendTimes, statusFor, trackingBacklog,
+  applyProviderUpdates, applyWaitingCallbacks, dueMessages, postponeLookups, sendTimes, statusFor, trackingBacklog,
   type DueMessage, type ProviderUpdate, type TrackingBacklog, type UpdateSource,
 } from '../ledger/tracking.js';
 import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
@@ -32,8 +32,13 @@ const DUE_PER_ROUND = 1000;
 const RETRY_LOOKUP_MS = 5000;
 /** Results are written at least this often, and in chunks of at most SAVE_EVERY. */
 const SAVE_EVERY = 50;
-/** The List pages a round may plan: what the List bucket holds now plus what it gains in this long. */
-const LIST_HORIZON_S = 10;
+/**
+ * The List pages a round may plan: what the List bucket holds now plus what it gains in this long. Short,
+ * so a message waits little for its listing, and in auto mode windows are kept as small: the List API
+ * reads 6 records a second at best, and what it cannot read soon is read by GET.
+ */
+const LIST_HORIZON_S = 3;
+const AUTO_WINDOW_PAGES = 3;
 /** Plivo gives up retrying a callback about 7 minutes after the first try; poll only after that. */
 const CALLBACK_GRACE_MS = 600_000;
 const BASE_MARGIN_MS = 1000;
@@ -66,6 +71,8 @@ export class Tracker {
   /** Due messages in a queued or running listing: not planned again meanwhile. */
   #listing = new Set<string>();
   #listWorker: Promise<void> | null = null;
+  /** The window being listed now. */
+  #current: QueuedWindow | null = null;
   #listFailure: unknown;
   /** Due messages a listing did not return: the next look is a GET. */
   #getOnly = new Set<string>();
@@ -87,7 +94,6 @@ export class Tracker {
    */
   async run(sendingDone: () => boolean, until: () => boolean): Promise<{ open: number }> {
     const { db, campaignId, stopper, ledger } = this.deps;
-    for (const ms of await ledger.run(() => recentLatencies(db, campaignId, 512))) this.#schedule.observe(ms);
     try {
       return await this.#loop(sendingDone, until);
     } finally {
@@ -130,7 +136,10 @@ export class Tracker {
 
   async #round(all: DueMessage[]): Promise<void> {
     const { db, campaignId, ledger, limiters, options, stopper } = this.deps;
-    const due = all.filter((m) => !this.#listing.has(m.message_uuid));
+    // A message in a listing's time range is read by that listing, due when it was planned or not.
+    const covered = (m: DueMessage) => this.#listQueue.some((w) => m.sent_after >= w.from && m.sent_after <= w.to) ||
+      (this.#current !== null && m.sent_after >= this.#current.from && m.sent_after <= this.#current.to);
+    const due = all.filter((m) => !this.#listing.has(m.message_uuid) && !covered(m));
     if (due.length === 0) {
       await stopper.sleep(250); // all of them are being listed
       return;
@@ -144,6 +153,7 @@ export class Tracker {
     const plan = planLooks({
       due, sendTimes: times, marginMs: margin, recordsPerOwn: this.#recordsPerOwn, by: options.trackBy,
       listPages: Math.max(0, Math.floor(listTokens + options.listPerSecond * LIST_HORIZON_S) - queued), getOnly: this.#getOnly,
+      ...(options.trackBy === 'auto' ? { maxWindowPages: AUTO_WINDOW_PAGES } : {}), now: Date.now(),
     });
     // Windows of one round are adjacent: a record one returns may be due in the next; `seen` spans them.
     const seen = new Set<string>();
@@ -167,6 +177,7 @@ export class Tracker {
   /** Lists the queued windows in order; a due message no listing returned is asked for by GET next. */
   async #drainListQueue(): Promise<void> {
     for (let w = this.#listQueue.shift(); w && !this.deps.stopper.stopped; w = this.#listQueue.shift()) {
+      this.#current = w;
       try {
         await this.#listWindow(w, w.seen);
         // Whatever no listing returned (Plivo's clock further off than our margin) is asked for by uuid.
@@ -178,6 +189,7 @@ export class Tracker {
         }
         for (const m of w.due) this.#getOnly.add(m.message_uuid); // the List API is unwell: GET them
       } finally {
+        this.#current = null;
         for (const m of w.due) this.#listing.delete(m.message_uuid);
       }
     }
@@ -255,8 +267,12 @@ export class Tracker {
     const age = now - mdr.messageTime.getTime();
     const cutoff = this.deps.options.receiptCutoffMs;
     const final = FINAL_STATES.has(mdr.state) || (mdr.state === 'sent' && age >= cutoff);
-    if (final && mdr.updatedTime) this.#schedule.observe(mdr.updatedTime.getTime() - mdr.messageTime.getTime());
-    if (sent) this.#learnSkew(mdr.messageTime.getTime(), sent);
+    if (sent) {
+      // Ours for sure (a List page also holds other traffic): what it shows teaches the look schedule.
+      this.#learnSkew(mdr.messageTime.getTime(), sent);
+      if (!final) this.#schedule.observe(mdr.messageUuid, { ms: age, final: false });
+      else if (mdr.state !== 'sent' && mdr.updatedTime) this.#schedule.observe(mdr.messageUuid, { ms: mdr.updatedTime.getTime() - mdr.messageTime.getTime(), final: true });
+    }
     // A message still `sent` is looked at again when its cut-off passes, if that comes first.
     const again = this.#schedule.nextLookIn(age);
     const next = mdr.state === 'sent' ? Math.min(again, cutoff - age + 1) : again;
