@@ -161,7 +161,7 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
       const now = sim.messages().length;
       if (exited()) {
         // It ended before its kill. A fault may stop a run (exit 1: a batch failing 8 times, the List API
-        // failing 10 times); the same command carries on. Exit 0 means the campaign ran out of work before
+        // failing 3 look-ups in a row); the same command carries on. Exit 0 means the campaign ran out of work before
         // enough kills landed mid-send: the test is too short for this machine.
         const ended = await run.done;
         history.push(`run ${history.length + 1} exited by itself with ${String(ended.code)}:\n${stamped.join('\n').slice(-1500)}`);
