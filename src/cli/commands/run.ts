@@ -7,7 +7,7 @@ import { countUnsent } from '../../ledger/sending.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
-import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver } from '../../track/receiver.js';
+import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
 import { writeReportFile } from '../../report/export.js';
 import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
@@ -29,7 +29,7 @@ export interface RunArgs extends GlobalArgs {
 }
 
 /** The run's status-callback setup from --callback-url and --listen, or undefined without them. */
-export function callbackSetup(args: RunArgs, authToken: string, job?: Job): CallbackSetup | undefined {
+export function callbackSetup(args: RunArgs, authToken: string, io: Io, job?: Job): CallbackSetup | undefined {
   if (args.listen !== undefined && args.callbackUrl === undefined) {
     throw new UsageError('--listen needs --callback-url: the public https url that reaches this port (through your proxy or tunnel), which Plivo calls and signs.');
   }
@@ -41,7 +41,7 @@ export function callbackSetup(args: RunArgs, authToken: string, job?: Job): Call
   const listen = args.listen === undefined ? undefined : parseListen(args.listen);
   return {
     urlFor: (campaignId, batchId) => callbackUrlFor(publicUrl, campaignId, batchId),
-    ...(listen ? { start: (apply) => startReceiver({ publicUrl, listen, authToken, apply }) } : {}),
+    ...(listen ? { start: (apply) => startReceiver({ publicUrl, listen, authToken, apply, onEvent: (e) => reportRefusal(e, io) }) } : {}),
   };
 }
 
@@ -72,6 +72,12 @@ export function runOptions(args: RunArgs): RunOptions {
   };
 }
 
+/** Refused or failed callbacks are worth a line each (a wrong token or url shows here); accepted ones are not. */
+function reportRefusal(e: ReceiverEvent, io: Io): void {
+  if (e.kind === 'rejected') io.stderr.write(`status callback refused (HTTP ${e.status}): ${e.reason}\n`);
+  else if (e.kind === 'failed') io.stderr.write(`status callback not recorded (HTTP 503, Plivo will retry): ${e.reason}\n`);
+}
+
 async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
   const options = runOptions(args);
   const db = openDb ?? (await openLedgerFor(args, io));
@@ -84,7 +90,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   const removeHandlers = onInterrupt(stopper, io);
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
-    const callbacks = callbackSetup(args, plivo.authToken, job);
+    const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
       db, client: plivo.client, job, options, stopper, callbacks,
