@@ -1,0 +1,138 @@
+/**
+ * What the benchmarks send: generated CSVs and job files, a fresh Postgres database per run, and the
+ * simulator (in this process, so its CPU never counts against the process being measured).
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { startSimulator, worstWindow, PLIVO_LIMITS, type Simulator } from '../sim/index.js';
+
+export const WORK_DIR = path.join(os.tmpdir(), 'smsrun-bench');
+
+const FIRST = ['Ana', 'Bo', 'Chen', 'Dara', 'Eli', 'Fatou', 'Gus', 'Hana', 'Ivo', 'Jun'];
+const CITY = ['Austin', 'Boston', 'Chicago', 'Denver', 'El Paso', 'Fresno', 'Gary', 'Houston'];
+
+/** Row i's number: 1 415 + 7 digits, unique for i < 10^7 and never ending in 97/98/99 (the simulator's failures). */
+export function phone(i: number): string {
+  const n = Math.floor(i / 97) * 100 + (i % 97);
+  return `1415${String(n).padStart(7, '0')}`;
+}
+
+export interface CsvSpec {
+  rows: number;
+  /** Every row gets the same text (batches form) instead of a personalised one. */
+  broadcast?: boolean;
+}
+
+/** phone + 3 columns; cached by size, since a 1 000 000-row file takes a few seconds to write. */
+export async function csvFile(spec: CsvSpec): Promise<string> {
+  await mkdir(WORK_DIR, { recursive: true });
+  const file = path.join(WORK_DIR, `recipients-${spec.rows}.csv`);
+  if ((await stat(file).catch(() => null))?.size) return file;
+  const tmp = `${file}.${process.pid}.tmp`;
+  const out = createWriteStream(tmp);
+  out.write('phone,first_name,city,code\n');
+  for (let i = 0; i < spec.rows; i++) {
+    const line = `${phone(i)},${FIRST[i % FIRST.length]},${CITY[i % CITY.length]},${(i * 7919) % 1_000_000}\n`;
+    if (!out.write(line)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  await import('node:fs/promises').then((fs) => fs.rename(tmp, file));
+  return file;
+}
+
+export const PERSONAL_TEXT = 'Hi {{first_name}}, your {{city}} order is ready. Code {{code}}. Reply STOP to opt out.';
+export const BROADCAST_TEXT = 'Our spring sale starts today: 20% off everything until Sunday. Reply STOP to opt out.';
+
+export interface JobSpec {
+  name: string;
+  csv: string;
+  srcs: readonly string[];
+  rate: number;
+  batchSize: number;
+  broadcast: boolean;
+}
+
+export function senders(n: number, prefix = '1415200'): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+}
+
+export async function jobFile(dir: string, j: JobSpec): Promise<string> {
+  const file = path.join(dir, `${j.name}.json`);
+  await writeFile(file, JSON.stringify({
+    name: j.name,
+    recipients: j.csv,
+    src: j.srcs,
+    text: j.broadcast ? BROADCAST_TEXT : PERSONAL_TEXT,
+    rate: j.rate,
+    rate_counts: 'messages',
+    batch_size: j.batchSize,
+  }, null, 2));
+  return file;
+}
+
+export async function scratchDir(label: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  await mkdir(WORK_DIR, { recursive: true });
+  const dir = await mkdtemp(path.join(WORK_DIR, `${label}-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function psql(url: string, sql: string): string {
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atqc', sql], { encoding: 'utf8' }).trim();
+}
+
+export interface TempDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+let dbSeq = 0;
+
+/** A new, empty database on the admin server (dropped by `drop`), optionally a copy of `template`. */
+export async function tempDatabase(adminUrl: string, label: string, template?: string): Promise<TempDatabase> {
+  const name = `smsrun_bench_${label}_${process.pid}_${++dbSeq}`;
+  psql(adminUrl, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    name,
+    drop: async () => { psql(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); },
+  };
+}
+
+/** The simulator with Plivo's real account limits on, each sender's queue draining at `mps` messages/s. */
+export async function plivoSim(mps: number): Promise<{ sim: Simulator; env: NodeJS.ProcessEnv }> {
+  const sim = await startSimulator({ mps, mpsCounts: 'messages', limits: { ...PLIVO_LIMITS }, deliveryDelayMs: [200, 1500], seed: 5 });
+  return { sim, env: { PLIVO_API_URL: sim.url, PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken } };
+}
+
+/** Jitter allowed when judging pacing by arrival times on a loaded 2-core machine (as the e2e tests do). */
+export const JITTER_MS = 150;
+
+export interface PacingVerdict {
+  /** Senders whose accepts exceeded rate·T + one batch in some window, allowing JITTER_MS. */
+  violatingSrcs: number;
+  /** The worst excess over all senders without any jitter allowance, in messages (≤ 0: none). */
+  worstExcessStrict: number;
+  /** 429s the simulator's account limits gave (requests over 300 / 5 s, 100 at once, 20 List / min). */
+  throttled: number;
+}
+
+export function judgePacing(sim: Simulator, srcs: readonly string[], rate: number): PacingVerdict {
+  const log = sim.acceptLog();
+  let violatingSrcs = 0;
+  let worstExcessStrict = -Infinity;
+  for (const src of srcs) {
+    const strict = worstWindow(log, src, rate, 'messages');
+    if (!strict) continue;
+    worstExcessStrict = Math.max(worstExcessStrict, strict.excess);
+    if ((worstWindow(log, src, rate, 'messages', { toleranceMs: JITTER_MS })?.excess ?? 0) > 1e-9) violatingSrcs++;
+  }
+  return { violatingSrcs, worstExcessStrict, throttled: sim.stats().throttled };
+}

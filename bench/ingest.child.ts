@@ -1,0 +1,49 @@
+/**
+ * Child process of bench/ingest.ts: opens the ledger (migrations included, not timed), then times the
+ * exact function `smsrun run` calls first, loadCampaign (stream the CSV, validate and render every row,
+ * insert in 5 000-row chunks, then dedupe, deal senders and cut batches, all in one transaction).
+ * With --pglite-floor it then times PGlite's own COPY of the same file into a bare table.
+ * Prints one JSON line: { loadMs, rows, floorMs?, openRssBytes (peak RSS once the ledger is open),
+ * loadRssBytes (peak RSS at the end of the load) }.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadJobFile } from '../campaign/job.js';
+import { loadCampaign } from '../campaign/load.js';
+import { wrapPglite, type Db } from '../ledger/db.js';
+import { migrate } from '../ledger/migrate.js';
+import { openLedger } from '../ledger/open.js';
+
+const [jobPath, mode] = process.argv.slice(2);
+if (!jobPath) throw new Error('usage: ingest.child.js <job.json> [--pglite-floor]');
+const job = await loadJobFile(jobPath);
+let db: Db;
+let pglite: import('@electric-sql/pglite').PGlite | undefined;
+const url = process.env['DATABASE_URL'];
+if (url) {
+  db = await openLedger({ databaseUrl: url, home: path.dirname(jobPath) });
+} else {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const home = process.env['SMSRUN_HOME'] ?? path.dirname(jobPath);
+  await mkdir(home, { recursive: true });
+  pglite = await PGlite.create(path.join(home, 'ledger'));
+  db = wrapPglite(pglite);
+  await migrate(db);
+}
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+const openRssBytes = peakRss();
+const t0 = performance.now();
+const { campaign } = await loadCampaign(db, job);
+const loadMs = performance.now() - t0;
+const loadRssBytes = peakRss();
+// PGlite's floor comes after the load, so that the load's peak RSS is its own.
+let floorMs: number | undefined;
+if (pglite && mode === '--pglite-floor') {
+  await pglite.query('CREATE TABLE bare (phone text, first_name text, city text, code text)');
+  const t1 = performance.now();
+  const blob = new Blob([await readFile(job.recipientsPath)]);
+  await pglite.query(`COPY bare FROM '/dev/blob' WITH (FORMAT csv, HEADER true)`, [], { blob });
+  floorMs = performance.now() - t1;
+}
+await db.close();
+process.stdout.write(JSON.stringify({ loadMs, rows: campaign.total_rows, floorMs, openRssBytes, loadRssBytes }) + '\n');
