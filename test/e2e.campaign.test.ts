@@ -172,6 +172,23 @@ describe('pacing', () => {
     expect(Math.max(...firsts) - Math.min(...firsts)).toBeLessThan(2000);
   });
 
+  it('keeps each src within its rate when the account request limit is what holds the campaign back', async () => {
+    // 12 srcs × 5 one-message batches a second want 60 requests/s; the account bucket gives 50. Requests
+    // wait for account slots, and a src's next batch must still not leave together with the one before.
+    const rate = 5;
+    const srcs = Array.from({ length: 12 }, (_, i) => `1415555030${String(i).padStart(2, '0')}`);
+    const csv = ['phone,name', ...Array.from({ length: 12 * 40 }, (_, i) => `${usNumber(8000 + i)},N${i}`)].join('\n');
+    const job = await writeJob({ name: 'pacing-account-bound', src: srcs, text: 'Hi {{name}}', rate, batch_size: 1 }, csv);
+    const run = await runCli(['run', job, '--track-for', '0', '--settle', '0'], { ...ledger.env, ...simEnv(sim) });
+    expect(run.code, run.stderr).toBe(0);
+    const log = sim.acceptLog();
+    for (const src of srcs) {
+      expect(log.filter((e) => e.src === src)).toHaveLength(40);
+      const worst = worstWindow(log, src, rate, 'units', { toleranceMs: 150 });
+      expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
+    }
+  });
+
   it('sends one-message batches at the full rate, not a fraction of it', async () => {
     // Personalised texts make every batch a single message, so the bucket holds exactly one batch.
     const rate = 20;

@@ -65,6 +65,18 @@ describe('planLooks', () => {
     expect(planLooks(input({ due: all, sendTimes: times, by: 'list', now: T0 + 5100 })).windows.flatMap((w) => w.due)).toHaveLength(200);
   });
 
+  it('with --track-by list, lists a run of adjacent windows whole: a record may lie across a boundary', () => {
+    const all = burst(400, 10); // 4 s of sends: one run, several windows
+    const times = all.map((m) => m.sent_after.getTime());
+    // 150 fall due together (a dense window); one more, close enough to share the run, lands in a sparse
+    // window of its own: it is listed with its run, not held.
+    const due = [...all.slice(0, 150), all[255]!];
+    const plan = planLooks(input({ due, sendTimes: times, by: 'list', now: T0 + 5100 }));
+    expect(plan.windows.length).toBe(2);
+    expect(plan.windows[1]!.due.map((m) => m.message_uuid)).toEqual([all[255]!.message_uuid]);
+    for (let i = 1; i < plan.windows.length; i++) expect(plan.windows[i]!.from.getTime()).toBe(plan.windows[i - 1]!.to.getTime());
+  });
+
   it('honours a forced channel, and sends what a listing missed by GET', () => {
     const msgs = burst(100, 10);
     const times = msgs.map((m) => m.sent_after.getTime());

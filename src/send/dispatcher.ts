@@ -69,6 +69,8 @@ export class Dispatcher {
   readonly #lost = new Set<string>();
   /** Batches whose claim may or may not have committed (the connection dropped during it). */
   readonly #unconfirmed = new Set<number>();
+  /** Per sender: when its last request left and what it cost (see #spaceOut). */
+  readonly #lastLeft = new Map<string, { at: number; cost: number }>();
   #running = false;
 
   constructor(private readonly deps: DispatchDeps) {}
@@ -183,6 +185,8 @@ export class Dispatcher {
           // claimed: a request that waited for a slot after its sender's tokens were spent could leave
           // together with the sender's next one, bunched above the sender's rate.
           await limiters.requests.schedule({ priority: PRIORITY.send }, async () => {
+            await this.#spaceOut(sender, cost);
+            if (this.deps.stopper.stopped) return;
             const claim = await this.#claim(batch);
             claimed();
             if (!claim) return;
@@ -199,6 +203,19 @@ export class Dispatcher {
         if (!this.deps.stopper.stopped) this.deps.stopper.fail(err);
       });
     });
+  }
+
+  /**
+   * A sender's requests leave at least the previous one's cost / rate apart. Its bucket grants tokens at
+   * its rate, but two batches granted a moment apart can both wait for an account request slot (the
+   * account bucket saturated, by this campaign's senders or by tracking) and then leave together: this
+   * keeps them apart at the moment they leave, so rate·T + one batch holds where Plivo measures it.
+   */
+  async #spaceOut(sender: string, cost: number): Promise<void> {
+    const last = this.#lastLeft.get(sender);
+    const wait = last ? last.at + (last.cost / this.deps.job.rate) * 1000 - Date.now() : 0;
+    if (wait > 0) await this.deps.stopper.sleep(wait);
+    this.#lastLeft.set(sender, { at: Date.now(), cost });
   }
 
   #track(p: Promise<void>): void {

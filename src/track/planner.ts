@@ -25,6 +25,8 @@ const MAX_WINDOW_PAGES = 10;
 export interface ListWindow {
   from: Date;
   to: Date;
+  /** Windows of one run are adjacent: a due message's record may lie in its neighbour's range. */
+  run: number;
   /** The due messages it should return. */
   due: DueMessage[];
   /** Estimated pages. */
@@ -83,19 +85,22 @@ export function planLooks(p: PlanInput): Plan {
         last.due.push(m);
         last.to = new Date(to);
       } else {
-        windows.push({ from: last.to, to: new Date(to), due: [m], pages: 0 });
+        windows.push({ from: last.to, to: new Date(to), due: [m], pages: 0, run: last.run });
       }
     } else {
       if (last) last.to = new Date(last.to.getTime() + p.marginMs);
-      windows.push({ from: new Date(start), to: new Date(end), due: [m], pages: 0 });
+      windows.push({ from: new Date(start), to: new Date(end), due: [m], pages: 0, run: (last?.run ?? 0) + 1 });
     }
   }
   const last = windows.at(-1);
   if (last) last.to = new Date(last.to.getTime() + p.marginMs);
   for (const w of windows) w.pages = Math.max(1, Math.ceil(estimate(p, w.from.getTime(), w.to.getTime()) / PAGE_SIZE));
   if (p.by === 'list') {
+    // A run is listed whole or not at all: listing one window of it alone could miss a record of its own
+    // due messages that lies across the boundary, in a neighbour's range.
     const ready = (w: ListWindow) => w.due.length >= w.pages * FILL_PER_PAGE || w.due.some((m) => p.now - m.due_since.getTime() >= HOLD_MS);
-    return { windows: windows.filter(ready), gets };
+    const readyRuns = new Set(windows.filter(ready).map((w) => w.run));
+    return { windows: windows.filter((w) => readyRuns.has(w.run)), gets };
   }
 
   // auto: the List budget goes to the windows that find the most due messages per page.

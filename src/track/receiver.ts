@@ -4,7 +4,7 @@
  * Each request is answered only after what it says is committed to the ledger: Plivo retries a callback
  * that gets no 2xx within 8 s (+60 s, +120 s, +240 s), so a 200 must mean "recorded" and anything else
  * a retry. Hence:
- *   - 200 once `apply` resolved for the micro-batch holding it (at most 50 ms or 200 callbacks);
+ *   - 200 once `apply` resolved for the micro-batch holding it (at most 10 ms or 200 callbacks);
  *   - 503 when `apply` threw or did not finish within 6 s of the request's arrival (Plivo retries;
  *     `apply` is idempotent, so a late success followed by the retry is harmless);
  *   - 403 for a missing or wrong signature, 400 for a callback without MessageUUID or Status, 405 for
@@ -30,7 +30,7 @@ export { callbackUrlFor, checkCallbackUrl } from './callback.js';
 
 /** Micro-batches: one ledger transaction per this many callbacks or this long, whichever comes first. */
 const BATCH_ITEMS = 200;
-const BATCH_WAIT_MS = 50;
+const BATCH_WAIT_MS = 10;
 /** Plivo gives up on an answer after 8 s; leave it room for the network. */
 const ANSWER_WITHIN_MS = 6000;
 /** Callback bodies are about 1 KiB. */
