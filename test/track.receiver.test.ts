@@ -318,9 +318,9 @@ describe('answers', () => {
     const sends = Array.from({ length: 20 }, (_, i) =>
       send(rx, signed(callbackFields(randomUUID(), `1415555${String(i).padStart(4, '0')}`, 'queued', 1))).then((r) => { answered.push(r.status); }));
     try {
-      await waitFor(() => applied.length === 20, 3000);
+      await waitFor(() => applied.length > 0, 3000);
       await new Promise((r) => setTimeout(r, 200));
-      expect(answered).toEqual([]); // handed to apply, but not recorded yet
+      expect(answered).toEqual([]); // the first micro-batch is in apply, the rest wait behind it: none recorded yet
     } finally {
       release();
     }
