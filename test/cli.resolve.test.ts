@@ -7,10 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { openLedger } from '../src/ledger/open.js';
 import { MARKED_SENT_REASON } from '../src/ledger/resolve.js';
-import { killLeftovers, runCli, startCli } from './helpers/cli.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { killLeftovers, runCli, startCli, simEnv } from './helpers/cli.js';
+import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { parseReport, usNumber, writeJob } from './helpers/csv.js';
 
 const STACK_LINE = /\n\s+at /;
@@ -18,9 +17,6 @@ const STACK_LINE = /\n\s+at /;
 // --list-per-minute 600 widens: about 25 s, plus a first PGlite initialisation on a loaded machine.
 const LIST_DOWN_TIMEOUT_MS = 180_000;
 
-function simEnv(sim: Simulator): Record<string, string> {
-  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
-}
 
 /** dst → messages the simulator accepted from `src`. */
 function sentFrom(sim: Simulator, src: string): Record<string, number> {
@@ -38,16 +34,6 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
 }
 
 interface Row { [column: string]: unknown }
-
-/** Reads the ledger directly (the CLI has exited, so the embedded one is free). */
-async function ledgerRows(ledger: TestLedger, sql: string, params: unknown[]): Promise<Row[]> {
-  const db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  try {
-    return await db.query<Row>(sql, params);
-  } finally {
-    await db.close();
-  }
-}
 
 describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
   let ledger: TestLedger;
@@ -122,10 +108,10 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     const report = parseReport((await runCli(['export', name], env)).stdout);
     expect(report.map((r) => [r['dst'], r['status']])).toEqual(dsts.map((d) => [d, 'delivered']));
 
-    const attempts = await ledgerRows(ledger, 'SELECT attempt_no, status, error FROM attempts WHERE batch_id = $1 ORDER BY attempt_no', [batch]);
+    const attempts = await ledgerRows<Row>(ledger, 'SELECT attempt_no, status, error FROM attempts WHERE batch_id = $1 ORDER BY attempt_no', [batch]);
     expect(attempts.map((a) => a['status'])).toEqual(['absent', 'accepted']);
     expect(attempts[0]!['error']).toMatch(/ \| operator: resend$/);
-    const events = await ledgerRows(ledger, `SELECT detail FROM events WHERE kind = 'operator_resolved' AND detail->>'batch' = $1`, [String(batch)]);
+    const events = await ledgerRows<Row>(ledger, `SELECT detail FROM events WHERE kind = 'operator_resolved' AND detail->>'batch' = $1`, [String(batch)]);
     expect(events).toHaveLength(1);
     expect(events[0]!['detail']).toMatchObject({ batch, decision: 'resend', recipients: 3, note: 'not in the console', by: expect.stringMatching(/.@./) });
   }, LIST_DOWN_TIMEOUT_MS);
@@ -174,9 +160,9 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     expect(report.map((r) => [r['dst'], r['status'], r['message_uuid'], r['reason']]))
       .toEqual(dsts.map((d) => [d, 'sent', '', MARKED_SENT_REASON]));
 
-    const [attempt] = await ledgerRows(ledger, 'SELECT status, error FROM attempts WHERE batch_id = $1 ORDER BY attempt_no DESC LIMIT 1', [batch]);
+    const [attempt] = await ledgerRows<Row>(ledger, 'SELECT status, error FROM attempts WHERE batch_id = $1 ORDER BY attempt_no DESC LIMIT 1', [batch]);
     expect(attempt).toMatchObject({ status: 'accepted', error: expect.stringMatching(/ \| operator: mark-sent$/) });
-    const events = await ledgerRows(ledger, `SELECT detail FROM events WHERE kind = 'operator_resolved' AND detail->>'batch' = $1`, [String(batch)]);
+    const events = await ledgerRows<Row>(ledger, `SELECT detail FROM events WHERE kind = 'operator_resolved' AND detail->>'batch' = $1`, [String(batch)]);
     expect(events.map((e) => e['detail'])).toMatchObject([{ batch, decision: 'mark-sent', recipients: 2, note: null }]);
   });
 
@@ -233,7 +219,7 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     const after = JSON.parse((await runCli(['status', name, '--json'], env)).stdout);
     expect(after.counts).toEqual({ sending: 1 });
     expect(after.ambiguous).toMatchObject([{ id: batch.id, status: 'in_flight' }]);
-    const events = await ledgerRows(ledger, `SELECT count(*)::int AS n FROM events e JOIN campaigns c ON c.id = e.campaign_id
+    const events = await ledgerRows<Row>(ledger, `SELECT count(*)::int AS n FROM events e JOIN campaigns c ON c.id = e.campaign_id
       WHERE c.name = $1 AND e.kind = 'operator_resolved'`, [name]);
     expect(events[0]!['n']).toBe(0);
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startSimulator, worstWindow, type Simulator } from '../src/sim/index.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, simEnv } from './helpers/cli.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { parseReport, usNumber, writeJob } from './helpers/csv.js';
 
@@ -14,9 +14,6 @@ const SRCS = ['14155550101', '14155550102', '14155550103'];
 const LONG = 'This is a long announcement. '.repeat(7).trim(); // 202 GSM characters: 2 units
 const UNICODE = 'Grüße 🎉 from the team'; // emoji: UCS-2
 
-function simEnv(sim: Simulator): Record<string, string> {
-  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
-}
 
 /** dst → how many messages the simulator accepted for it. */
 function sendsPerNumber(sim: Simulator): Map<string, number> {

@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimulator, worstWindow, type Simulator } from '../src/sim/index.js';
-import { killLeftovers, runCli, startCli, type CliResult } from './helpers/cli.js';
+import { killLeftovers, runCli, startCli, type CliResult, simEnv } from './helpers/cli.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { usNumber, writeJob } from './helpers/csv.js';
 
@@ -93,9 +93,6 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
   return true;
 }
 
-function simEnv(sim: Simulator): Record<string, string> {
-  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
-}
 
 /** The tail of a CLI's output, for failure messages. */
 function tail(r: { stdout: string; stderr: string; code?: number | null; signal?: string | null }, n = 3000): string {

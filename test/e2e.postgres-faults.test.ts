@@ -5,16 +5,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startSimulator, worstWindow, type Simulator } from '../src/sim/index.js';
-import { runCli, startCli } from './helpers/cli.js';
+import { runCli, startCli, simEnv } from './helpers/cli.js';
 import { createTestLedger, type TestLedger } from './helpers/ledgers.js';
 import { usNumber, writeJob } from './helpers/csv.js';
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
 const SRCS = ['14155550301', '14155550302', '14155550303'];
 
-function simEnv(sim: Simulator): Record<string, string> {
-  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
-}
 
 /** Numbers the simulator delivers quickly (not ending 97-99), `n` of them from `start`. */
 function numbers(start: number, n: number): string[] {

@@ -4,38 +4,24 @@
  * without a 429 of our own making, and a crash during tracking resumes without asking again about what
  * was already final.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { openLedger } from '../src/ledger/open.js';
-import { runCli, startCli } from './helpers/cli.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
-import { parseReport, usNumber, writeJob } from './helpers/csv.js';
+import { runCli, startCli, simEnv, freePort } from './helpers/cli.js';
+import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { deliveredNumber, parseReport, writeJob } from './helpers/csv.js';
 
 const SRCS = ['14155550101', '14155550102', '14155550103', '14155550104'];
 
-function simEnv(sim: Simulator): Record<string, string> {
-  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
-}
 
 /** n recipients, delivered (no number ends in 97–99), except every `noReceiptEvery`-th: it ends in 99 (never a receipt). */
 function recipients(n: number, offset: number, noReceiptEvery = 0): string {
   const rows = ['phone,name'];
   for (let i = 0; i < n; i++) {
     const j = offset + i;
-    const dst = noReceiptEvery > 0 && i % noReceiptEvery === 0 ? `1415${70_000 + j}99` : usNumber(Math.floor(j / 97) * 100 + (j % 97));
+    const dst = noReceiptEvery > 0 && i % noReceiptEvery === 0 ? `1415${70_000 + j}99` : deliveredNumber(j);
     rows.push(`+${dst},N${i}`);
   }
   return rows.join('\n') + '\n';
-}
-
-async function ledgerRows<T>(ledger: TestLedger, sql: string, params: unknown[] = []): Promise<T[]> {
-  const db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  try {
-    return await db.query<T>(sql, params);
-  } finally {
-    await db.close();
-  }
 }
 
 describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
@@ -145,14 +131,6 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
     expect(report.filter((r) => r['status'] === 'delivered')).toHaveLength(90);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -4,7 +4,6 @@
  * every way a request can fail the check), callbacks replayed, duplicated, out of order and early, the
  * 200-only-once-recorded rule, the simulator end to end, and the `smsrun webhook` command.
  */
-import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import plivo from 'plivo';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import { startSimulator } from '../src/sim/index.js';
 import { createRng } from '../src/sim/rng.js';
 import { signatureHeaders } from '../src/sim/signing.js';
 import { callbackUrlFor, checkSignature, parseListen, startReceiver, type Receiver, type ReceiverOptions } from '../src/track/receiver.js';
-import { killLeftovers, runCli, startCli } from './helpers/cli.js';
+import { freePort, killLeftovers, runCli, startCli } from './helpers/cli.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
 const TOKEN = 'TestAuthTokenVq8Lm3Zx6Rt1Np4Kd9Hs2Wc7Yb5';
@@ -121,13 +120,6 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Ledger fixtures, through the ledger's own load and write-ahead functions.

@@ -163,7 +163,6 @@ export interface DueMessage {
   message_uuid: string;
   sent_after: Date;
   submitted_at: Date;
-  polls: number;
   /** When its look became due. */
   due_since: Date;
 }
@@ -181,7 +180,7 @@ export interface DueRule {
 /** Open messages whose next look is due, oldest request first. */
 export async function dueMessages(db: Queryable, campaignId: number, rule: DueRule, limit: number): Promise<DueMessage[]> {
   return db.query<DueMessage>(
-    `SELECT message_uuid, sent_after, submitted_at, polls,
+    `SELECT message_uuid, sent_after, submitted_at,
             CASE WHEN polls = 0 THEN greatest(next_poll_at, sent_after + make_interval(secs => $2::float8 / 1000)) ELSE next_poll_at END AS due_since
      FROM messages
      WHERE campaign_id = $1 AND final_at IS NULL AND next_poll_at <= now()
@@ -205,12 +204,11 @@ export interface TrackingBacklog {
   open: number;
   /** When the next open message will be due (its schedule, not counting the first-look rule). */
   nextAt: Date | null;
-  oldestOpenSentAfter: Date | null;
 }
 
 export async function trackingBacklog(db: Queryable, campaignId: number): Promise<TrackingBacklog> {
   const [row] = await db.query<TrackingBacklog>(
-    `SELECT count(*)::int AS open, min(next_poll_at) AS "nextAt", min(sent_after) AS "oldestOpenSentAfter"
+    `SELECT count(*)::int AS open, min(next_poll_at) AS "nextAt"
      FROM messages WHERE campaign_id = $1 AND final_at IS NULL`,
     [campaignId],
   );

@@ -15,19 +15,16 @@ export interface ListDeps {
   stopper: Stopper;
 }
 
-/** Calls `onPage` with each page in turn; stops early if the run stops. Returns the number of requests. */
-export async function listPages(deps: ListDeps, filter: ListFilter, priority: number, onPage: (page: ListPage) => Promise<void> | void): Promise<number> {
+/** Calls `onPage` with each page in turn; stops early if the run stops. */
+export async function listPages(deps: ListDeps, filter: ListFilter, priority: number, onPage: (page: ListPage) => Promise<void> | void): Promise<void> {
   const { client, stopper } = deps;
-  let requests = 1;
   let page = await listedPage(deps, priority, () => client.listMessages(filter));
   await onPage(page);
   while (page.next && !stopper.stopped) {
     const next = page.next;
     page = await listedPage(deps, priority, () => client.listNext(next));
-    requests++;
     await onPage(page);
   }
-  return requests;
 }
 
 async function listedPage(deps: ListDeps, priority: number, call: () => Promise<ListPage>): Promise<ListPage> {

@@ -58,13 +58,8 @@ type QueuedWindow = ListWindow & { seen: Set<string> };
 
 export type TrackEvent = { kind: 'final'; count: number };
 
-export interface TrackStats {
-  gets: number;
-  listRequests: number;
-}
 
 export class Tracker {
-  readonly stats: TrackStats = { gets: 0, listRequests: 0 };
   readonly #schedule: LookSchedule;
   /** Windows waiting for the List budget, listed one at a time in the background while GETs go on. */
   #listQueue: QueuedWindow[] = [];
@@ -145,7 +140,7 @@ export class Tracker {
       return;
     }
     const margin = BASE_MARGIN_MS + this.#skewMs;
-    const from = new Date(due[0]!.sent_after.getTime() - margin - 60_000);
+    const from = new Date(due[0]!.sent_after.getTime() - margin);
     const to = new Date(Math.max(...due.map((m) => m.submitted_at.getTime())) + margin);
     const times = options.trackBy === 'get' ? [] : await ledger.run(() => sendTimes(db, campaignId, from, to, 50 * DUE_PER_ROUND));
     const listTokens = options.trackBy === 'auto' ? ((await limiters.listRequests.currentReservoir()) ?? 0) : 0;
@@ -202,7 +197,7 @@ export class Tracker {
     const due = new Map(w.due.map((m) => [m.message_uuid, m]));
     let records = 0;
     let ours = 0;
-    this.stats.listRequests += await listPages(
+    await listPages(
       this.deps,
       { message_direction: 'outbound', message_time__gte: w.from, message_time__lte: w.to },
       PRIORITY.track,
@@ -245,7 +240,6 @@ export class Tracker {
         if (stopper.stopped || fatal !== undefined) return;
         try {
           const mdr = await limiters.requests.schedule({ priority: PRIORITY.track }, () => client.getMessage(m.message_uuid));
-          this.stats.gets++;
           this.#getOnly.delete(m.message_uuid);
           if (mdr) updates.push(this.#update(mdr, 'get', m));
           else retryLater.push(m.message_uuid);

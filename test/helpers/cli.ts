@@ -1,5 +1,6 @@
 /** Runs the real CLI (the built bin) as a child process, the way a user does. The one spawner of the tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -57,4 +58,18 @@ export function killLeftovers(): void {
     }
   }
   children.clear();
+}
+
+/** The CLI's environment for talking to a simulator as if it were Plivo. */
+export function simEnv(sim: { authId: string; authToken: string; url: string }): Record<string, string> {
+  return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
+}
+
+/** A TCP port free right now (for a receiver whose public URL must be known before it listens). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -20,3 +20,8 @@ export function parseReport(csv: string): Record<string, string>[] {
 export function usNumber(i: number): string {
   return `1415${String(5_000_000 + i).padStart(7, '0')}`;
 }
+
+/** Like usNumber, but never ending in 97–99 (the simulator's undelivered, failed and no-receipt numbers). */
+export function deliveredNumber(i: number): string {
+  return usNumber(Math.floor(i / 97) * 100 + (i % 97));
+}

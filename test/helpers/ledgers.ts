@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { openLedger } from '../../src/ledger/open.js';
 
 export interface TestLedger {
   kind: 'pglite' | 'postgres';
@@ -47,5 +48,15 @@ async function adminQuery(url: string, sql: string): Promise<void> {
     await client.query(sql);
   } finally {
     await client.end();
+  }
+}
+
+/** Reads the ledger directly, once the CLI has exited (the embedded one is then free). */
+export async function ledgerRows<T>(ledger: TestLedger, sql: string, params: unknown[] = []): Promise<T[]> {
+  const db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
+  try {
+    return await db.query<T>(sql, params);
+  } finally {
+    await db.close();
   }
 }
