@@ -19,7 +19,7 @@
  *   5. The number must be valid for its country (libphonenumber's `max` metadata), and Plivo's own rules
  *      have the last word: what is sent is the E.164 digits without `+`, at most 14 of them.
  */
-import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
 
 /** libphonenumber's number types, in the spelling of the plan and the docs. */
 export type NumberType =
@@ -94,7 +94,7 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
     // 00 is the international prefix nearly everywhere, and no national number starts with it.
     const international = parse(`+${digits.slice(2)}`);
     if (international?.isValid() || defaultCountry === undefined) return accept(shown, international, `+${digits.slice(2)}`);
-    return refuse(`${notValidIn(defaultCountry, nationally)}, nor a valid international number (read as ${readAs(international, digits.slice(2))})`);
+    return refuse(`${notValidIn(defaultCountry, nationally, digits)}, nor a valid international number (read as ${readAs(international, digits.slice(2))})`);
   }
   const international = parse(`+${digits}`);
   const cue = nationalCue(text, digits, international);
@@ -110,7 +110,7 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
     return accept(shown, international, `+${digits}`);
   }
   if (cue === null && international?.isValid()) return accept(shown, international, `+${digits}`);
-  return refuse(notValidIn(defaultCountry, nationally) +
+  return refuse(notValidIn(defaultCountry, nationally, digits) +
     (cue === null ? `, nor a valid international number (read as ${readAs(international, digits)})` : ''));
 }
 
@@ -153,14 +153,23 @@ function accept(shown: string, number: PhoneNumber | undefined, read: string): P
   return { ok: true, dst, country: number.country ?? null, type: typeName(number) };
 }
 
-function notValidIn(country: CountryCode, nationally: PhoneNumber | undefined): string {
-  return `is not a valid ${country} number` + (nationally ? ` (read as ${readAs(nationally, '')})` : '');
+function notValidIn(country: CountryCode, nationally: PhoneNumber | undefined, digits: string): string {
+  if (nationally !== undefined) return `is not a valid ${country} number (read as ${readAs(nationally, digits)})`;
+  const length = validatePhoneNumberLength(digits, country);
+  return `is not a valid ${country} number${length === 'TOO_SHORT' ? ` (too short for ${country})` : length === 'TOO_LONG' ? ` (too long for ${country})` : ''}`;
 }
 
-/** How a number was read, for a refusal: `+44 791112345` (country code, then the national number). */
+/** How a number was read, and why it is not valid, for a refusal: `+44 791112345, too short for +44`. */
 function readAs(number: PhoneNumber | undefined, digits: string): string {
-  if (number === undefined) return `+${digits}, which is no country's number`;
-  return `+${number.countryCallingCode} ${number.nationalNumber}${number.country ? ` in ${number.country}` : ''}`;
+  if (number === undefined) return `+${digits}, and no country has that code`;
+  const read = `+${number.countryCallingCode} ${number.nationalNumber}`;
+  const where = number.country ?? `+${number.countryCallingCode}`;
+  switch (validatePhoneNumberLength(number.number)) {
+    case 'TOO_LONG': return `${read}, too long for ${where}`;
+    case 'TOO_SHORT': return `${read}, too short for ${where}`;
+    case 'INVALID_LENGTH': return `${read}, a length no ${where} number has`;
+    default: return `${read}, not a number in use in ${where}`;
+  }
 }
 
 const TYPE_NAMES: Readonly<Record<string, NumberType>> = {
