@@ -88,7 +88,7 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
   let nationally: PhoneNumber | undefined;
   if (defaultCountry !== undefined) {
     nationally = parse(digits, defaultCountry);
-    if (nationally?.isValid()) return accept(shown, nationally, digits);
+    if (nationally?.isValid()) return sent(shown, nationally);
   }
   if (digits.startsWith('00')) {
     // 00 is the international prefix nearly everywhere, and no national number starts with it.
@@ -107,18 +107,22 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
       return refuse(`is not a valid number: read with its country code first it is ${readAs(international, digits)}; ` +
         'if it is written as a national number, set "default_country" to its country');
     }
-    return accept(shown, international, `+${digits}`);
+    return sent(shown, international);
   }
-  if (cue === null && international?.isValid()) return accept(shown, international, `+${digits}`);
+  if (cue === null && international?.isValid()) return sent(shown, international);
   return refuse(notValidIn(defaultCountry, nationally, digits) +
     (cue === null ? `, nor a valid international number (read as ${readAs(international, digits)})` : ''));
 }
 
 const EXTENSION_REASON = 'has an extension, which cannot receive a text: give the number of a phone that can';
 
-/** NFKC turns full-width digits, `＋` and `（）` into ASCII and no-break spaces into spaces; the rest is removed. */
+/**
+ * NFKC turns full-width digits, `＋` and `（）` into ASCII and no-break spaces into spaces; invisible characters
+ * are removed. Plain ASCII, the usual case, skips all of that.
+ */
 function clean(raw: string): string {
-  return raw.normalize('NFKC').replace(INVISIBLE, '').replace(DASHES, '-').trim().replace(/^'\s*/, '');
+  const text = /^[\x20-\x7e]*$/.test(raw) ? raw : raw.normalize('NFKC').replace(INVISIBLE, '').replace(DASHES, '-');
+  return text.trim().replace(/^'\s*/, '');
 }
 
 function parse(text: string, defaultCountry?: CountryCode): PhoneNumber | undefined {
@@ -146,6 +150,11 @@ function accept(shown: string, number: PhoneNumber | undefined, read: string): P
   if (!number?.isValid()) {
     return { ok: false, reason: `${shown} is not a valid phone number (read as ${readAs(number, read.replace(/^\+/, ''))})` };
   }
+  return sent(shown, number);
+}
+
+/** A valid number as Plivo is sent it, if Plivo's own rules allow it. */
+function sent(shown: string, number: PhoneNumber): ParsedNumber {
   const dst = number.number.slice(1);
   if (dst.length > MAX_PLIVO_DIGITS) {
     return { ok: false, reason: `${shown} is ${number.number}, ${dst.length} digits: Plivo accepts at most ${MAX_PLIVO_DIGITS}` };
