@@ -152,7 +152,7 @@ function countryCode(value: string, ctx: z.core.$RefinementCtx<string>): string 
   ctx.addIssue({
     code: 'custom',
     input: value,
-    message: `'${value}' is not an ISO 3166-1 alpha-2 country code${guess ? `: did you mean "${guess}" (${regionName(guess)})?` : ''}. ` +
+    message: `'${value}' is not an ISO 3166-1 alpha-2 country code${guess ? `: did you mean "${guess}" (${regionName(guess)})? ` : '. '}` +
       'It says which country national numbers (without + or a country code) belong to, e.g. "US", "GB", "DE", "IN"',
   });
   return z.NEVER;
