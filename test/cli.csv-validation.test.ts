@@ -63,7 +63,7 @@ describe('a CSV header that cannot work: exit 2, nothing loaded', () => {
     const { jobFile, csvFile } = await setup('csv-nodst', 'number,name\n14155550001,Ann\n14155550002,Bob\n', { src, text: 'Hi' });
     const r = await cli('run', jobFile, ...FAST);
     expectUsageFailure(r);
-    expect(r.stderr).toContain(`smsrun: ${csvFile}:1: no 'phone' column in the header (columns: number, name). ` +
+    expect(r.stderr).toContain(`smsrun: ${csvFile}:1: no 'phone' column in the header (columns, split at commas: number, name). ` +
       'Rename the phone-number column, or set "dst_column" in the job file to its name.');
     expect(r.stderr).not.toContain('loaded');
     expect(fromSender(sim, src)).toHaveLength(0);
@@ -165,7 +165,7 @@ describe('what a CSV may look like', () => {
     const plan = await cli('plan', jobFile, '--json');
     expect(plan.code).toBe(0);
     expect(JSON.parse(plan.stdout).problems).toEqual([
-      "row 1: line 2: column 'phone': 'abc' contains letters: a destination is digits only, with the country code first, e.g. 14155550100",
+      "row 1: line 2: column 'phone': 'abc' contains letters: write the number in digits, e.g. +1 415 555 0100",
     ]);
   });
 
@@ -194,11 +194,11 @@ describe('bad rows, duplicates, and running a campaign again', () => {
     '14155550301,hello', //                      row 1, line 2: valid
     'abc5550302,hello', //                       row 2, line 3: letters
     ',hello', //                                 row 3, line 4: empty number
-    '04155550304,hello', //                      row 4, line 5: no country code
+    '04155550304,hello', //                      row 4, line 5: national (a trunk 0), no default_country
     `14155550305,${GSM_1601}`, //                row 5, line 6: 1601 GSM characters
     `14155550306,${UCS2_738}`, //                row 6, line 7: 738 UCS-2 characters
     '14155550307,hello,extra', //                row 7, line 8: three fields
-    '141555503081234,hello', //                  row 8, line 9: 15 digits
+    '141555503081234,hello', //                  row 8, line 9: 15 digits, too long for +1
     `14155550309,${GSM_1600}`, //                row 9, line 10: valid, 1600 GSM = 11 units
     `14155550310,${UCS2_737}`, //                row 10, line 11: valid, 737 UCS-2 = 11 units
     '+1 (415) 555-0301,hello again', //          row 11, line 12: duplicate of row 1
@@ -256,16 +256,16 @@ describe('bad rows, duplicates, and running a campaign again', () => {
       ['15', '16', '14155550312', 'invalid'],
     ]);
     const reason = (row: number) => rows[row - 1]!.reason;
-    expect(reason(2)).toBe("line 3: column 'phone': 'abc5550302' contains letters: a destination is digits only, with the country code first, e.g. 14155550100");
+    expect(reason(2)).toBe("line 3: column 'phone': 'abc5550302' contains letters: write the number in digits, e.g. +1 415 555 0100");
     expect(reason(3)).toBe("line 4: column 'phone' is empty");
-    expect(reason(4)).toMatch(/^line 5: column 'phone': '04155550304' has no country code/);
+    expect(reason(4)).toMatch(/^line 5: column 'phone': '04155550304' reads as a national number \(04155550304: it starts with 0, .*set "default_country"/);
     expect(reason(5)).toBe('line 6: text is 1601 GSM characters; Plivo allows at most 1600 (shorten it)');
     expect(reason(6)).toMatch(/^line 7: text is 738 UCS-2 characters; Plivo allows at most 737 /);
     expect(reason(7)).toBe('line 8: the row has 3 fields but the header has 2; quote values that contain commas');
-    expect(reason(8)).toMatch(/^line 9: column 'phone': '141555503081234' is too long \(15 digits\)/);
+    expect(reason(8)).toMatch(/^line 9: column 'phone': '141555503081234' is not a valid number: read with its country code first it is \+1 41555503081234, too long for \+1/);
     expect(reason(11)).toBe('same number as row 1: sent once');
     expect(reason(12)).toBe('same number as row 9: sent once');
-    expect(reason(13)).toMatch(/^line 14: column 'phone': '1415555' is too short \(7 digits\)/);
+    expect(reason(13)).toMatch(/^line 14: column 'phone': '1415555' reads as a national number \(1415555: only 7 digits and no \+/);
     expect(reason(15)).toBe('line 16: the row has 1 fields but the header has 2; quote values that contain commas');
     for (const row of [1, 9, 10, 14]) {
       expect(rows[row - 1]!.reason).toBe('');

@@ -32,9 +32,9 @@ beforeAll(async () => {
     '14155550203,Linus',
     '14155550204,Zoe',
     '14155550205,',
-    '+1 415 555 0201,Ada again', // same number as row 1 once sanitised
+    '+1 415 555 0201,Ada again', // the same E.164 number as row 1
     'not-a-number,Bob',
-    '0412345678,Carol', // no country code
+    '0412345678,Carol', // a national number, and no default_country
     '',
   ].join('\n'));
 });
@@ -208,10 +208,12 @@ describe('plan', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe("plan for campaign 'jv-plan' (nothing sent, nothing written):");
     expect(lines[1]).toBe('  rows 8: 5 to send, 2 invalid, 1 duplicate');
-    expect(lines[2]).toBe('  5 units from 1 sender(s) at 500/s each (units), in about 5 request(s)');
+    expect(lines[2]).toBe('  by country: US 5');
+    expect(lines[3]).toBe('  by number type: fixed_line_or_mobile 5');
+    expect(lines[4]).toBe('  5 units from 1 sender(s) at 500/s each (units), in about 5 request(s)');
     expect(r.stdout).toContain('  invalid rows:\n');
     expect(r.stdout).toContain("    row 7: line 8: column 'phone': 'not-a-number' contains letters");
-    expect(r.stdout).toContain("    row 8: line 9: column 'phone': '0412345678' has no country code");
+    expect(r.stdout).toContain("    row 8: line 9: column 'phone': '0412345678' reads as a national number (0412345678: it starts with 0");
     expect(sim.messages()).toHaveLength(0);
     expect(existsSync(path.join(home, 'ledger'))).toBe(false);
   });
@@ -228,13 +230,19 @@ describe('plan', () => {
       valid: 5,
       invalid: 2,
       duplicate: 1,
+      skipped: 0,
       units: 5,
       senders: 1,
       batches: 1, // one text, five numbers, batch_size 100
       estimatedSeconds: 1,
+      countries: { US: 5 },
+      types: { fixed_line_or_mobile: 5 },
+      landlines: 0,
       problems: [
-        "row 7: line 8: column 'phone': 'not-a-number' contains letters: a destination is digits only, with the country code first, e.g. 14155550100",
-        "row 8: line 9: column 'phone': '0412345678' has no country code: write it with the country code first and without the leading 0, e.g. 61412345678 for the Australian 0412 345 678",
+        "row 7: line 8: column 'phone': 'not-a-number' contains letters: write the number in digits, e.g. +1 415 555 0100",
+        "row 8: line 9: column 'phone': '0412345678' reads as a national number (0412345678: it starts with 0, a trunk or an international prefix), " +
+          'and the job has no "default_country" to say which country it belongs to: set "default_country" (e.g. "US" or "GB"), ' +
+          'or write the number with + and its country code',
       ],
     });
     expect(sim.messages()).toHaveLength(0);

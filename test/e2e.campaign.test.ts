@@ -48,7 +48,7 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     rows.push('not a phone,Hi,x'); // invalid: letters
     rows.push(',Hi,x'); // invalid: empty
     rows.push('+14155559997,Hi,undelivered'); // the simulator leaves it undelivered
-    rows.push('+99912345678,Hi,unallocated'); // passes our checks, Plivo reports it invalid_number
+    rows.push('+99912345678,Hi,unallocated'); // +999 is no country's code: refused at load, before it costs a request
     const job = await writeJob({ name: `mixed-${kind}`, src: SRCS, text: '{{greeting}}', rate: 500, batch_size: 7 }, rows.join('\r\n') + '\r\n');
     const reportFile = path.join(ledger.home, 'mixed.csv');
 
@@ -83,7 +83,8 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     expect(status(62)['reason']).toMatch(/line 63.*letters/);
     expect(status(63)['status']).toBe('invalid');
     expect(status(64)).toMatchObject({ status: 'undelivered', error_code: '80' });
-    expect(status(65)['status']).toBe('rejected');
+    expect(status(65)).toMatchObject({ status: 'invalid', dst: '+99912345678' });
+    expect(status(65)['reason']).toMatch(/no country has that code/);
     expect(status(1)).toMatchObject({ status: 'delivered', units: '2', error_code: '000', total_amount: '0.01000' });
     expect(status(2)['units']).toBe('1');
 

@@ -6,6 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import iconv from 'iconv-lite';
+import { getCountries, isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { JobFileError } from '../errors.js';
 import { sanitizeSrc, srcProblem } from '../sms/numbers.js';
@@ -37,6 +39,12 @@ const jobSchema = z.strictObject({
   trackable: z.boolean().default(false),
   message_expiry: z.number().int().min(5).max(10799, 'Plivo accepts 5 to 10799 seconds').optional(),
   receipt_cutoff_hours: z.number().positive('must be a positive number of hours').default(72),
+  // The keys below have no default on purpose: a key that is not set does not enter the campaign's content
+  // hash, so campaigns loaded before the key existed keep their identity (src/campaign/load.ts).
+  default_country: z.string().transform(countryCode).optional(),
+  encoding: z.string().refine((e) => iconv.encodingExists(e), { error: (i) => encodingProblem(String(i.input)) }).optional(),
+  delimiter: z.enum([',', ';', '\t', '|'], { error: 'use ",", ";", "\\t" (a tab) or "|"; without the key it is detected from the header line' }).optional(),
+  landlines: z.enum(['send', 'skip'], { error: 'use "send" (the default) or "skip" (landlines are kept in the report as skipped)' }).optional(),
 });
 
 export type JobFields = z.infer<typeof jobSchema>;
@@ -135,6 +143,45 @@ function crossFieldProblems(job: JobFields, unknown: ReadonlySet<string> = new S
 }
 
 const KNOWN_KEYS = Object.keys(jobSchema.shape);
+
+/** Upper-cased ISO 3166-1 alpha-2, or an issue that says what was meant ("UK" is "GB"). */
+function countryCode(value: string, ctx: z.core.$RefinementCtx<string>): string {
+  const code = value.trim().toUpperCase();
+  if (isSupportedCountry(code)) return code;
+  const guess = guessCountry(value);
+  ctx.addIssue({
+    code: 'custom',
+    input: value,
+    message: `'${value}' is not an ISO 3166-1 alpha-2 country code${guess ? `: did you mean "${guess}" (${regionName(guess)})? ` : '. '}` +
+      'It says which country national numbers (without + or a country code) belong to, e.g. "US", "GB", "DE", "IN"',
+  });
+  return z.NEVER;
+}
+
+/** Codes people write for a country that ISO spells otherwise. */
+const COUNTRY_ALIASES: Readonly<Record<string, string>> = { UK: 'GB', EN: 'GB', USA: 'US', EL: 'GR', GBR: 'GB', DEU: 'DE', FRA: 'FR', IND: 'IN', CAN: 'CA', AUS: 'AU' };
+
+function guessCountry(value: string): string | undefined {
+  const upper = value.trim().toUpperCase();
+  if (COUNTRY_ALIASES[upper]) return COUNTRY_ALIASES[upper];
+  const name = value.trim().toLowerCase();
+  return getCountries().find((c) => regionName(c).toLowerCase() === name);
+}
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+
+function regionName(code: string): string {
+  return regionNames.of(code) ?? code;
+}
+
+/** The encodings a CSV is likely to be in, for "did you mean". */
+const COMMON_ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'windows-1252', 'windows-1250', 'windows-1251', 'iso-8859-1', 'iso-8859-2', 'iso-8859-15', 'macintosh', 'shift_jis', 'gb18030', 'big5', 'euc-kr', 'koi8-r', 'cp850'];
+
+function encodingProblem(value: string): string {
+  const guess = suggest(value, COMMON_ENCODINGS);
+  return `'${value}' is not an encoding smsrun knows${guess ? ` (did you mean "${guess}"?)` : ''}; ` +
+    'name the CSV\'s encoding, e.g. "windows-1252" for a CSV saved by Excel on Windows, or remove the key for UTF-8';
+}
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {

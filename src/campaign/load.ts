@@ -7,12 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { parse, CsvError } from 'csv-parse';
+import { CsvError } from 'csv-parse';
 import type { Db } from '../ledger/db.js';
 import { findCampaign, type CampaignRow } from '../ledger/campaigns.js';
 import { finalizeLoad, insertCampaign, insertRecipients, lockCampaignName, type RecipientRow } from '../ledger/load.js';
 import { CampaignConflictError } from '../ledger/errors.js';
 import { UsageError } from '../errors.js';
+import { openCsv } from './csv.js';
 import type { Job } from './job.js';
 import { makeRowValidator } from './rows.js';
 
@@ -65,20 +66,18 @@ export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRo
   // Empty lines are skipped here rather than by csv-parse, so that every line is counted: a row's line is
   // the one it starts on, even after quoted fields that span lines (csv-parse's info.lines is where a
   // record ends, and counts a quoted CRLF twice).
-  const parser = createReadStream(job.recipientsPath).pipe(
-    parse({ bom: true, relax_column_count: true, trim: true, raw: true }),
-  );
+  const csv = await openCsv(job.recipientsPath, { encoding: job.encoding, delimiter: job.delimiter, dstColumn: job.dst_column });
   let validate: ((fields: string[], rowNo: number, lineNo: number) => RecipientRow) | undefined;
   let rowNo = 0;
   let nextLine = 1;
   let chunk: RecipientRow[] = [];
   try {
-    for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+    for await (const { record, raw } of csv.records) {
       const line = nextLine;
       nextLine += 1 + lineBreaksWithin(raw);
       if (raw.trim() === '') continue; // a blank line; a line holding "" is a row with an empty field
       if (validate === undefined) {
-        validate = makeRowValidator(job, record);
+        validate = makeRowValidator(job, record, { line: raw.replace(/(\r\n|\n|\r)$/, ''), delimiter: csv.delimiter, detected: csv.detected });
         continue;
       }
       chunk.push(validate(record, ++rowNo, line));
@@ -117,9 +116,16 @@ async function sha256File(file: string): Promise<string> {
 
 /** The job keys that decide who gets which message; the rest (rates, tracking) may change on resume. */
 const CONTENT_KEYS = ['text', 'src', 'powerpack_uuid', 'dst_column', 'batch_size', 'type', 'media_urls', 'url', 'method', 'log', 'trackable', 'message_expiry'] as const;
+/**
+ * Content keys added after campaigns were first hashed. Each enters the hash only when the job sets it, so a
+ * campaign loaded before the key existed, resumed with its job unchanged, keeps its hash. They have no
+ * schema default for the same reason.
+ */
+const LATER_CONTENT_KEYS = ['default_country', 'encoding', 'delimiter', 'landlines'] as const;
 
 function hashContent(job: Job, csvSha256: string): string {
-  const content = Object.fromEntries(CONTENT_KEYS.map((k) => [k, job[k] ?? null]));
+  const content: Record<string, unknown> = Object.fromEntries(CONTENT_KEYS.map((k) => [k, job[k] ?? null]));
+  for (const k of LATER_CONTENT_KEYS) if (job[k] !== undefined) content[k] = job[k];
   return createHash('sha256').update(csvSha256).update(JSON.stringify(content)).digest('hex');
 }
 
@@ -131,7 +137,7 @@ function jobRecord(job: Job): Record<string, unknown> {
 function conflict(job: Job, existing: CampaignRow, csvSha256: string): CampaignConflictError {
   const changed = existing.csv_sha256 !== csvSha256
     ? `its recipients CSV (${job.recipientsPath}) has changed since it was loaded`
-    : `the job's content keys (${CONTENT_KEYS.filter((k) => JSON.stringify(existing.job[k] ?? null) !== JSON.stringify(job[k] ?? null)).join(', ') || 'text, senders or options'}) have changed since it was loaded`;
+    : `the job's content keys (${[...CONTENT_KEYS, ...LATER_CONTENT_KEYS].filter((k) => JSON.stringify(existing.job[k] ?? null) !== JSON.stringify(job[k] ?? null)).join(', ') || 'text, senders or options'}) have changed since it was loaded`;
   return new CampaignConflictError(
     `campaign '${job.name}' is already in the ledger, but ${changed}. ` +
     'Sending the changed version under the same name could text people twice or skip them. ' +

@@ -18,12 +18,18 @@ export interface NewCampaign {
 export interface RecipientRow {
   rowNo: number;
   lineNo: number;
+  /** The number as the CSV wrote it. */
   rawDst: string | null;
+  /** The E.164 number without `+`, as Plivo is sent it: what duplicates are judged on. */
   dst: string | null;
   text: string | null;
   units: number | null;
-  status: 'pending' | 'invalid';
+  /** `skipped`: a landline, with the job's `landlines: "skip"`. */
+  status: 'pending' | 'invalid' | 'skipped';
   reason: string | null;
+  /** The number's country and type, for `plan`; not kept in the ledger. */
+  country: string | null;
+  numberType: string | null;
 }
 
 /** Serialises loaders of one campaign name until the end of the transaction. */

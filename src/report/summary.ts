@@ -3,7 +3,7 @@ import type { Db } from '../ledger/db.js';
 import type { CampaignRow } from '../ledger/campaigns.js';
 import { ambiguousBatches, costSummary, statusCounts, type AmbiguousBatchInfo } from '../ledger/reports.js';
 
-export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate'] as const;
+export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped'] as const;
 
 export interface Summary {
   campaign: string;
@@ -83,6 +83,7 @@ const DESCRIPTIONS: Record<string, string> = {
   sending: 'request in flight or being reconciled',
   invalid: 'not sent: invalid row (reason in the report)',
   duplicate: 'not sent: same number as an earlier row',
+  skipped: 'not sent: a landline, skipped by the job\'s "landlines": "skip"',
 };
 
 function describe(status: string): string {

@@ -1,11 +1,11 @@
 /**
- * destination_country_iso2 for an MDR, from the number's country code.
- *
- * A short table of the common calling codes, longest prefix first. A number
- * not covered gets '' (the simulator prices every country alike, so nothing
- * depends on it); +1 is reported as US although it also covers Canada and the
- * Caribbean.
+ * destination_country_iso2 for an MDR: the country libphonenumber reads in the number (so +1 is told apart
+ * into US, CA and the Caribbean by area code, +44 into GB, GG, JE and IM). A number that is valid in no
+ * country's plan (a test range such as +44 7700 900xxx) falls back to a short table of the common calling
+ * codes, longest prefix first, and else gets '' (the simulator prices every country alike, so nothing
+ * depends on it). Tests read it to check that no message went to another country than the one meant.
  */
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 const CODES: ReadonlyArray<readonly [string, string]> = [
   ['1', 'US'], ['7', 'RU'], ['20', 'EG'], ['27', 'ZA'], ['30', 'GR'], ['31', 'NL'], ['32', 'BE'],
@@ -21,6 +21,8 @@ const CODES: ReadonlyArray<readonly [string, string]> = [
 const BY_LENGTH = [...CODES].sort((a, b) => b[0].length - a[0].length);
 
 export function countryIso2(number: string): string {
+  const country = parsePhoneNumberFromString(`+${number.replace(/\D/g, '')}`)?.country;
+  if (country !== undefined) return country;
   for (const [code, iso] of BY_LENGTH) if (number.startsWith(code)) return iso;
   return '';
 }

@@ -17,6 +17,7 @@ export type { SimMessage, SimState, StateChange, MessageType, LogMode } from './
 export type { SimStats } from './stats.js';
 export type { CallbackAttempt } from './callbacks.js';
 export { outcomeFor, EXPIRED } from './outcome.js';
+export { countryIso2 } from './country.js';
 export type { Outcome } from './outcome.js';
 export { UNALLOCATED_PREFIX, MAX_DESTINATIONS } from './create.js';
 export { SimOptionsError } from './errors.js';
