@@ -233,7 +233,7 @@ describe('signatures, through the receiver', () => {
     };
     expect(await send(rx, req)).toEqual({ status: 200, text: 'OK\n' });
     expect(applied).toEqual([expect.objectContaining({
-      uuid: V3_VECTOR.params.MessageUUID, toNumber: '14155550001', state: 'delivered', final: true, status: 'delivered', errorCode: '000',
+      uuid: V3_VECTOR.params.MessageUUID, toNumber: '14155550001', state: 'delivered', final: true, errorCode: '000',
       units: 1, totalRate: '0.00500', totalAmount: '0.00500', sequence: null, via: 'callback', campaignId: null, batchId: null, nextPollAt: null,
     })]);
     expect((await send(rx, { ...req, body: req.body.replace('delivered', 'failed') })).status).toBe(403);

@@ -17,7 +17,7 @@
  * read as unknown (null) rather than refusing the callback, which Plivo would only retry unchanged.
  */
 import { UsageError } from '../errors.js';
-import { isFinalState, statusFor, type ProviderUpdate } from '../ledger/tracking.js';
+import { isFinalState, type ProviderUpdate } from '../ledger/tracking.js';
 import { parseCallbackTime } from '../plivo/time.js';
 
 /** A callback's fields: a form or JSON body, or a query string. Repeated keys as arrays. */
@@ -91,7 +91,6 @@ export function parseCallback(fields: CallbackFields, query: URLSearchParams): P
     toNumber: one(fields, 'To').replace(/^\+/, '') || null,
     state,
     final,
-    status: statusFor(state, final),
     errorCode: one(fields, 'ErrorCode') || null,
     units: int(one(fields, 'Units')),
     totalRate: amount(one(fields, 'TotalRate')),
