@@ -54,6 +54,10 @@ export async function enrollUnlinked(db: Queryable, campaignId: number, batchIds
 export interface UnaccountedBatch {
   batchId: number;
   sender: string;
+  cause: 'uuid_count' | 'unlinked';
+  /** For 'uuid_count': the numbers the 202 accepted and the uuids it held. */
+  numbers: number | null;
+  uuids: number | null;
   looks: number;
   /** The accepted attempt's request: Plivo's message_time for its messages lies between these, clocks aside. */
   startedAt: Date;
@@ -65,7 +69,7 @@ export interface UnaccountedBatch {
 /** Unsettled batches whose next look is due and whose 202 is at least `minAgeMs` old. */
 export async function dueUnaccounted(db: Queryable, campaignId: number, minAgeMs: number): Promise<UnaccountedBatch[]> {
   return db.query<UnaccountedBatch>(
-    `SELECT u.batch_id AS "batchId", b.sender, u.looks, a.started_at AS "startedAt", coalesce(a.finished_at, a.started_at) AS "endedAt",
+    `SELECT u.batch_id AS "batchId", b.sender, u.cause, u.numbers, u.uuids, u.looks, a.started_at AS "startedAt", coalesce(a.finished_at, a.started_at) AS "endedAt",
             array(SELECT r.dst FROM recipients r WHERE r.batch_id = u.batch_id AND r.status = 'submitted' AND r.message_uuid IS NULL
                   ORDER BY r.row_no) AS dsts
      FROM unaccounted_batches u

@@ -43,8 +43,14 @@ export const DEFAULT_ACCOUNTING: AccountingOptions = { firstLookMs: 60_000, conf
 /** A look the List API could not serve is tried again this much later. */
 const RETRY_MS = 10_000;
 
-export const ABSENT_REASON = "not sent: Plivo's 202 for its batch held no message_uuid for this number, and its records show no " +
-  'message to it from that sender (looked up twice, a minute apart)';
+/** Why a number absent from Plivo's records is failed. */
+export function absentReason(b: UnaccountedBatch): string {
+  const why = b.cause === 'uuid_count'
+    ? `Plivo's 202 for batch ${b.batchId} held ${b.uuids} message_uuid(s) for ${b.numbers} number(s)`
+    : `no message of batch ${b.batchId} could be tied to this number`;
+  return `not sent as far as Plivo knows: ${why}, and its records show no message to this number from ${b.sender} ` +
+    '(looked up twice, a minute apart)';
+}
 
 export class Accounting {
   constructor(private readonly deps: {
@@ -96,7 +102,7 @@ export class Accounting {
     await ledger.run(() => adoptMessages(db, batch.batchId, adopt));
     const { finals } = await ledger.run(() => applyProviderUpdates(db, apply.map((r) => this.deps.read(r))));
     this.deps.onFinals(finals);
-    const result = await ledger.run(() => recordUnaccountedLook(db, batch.batchId, { absent, confirmMs: options.confirmMs, reason: ABSENT_REASON }));
+    const result = await ledger.run(() => recordUnaccountedLook(db, batch.batchId, { absent, confirmMs: options.confirmMs, reason: absentReason(batch) }));
     if (adopt.length > 0 || result.failed > 0) {
       await ledger.run(() => recordEvent(db, campaignId, 'unaccounted_looked_up', {
         batch: batch.batchId, look: batch.looks + 1, found: adopt.length, failed: result.failed, settled: result.settled,
