@@ -137,7 +137,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const campaign = await claimedCampaign(db, dsts);
     const { client: c, reads } = client({ listExtra: () => [FOREIGN_RECORD] });
     await send(c, campaign);
-    expect(await track(c, campaign.id, { trackBy: 'list' })).toEqual({ open: 0 });
+    expect((await track(c, campaign.id, { trackBy: 'list' })).open).toBe(0);
     expect(reads.gets.size).toBe(0);
     expect(reads.lists).toBeGreaterThan(0);
     const via = await db.query<{ final_via: string; n: number }>(
@@ -151,7 +151,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const campaign = await claimedCampaign(db, dsts);
     const { client: c, reads } = client({ accepted: (a) => ({ ...a, message_uuid: (a['message_uuid'] as string[]).slice(0, 2) }) });
     await send(c, campaign);
-    expect(await track(c, campaign.id)).toEqual({ open: 0 });
+    expect((await track(c, campaign.id)).open).toBe(0);
     const rows = await recipients(db, campaign.id);
     expect(rows.map((r) => [r.status, r.message_uuid])).toEqual(dsts.map((d) => ['delivered', simUuidOf(d)]));
     const events = await db.query<{ kind: string; detail: Json }>('SELECT kind, detail FROM events WHERE campaign_id = $1 ORDER BY id', [campaign.id]);
@@ -166,7 +166,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const campaign = await claimedCampaign(db, dsts);
     const { client: c, reads } = client({ send: (b) => ({ ...b, dst: String(b['dst']).split('<').filter((d) => d !== missing).join('<') }) });
     await send(c, campaign);
-    expect(await track(c, campaign.id)).toEqual({ open: 0 });
+    expect((await track(c, campaign.id)).open).toBe(0);
     const rows = await recipients(db, campaign.id);
     expect(rows.slice(0, 2).map((r) => [r.status, r.message_uuid])).toEqual(dsts.slice(0, 2).map((d) => ['delivered', simUuidOf(d)]));
     expect(rows[2]).toMatchObject({ status: 'failed', message_uuid: null });
@@ -185,7 +185,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const { client: c, reads } = client({ record: (r) => (r['message_uuid'] === hidden ? null : r) });
     await send(c, campaign, { messageExpiry: 5 });
     hidden = simUuidOf(dst!);
-    expect(await track(c, campaign.id, { giveUpMarginMs: 1000 })).toEqual({ open: 0 });
+    expect((await track(c, campaign.id, { giveUpMarginMs: 1000 })).open).toBe(0);
     expect(await recipients(db, campaign.id)).toEqual([{ dst, status: 'expired', message_uuid: hidden, reason: null }]);
     const [m] = await db.query<{ final_reason: string; final_via: string }>('SELECT final_reason, final_via FROM messages WHERE message_uuid = $1', [hidden]);
     expect(m!.final_via).toBe('get');
@@ -200,7 +200,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const { client: c } = client({ record: (r) => (r['message_uuid'] === hidden ? null : r) });
     await send(c, campaign, { messageExpiry: 5 });
     hidden = simUuidOf(dsts[1]!);
-    expect(await track(c, campaign.id, { giveUpMarginMs: 1000 })).toEqual({ open: 0 });
+    expect((await track(c, campaign.id, { giveUpMarginMs: 1000 })).open).toBe(0);
     const rows = await recipients(db, campaign.id);
     expect(rows[0]).toMatchObject({ status: 'delivered', message_uuid: simUuidOf(dsts[0]!) });
     expect(rows[1]).toMatchObject({ status: 'failed', message_uuid: null });
@@ -214,7 +214,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const campaign = await claimedCampaign(db, [dst!], { job: { message_expiry: 5 } });
     const { client: c } = client({ record: (r) => ({ ...r, message_state: 'queued', error_code: null, message_sent_time: null }) });
     await send(c, campaign, { messageExpiry: 5 });
-    expect(await track(c, campaign.id, { giveUpMarginMs: 1000 })).toEqual({ open: 0 });
+    expect((await track(c, campaign.id, { giveUpMarginMs: 1000 })).open).toBe(0);
     const uuid = simUuidOf(dst!);
     expect(await recipients(db, campaign.id)).toEqual([{ dst, status: 'expired', message_uuid: uuid, reason: null }]);
     const [m] = await db.query<{ state: string; final_reason: string }>('SELECT state, final_reason FROM messages WHERE message_uuid = $1', [uuid]);

@@ -35,18 +35,21 @@ export async function flagUuidCount(tx: Queryable, batchId: number, numbers: num
 /**
  * Flags the accepted batches (of the campaign, or only these) that have `submitted` recipients without a
  * message while none of their messages whose number is unknown is still open: tracking cannot link them
- * any more. Returns how many were flagged.
+ * any more. Returns how many were flagged. Driven by the unlinked recipients: once every message is final
+ * (when the tracker calls it for the whole campaign) those are the only `submitted` ones left.
  */
 export async function enrollUnlinked(db: Queryable, campaignId: number, batchIds: readonly number[] | null = null): Promise<number> {
+  const unlinked = batchIds === null
+    ? 'SELECT DISTINCT batch_id FROM recipients WHERE campaign_id = $1 AND status = \'submitted\' AND message_uuid IS NULL'
+    : 'SELECT DISTINCT batch_id FROM recipients WHERE batch_id = ANY($2::int[]) AND status = \'submitted\' AND message_uuid IS NULL';
   const rows = await db.query(
     `INSERT INTO unaccounted_batches (batch_id, campaign_id, cause)
      SELECT b.id, b.campaign_id, 'unlinked' FROM batches b
-     WHERE b.campaign_id = $1 AND b.status = 'accepted' AND ($2::int[] IS NULL OR b.id = ANY($2::int[]))
-       AND EXISTS (SELECT 1 FROM recipients r WHERE r.batch_id = b.id AND r.status = 'submitted' AND r.message_uuid IS NULL)
+     WHERE b.id IN (${unlinked}) AND b.campaign_id = $1 AND b.status = 'accepted'
        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.id AND m.final_at IS NULL AND m.to_number IS NULL)
      ON CONFLICT (batch_id) DO NOTHING
      RETURNING 1`,
-    [campaignId, batchIds],
+    batchIds === null ? [campaignId] : [campaignId, batchIds],
   );
   return rows.length;
 }
