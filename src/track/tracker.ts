@@ -320,7 +320,7 @@ export class Tracker {
     const after = `${duration(Date.now() - m.sent_after.getTime())} after it was sent, past its message_expiry (${duration(m.expiry_s * 1000)}) ` +
       `and a ${duration(this.#giveUpMarginMs)} margin`;
     return what === 'queued'
-      ? `given up: Plivo still held it queued ${after}; never handed to a carrier (Plivo fails such a message with error 420)`
+      ? `given up: Plivo still held it queued ${after}; Plivo fails such a message (error 420), so it was most likely never sent`
       : `given up: Plivo had no record of it (404) ${after}; not delivered as far as anyone can tell`;
   }
 
@@ -334,7 +334,8 @@ export class Tracker {
       // Ours for sure (a List page also holds other traffic): what it shows teaches the look schedule.
       this.#learnSkew(mdr.messageTime.getTime(), sent);
       if (!final) this.#schedule.observe(mdr.messageUuid, { ms: age, final: false });
-      else if (mdr.state !== 'sent' && mdr.updatedTime) this.#schedule.observe(mdr.messageUuid, { ms: mdr.updatedTime.getTime() - mdr.messageTime.getTime(), final: true });
+      // Only Plivo's own final states time a delivery; smsrun's cut-offs (sent, queued) would bias the schedule.
+      else if (FINAL_STATES.has(mdr.state) && mdr.updatedTime) this.#schedule.observe(mdr.messageUuid, { ms: mdr.updatedTime.getTime() - mdr.messageTime.getTime(), final: true });
     }
     // A message still `sent` is looked at again when its cut-off passes, if that comes first.
     const again = this.#schedule.nextLookIn(age);
