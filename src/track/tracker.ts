@@ -56,8 +56,8 @@ const MAX_SKEW_MS = 60_000;
  * own expiry, its callback and its records may each lag a little, and clocks differ.
  */
 export const GIVE_UP_MARGIN_MS = 15 * 60_000;
-/** Batches with unaccounted recipients are checked for a due look at most this often. */
-const ACCOUNTING_EVERY_MS = 1000;
+/** Batches with unaccounted recipients are checked for a due look at most this often (or their own delays, if shorter). */
+const ACCOUNTING_EVERY_MS = 5000;
 
 export interface TrackerOptions {
   receiptCutoffMs: number;
@@ -95,6 +95,7 @@ export class Tracker {
   /** How far Plivo's message_time was seen outside our own send window. */
   #skewMs = 0;
   readonly #accounting: Accounting;
+  readonly #accountingEveryMs: number;
   #nextAccounting = 0;
 
   constructor(private readonly deps: {
@@ -102,10 +103,9 @@ export class Tracker {
     options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
   }) {
     this.#schedule = new LookSchedule(deps.options.trackBy === 'list' ? 0.95 : 0.8);
-    this.#accounting = new Accounting({
-      ...deps, options: { ...DEFAULT_ACCOUNTING, ...deps.options.accounting },
-      read: (mdr) => this.#update(mdr, 'list'), onFinals: (n) => this.#finals(n),
-    });
+    const accounting = { ...DEFAULT_ACCOUNTING, ...deps.options.accounting };
+    this.#accounting = new Accounting({ ...deps, options: accounting, read: (mdr) => this.#update(mdr, 'list'), onFinals: (n) => this.#finals(n) });
+    this.#accountingEveryMs = Math.min(ACCOUNTING_EVERY_MS, accounting.firstLookMs, accounting.confirmMs);
   }
 
   /**
@@ -130,7 +130,7 @@ export class Tracker {
       const early = await ledger.run(() => applyWaitingCallbacks(db));
       this.#finals(early.finals);
       if (Date.now() >= this.#nextAccounting) {
-        this.#nextAccounting = Date.now() + ACCOUNTING_EVERY_MS;
+        this.#nextAccounting = Date.now() + this.#accountingEveryMs;
         await this.#accounting.pass();
       }
       const due = await ledger.run(() => dueMessages(db, campaignId, this.#dueRule(), DUE_PER_ROUND));
@@ -139,8 +139,8 @@ export class Tracker {
         continue;
       }
       let backlog = await this.#backlog();
-      // Every message final: any recipient still without one can no longer be linked by tracking.
-      if (backlog.open === 0 && (await ledger.run(() => enrollUnlinked(db, campaignId))) > 0) backlog = await this.#backlog();
+      // Sending over and every message final: a recipient still without one can no longer be linked by tracking.
+      if (sendingDone() && backlog.open === 0 && (await ledger.run(() => enrollUnlinked(db, campaignId))) > 0) backlog = await this.#backlog();
       if (sendingDone() && (backlog.open + backlog.unaccounted === 0 || until())) return { open: backlog.open + backlog.unaccounted };
       await stopper.sleep(this.#idleWait(backlog));
     }
