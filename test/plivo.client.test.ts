@@ -243,7 +243,7 @@ describe('PlivoClient reads', () => {
     const { base, seen } = await serve(reply(200, { meta: { next: '' }, objects: [] }));
     const page = await client(base).listNext(`${MESSAGE_PATH}?limit=20&offset=20`);
     expect(seen[0]?.url).toBe(`${MESSAGE_PATH}?limit=20&offset=20`);
-    expect(page).toEqual({ objects: [], next: null });
+    expect(page).toEqual({ objects: [], unreadable: [], next: null });
   });
 
   it('will not follow next to another host', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatListFilterTime, parsePlivoTime } from '../src/plivo/time.js';
+import { formatListFilterTime, parseCallbackTime, parsePlivoTime } from '../src/plivo/time.js';
 import { parseMdr } from '../src/plivo/mdr.js';
 
 describe('parsePlivoTime', () => {
@@ -17,6 +17,22 @@ describe('parsePlivoTime', () => {
 
   it.each(['2016-08-17 21:26:44', '17/08/2016 21:26', '2016-02-30 10:00:00Z', 'soon'])('refuses %j', (input) => {
     expect(() => parsePlivoTime(input)).toThrow(RangeError);
+  });
+});
+
+describe('parseCallbackTime', () => {
+  it.each([
+    // Plivo's callbacks (docs and every official SDK's fixtures): UTC, microseconds, no offset.
+    ['2024-08-21 12:58:51.123456', '2024-08-21T12:58:51.123Z'],
+    ['2024-08-21 12:58:51', '2024-08-21T12:58:51.000Z'],
+    // An offset, should one ever be sent, is honoured.
+    ['2024-08-21 18:28:51.123456+05:30', '2024-08-21T12:58:51.123Z'],
+  ])('%s is %s', (input, iso) => {
+    expect(parseCallbackTime(input).toISOString()).toBe(iso);
+  });
+
+  it.each(['2024-02-30 10:00:00', '21/08/2024 12:58', ''])('refuses %j', (input) => {
+    expect(() => parseCallbackTime(input)).toThrow(RangeError);
   });
 });
 

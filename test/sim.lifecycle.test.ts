@@ -225,7 +225,14 @@ describe('status callbacks', () => {
       ErrorCode: '000',
       PartInfo: '1 of 1',
     });
-    expect(bySequence[2]?.MessageTime).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00:00$/);
+    // Plivo's callback times: UTC, microseconds, no offset; MessageTime is the message's (queued) time.
+    const utc = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+    for (const key of ['MessageTime', 'QueuedTime', 'SentTime', 'DeliveryReportTime']) expect(bySequence[2]?.[key], key).toMatch(utc);
+    const asUs = (t: string) => Date.parse(`${t.slice(0, 10)}T${t.slice(11, 19)}Z`) * 1000 + Number(t.slice(20));
+    const m = s.message(uuid!)!;
+    expect(asUs(bySequence[2]!.MessageTime!)).toBe(m.acceptedAtUs);
+    expect(asUs(bySequence[2]!.SentTime!)).toBe(m.sentAtUs);
+    expect(bySequence.map((f) => f.MessageTime)).toEqual([bySequence[0]!.MessageTime, bySequence[0]!.MessageTime, bySequence[0]!.MessageTime]);
     expect(rx.received.every((r) => r.method === 'POST' && header(r, 'content-type') === 'application/x-www-form-urlencoded')).toBe(true);
   });
 

@@ -56,7 +56,7 @@ interface WireRequest {
 
 /** A callback's fields as Plivo sends them (see src/sim/callbacks.ts). */
 function callbackFields(uuid: string, to: string, status: string, sequence: number, extra: Record<string, string> = {}): Record<string, string> {
-  const at = (s: number) => `2025-03-01 10:00:0${s}+00:00`;
+  const at = (s: number) => `2025-03-01 10:00:0${s}.000000`; // UTC without an offset, as Plivo sends callback times
   return {
     MessageUUID: uuid, ParentMessageUUID: uuid, PartInfo: '1 of 1', To: to, From: SENDER, Type: 'sms', Status: status,
     Units: '1', TotalRate: '0.00500', TotalAmount: '0.00500', ErrorCode: status === 'delivered' ? '000' : '', MCC: '', MNC: '',
@@ -233,7 +233,7 @@ describe('signatures, through the receiver', () => {
     };
     expect(await send(rx, req)).toEqual({ status: 200, text: 'OK\n' });
     expect(applied).toEqual([expect.objectContaining({
-      uuid: V3_VECTOR.params.MessageUUID, toNumber: '14155550001', state: 'delivered', final: true, status: 'delivered', errorCode: '000',
+      uuid: V3_VECTOR.params.MessageUUID, toNumber: '14155550001', state: 'delivered', final: true, errorCode: '000',
       units: 1, totalRate: '0.00500', totalAmount: '0.00500', sequence: null, via: 'callback', campaignId: null, batchId: null, nextPollAt: null,
     })]);
     expect((await send(rx, { ...req, body: req.body.replace('delivered', 'failed') })).status).toBe(403);

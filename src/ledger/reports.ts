@@ -82,7 +82,7 @@ export async function reportPage(db: Db, campaignId: number, afterRow: number, l
     `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.sender AS src,
             CASE WHEN r.status = 'submitted' THEN coalesce(m.state, 'queued') ELSE r.status END AS status,
             r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units, m.total_amount::text AS total_amount,
-            coalesce(m.submitted_at, b.accepted_at) AS submitted_at, m.final_at, r.reason
+            coalesce(m.submitted_at, b.accepted_at) AS submitted_at, m.final_at, coalesce(r.reason, m.final_reason) AS reason
      FROM recipients r
      LEFT JOIN messages m ON m.message_uuid = r.message_uuid
      LEFT JOIN batches b ON b.id = r.batch_id AND r.status NOT IN ('pending', 'sending', 'invalid', 'duplicate')

@@ -7,6 +7,7 @@
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
+import { flagUuidCount } from './unaccounted.js';
 
 export interface ReadyBatch {
   id: number;
@@ -137,6 +138,8 @@ export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance)
     // Plivo does not return uuids in dst order; only a lone pair can be matched without asking it.
     const lone = submitted.length === 1 && a.messageUuids.length === 1 ? submitted[0]!.dst : null;
     await insertMessages(tx, batch, a.messageUuids, lone);
+    // One uuid per accepted number is what Plivo promises; any other count is flagged and accounted for.
+    await flagUuidCount(tx, batch.id, submitted.length, new Set(a.messageUuids).size);
   });
 }
 

@@ -4,11 +4,16 @@
  *
  * Invariants:
  * - A message's number comes from Plivo's record (`to_number`), never from its position in the 202
- *   answer; that is also when its recipient learns its message_uuid.
- * - Updates are applied by rank (sql/003): queued < sent < sent-final < final. A report that ranks lower
- *   than what the ledger holds is older news and is ignored, so callbacks replayed, duplicated or out of
- *   order, and polls racing callbacks, all end in the same state. Among callbacks of one rank, the higher
- *   `Sequence` wins.
+ *   answer. The first report that gives it links the recipient (same batch, same number, no uuid yet) to
+ *   the message, whether or not the report is news, and the recipient takes the message's status.
+ * - Updates are applied by rank (sql/003): queued < sent < final by smsrun's own cut-off (`sent` past the
+ *   receipt cut-off, `queued` or unknown past the expiry) < Plivo's final states. A report that ranks
+ *   lower than what the ledger holds is older news and is ignored, so callbacks replayed, duplicated or
+ *   out of order, and polls racing callbacks, all end in the same state. Among callbacks of one rank, the
+ *   higher `Sequence` wins.
+ * - A recipient's status follows its message: `submitted` while open, then the final state (`read`
+ *   counts as `delivered`; `queued` given up past the expiry is `expired`; `sent` past the cut-off stays
+ *   `sent`). RECIPIENT_STATUS is the one place that says so.
  * - A callback for a message the ledger does not know yet (its 202 is not recorded, or its batch is being
  *   reconciled) waits in `callback_inbox`, and is applied once the message is recorded. It is never
  *   taken as evidence that a batch was accepted.
@@ -24,10 +29,10 @@ export interface ProviderUpdate {
   /** Without '+'; null when the source did not say. */
   toNumber: string | null;
   state: string;
-  /** Final: a final state, or `sent` past the receipt cut-off. */
+  /** Final: a final state, or smsrun's own cut-off (`sent` past the receipt cut-off, `queued` past the expiry). */
   final: boolean;
-  /** The recipient status this means: the final state (`read` counts as `delivered`), or 'submitted'. */
-  status: string;
+  /** Why it is final without a final state from Plivo (a cut-off); shown as the report's reason. */
+  reason?: string | null;
   errorCode: string | null;
   units: number | null;
   totalRate: string | null;
@@ -54,8 +59,15 @@ export interface ApplyResult {
   matched: number;
 }
 
-const RANK_NEW = `CASE WHEN u.final THEN (CASE WHEN u.state = 'sent' THEN 2 ELSE 3 END) WHEN u.state = 'sent' THEN 1 ELSE 0 END`;
-const RANK_OLD = `CASE WHEN m.final_at IS NOT NULL THEN (CASE WHEN m.state = 'sent' THEN 2 ELSE 3 END) WHEN m.state = 'sent' THEN 1 ELSE 0 END`;
+/** A report's rank (sql/003, sql/007): final in a state Plivo would move on from is smsrun's own cut-off, 2. */
+const rank = (final: string, state: string) =>
+  `CASE WHEN ${final} THEN (CASE WHEN ${state} IN ('queued', 'sent') THEN 2 ELSE 3 END) WHEN ${state} = 'sent' THEN 1 ELSE 0 END`;
+const RANK_NEW = rank('u.final', 'u.state');
+const RANK_OLD = rank('m.final_at IS NOT NULL', 'm.state');
+
+/** The recipient status a message's row means (see the file's invariants). */
+export const RECIPIENT_STATUS = `CASE WHEN m.final_at IS NULL THEN 'submitted' WHEN m.state = 'read' THEN 'delivered'
+  WHEN m.state = 'queued' THEN 'expired' ELSE m.state END`;
 
 /** Applies provider reports in one transaction (three set-based statements); see the file's invariants. */
 export async function applyProviderUpdates(db: Db, updates: readonly ProviderUpdate[]): Promise<ApplyResult> {
@@ -68,12 +80,12 @@ async function applyIn(tx: Queryable, updates: readonly ProviderUpdate[]): Promi
   // concurrent writer (the receiver and the tracker, two webhooks) must commit before we read.
   await tx.query('SELECT 1 FROM messages WHERE message_uuid = ANY($1::text[]) ORDER BY message_uuid FOR UPDATE', [updates.map((u) => u.uuid)]);
   const col = <K extends keyof ProviderUpdate>(k: K) => updates.map((u) => u[k] ?? null);
-  const params = [col('uuid'), col('toNumber'), col('state'), col('final'), col('status'), col('errorCode'), col('units'),
+  const params = [col('uuid'), col('toNumber'), col('state'), col('final'), col('reason'), col('errorCode'), col('units'),
     col('totalRate'), col('totalAmount'), col('messageTime'), col('providerUpdatedAt'), col('sequence'), col('via'), col('nextPollAt'),
     col('campaignId'), col('batchId')];
   const input = `unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::int[], $8::numeric[], $9::numeric[],
       $10::timestamptz[], $11::timestamptz[], $12::int[], $13::text[], $14::timestamptz[], $15::int[], $16::int[])
-    AS u(uuid, to_number, state, final, status, error_code, units, total_rate, total_amount, message_time, provider_updated_at,
+    AS u(uuid, to_number, state, final, reason, error_code, units, total_rate, total_amount, message_time, provider_updated_at,
          seq, via, next_poll_at, campaign_id, batch_id)`;
   // Per message, the best report of this call (highest rank, then highest sequence), and whether it is news.
   const [result] = await tx.query<{ finals: number; matched: number }>(
@@ -97,16 +109,19 @@ async function applyIn(tx: Queryable, updates: readonly ProviderUpdate[]): Promi
          updated_at = now(),
          final_at = CASE WHEN j.news AND j.final THEN coalesce(m.final_at, now()) ELSE m.final_at END,
          final_via = CASE WHEN j.news AND j.final THEN j.via ELSE m.final_via END,
+         final_reason = CASE WHEN j.news THEN CASE WHEN j.final THEN j.reason END ELSE m.final_reason END,
          callback_seq = greatest(m.callback_seq, coalesce(j.seq, 0)),
          polls = m.polls + CASE WHEN j.via = 'callback' THEN 0 ELSE 1 END,
          next_poll_at = coalesce(j.next_poll_at, m.next_poll_at)
        FROM judged j WHERE m.message_uuid = j.uuid
-       RETURNING m.message_uuid, m.batch_id, m.to_number, j.news, j.status, j.final AND j.was_open AS became_final),
+       RETURNING m.message_uuid, m.batch_id, m.to_number, ${RECIPIENT_STATUS} AS recipient_status, j.news, j.final AND j.was_open AS became_final),
      recipients_done AS (
-       UPDATE recipients r SET message_uuid = c.message_uuid, status = c.status
+       -- Linked on first sight (news or not), then kept in step with its message.
+       UPDATE recipients r SET message_uuid = c.message_uuid, status = c.recipient_status
        FROM changed c
-       WHERE c.news AND r.batch_id = c.batch_id AND r.dst = c.to_number
+       WHERE r.batch_id = c.batch_id AND r.dst = c.to_number
          AND r.status NOT IN ('pending', 'invalid', 'duplicate')
+         AND (r.message_uuid IS NULL OR (r.message_uuid = c.message_uuid AND r.status <> c.recipient_status))
        RETURNING 1)
      SELECT count(*) FILTER (WHERE became_final AND news)::int AS finals, count(*)::int AS matched FROM changed`,
     params,
@@ -142,7 +157,7 @@ export async function applyWaitingCallbacks(db: Db): Promise<ApplyResult> {
     );
     if (rows.length === 0) return { finals: 0, waiting: 0, matched: 0 };
     return applyIn(tx, rows.map((r) => ({
-      uuid: r.message_uuid, toNumber: r.to_number, state: r.state, final: isFinalState(r.state), status: statusFor(r.state, isFinalState(r.state)),
+      uuid: r.message_uuid, toNumber: r.to_number, state: r.state, final: isFinalState(r.state),
       errorCode: r.error_code, units: r.units, totalRate: r.total_rate, totalAmount: r.total_amount, messageTime: r.message_time,
       providerUpdatedAt: r.provider_updated_at, sequence: r.sequence, via: 'callback', nextPollAt: null,
     })));
@@ -153,19 +168,20 @@ export function isFinalState(state: string): boolean {
   return (FINAL_STATES as ReadonlySet<string>).has(state);
 }
 
-/** The recipient status for a provider state. */
-export function statusFor(state: string, final: boolean): string {
-  if (!final) return 'submitted';
-  return state === 'read' ? 'delivered' : state;
-}
-
 export interface DueMessage {
   message_uuid: string;
   sent_after: Date;
   submitted_at: Date;
   /** When its look became due. */
   due_since: Date;
+  /** Its message_expiry in seconds: the job's, else Plivo's default (10 800, 3 h). */
+  expiry_s: number;
+  /** When a message still `queued`, or unknown to Plivo (404), is given up on: its expiry plus the margin after its 202. */
+  give_up_at: Date;
 }
+
+/** Plivo's message_expiry when a request gives none (seconds). */
+export const PLIVO_DEFAULT_EXPIRY_S = 10_800;
 
 export interface DueRule {
   /** A message is first looked at this long after its request left. */
@@ -175,19 +191,23 @@ export interface DueRule {
    * retries a failed callback for about 7 minutes), whatever the schedule says.
    */
   callbackGraceMs: number | null;
+  /** How long past its expiry a message that Plivo still holds `queued` (or does not know) is waited for. */
+  giveUpMarginMs: number;
 }
 
 /** Open messages whose next look is due, oldest request first. */
 export async function dueMessages(db: Queryable, campaignId: number, rule: DueRule, limit: number): Promise<DueMessage[]> {
   return db.query<DueMessage>(
-    `SELECT message_uuid, sent_after, submitted_at,
-            CASE WHEN polls = 0 THEN greatest(next_poll_at, sent_after + make_interval(secs => $2::float8 / 1000)) ELSE next_poll_at END AS due_since
-     FROM messages
-     WHERE campaign_id = $1 AND final_at IS NULL AND next_poll_at <= now()
-       AND (polls > 0 OR sent_after <= now() - make_interval(secs => $2::float8 / 1000))
-       AND ($3::float8 IS NULL OR sent_after <= now() - make_interval(secs => $3::float8 / 1000))
-     ORDER BY sent_after LIMIT $4`,
-    [campaignId, rule.firstLookMs, rule.callbackGraceMs, limit],
+    `SELECT m.message_uuid, m.sent_after, m.submitted_at,
+            CASE WHEN m.polls = 0 THEN greatest(m.next_poll_at, m.sent_after + make_interval(secs => $2::float8 / 1000)) ELSE m.next_poll_at END AS due_since,
+            e.expiry_s, m.submitted_at + make_interval(secs => e.expiry_s + $5::float8 / 1000) AS give_up_at
+     FROM messages m
+     CROSS JOIN (SELECT coalesce((job->>'message_expiry')::float8, $6)::float8 AS expiry_s FROM campaigns WHERE id = $1) e
+     WHERE m.campaign_id = $1 AND m.final_at IS NULL AND m.next_poll_at <= now()
+       AND (m.polls > 0 OR m.sent_after <= now() - make_interval(secs => $2::float8 / 1000))
+       AND ($3::float8 IS NULL OR m.sent_after <= now() - make_interval(secs => $3::float8 / 1000))
+     ORDER BY m.sent_after LIMIT $4`,
+    [campaignId, rule.firstLookMs, rule.callbackGraceMs, limit, rule.giveUpMarginMs, PLIVO_DEFAULT_EXPIRY_S],
   );
 }
 
@@ -215,11 +235,36 @@ export async function trackingBacklog(db: Queryable, campaignId: number): Promis
   return row!;
 }
 
-/** Looks that failed (Plivo busy, record unknown yet) are tried again after `delayMs`. */
-export async function postponeLookups(db: Queryable, uuids: readonly string[], delayMs: number): Promise<void> {
-  if (uuids.length === 0) return;
+/** Looks that failed (Plivo busy, record unknown yet) are tried again, each after its own delay. */
+export async function postponeLookups(db: Queryable, lookups: readonly { uuid: string; delayMs: number }[]): Promise<void> {
+  if (lookups.length === 0) return;
   await db.query(
-    `UPDATE messages SET next_poll_at = now() + make_interval(secs => $2::float8 / 1000), polls = polls + 1 WHERE message_uuid = ANY($1::text[])`,
-    [uuids, delayMs],
+    `UPDATE messages m SET next_poll_at = now() + make_interval(secs => l.delay_ms / 1000), polls = polls + 1
+     FROM unnest($1::text[], $2::float8[]) AS l(uuid, delay_ms) WHERE m.message_uuid = l.uuid`,
+    [lookups.map((l) => l.uuid), lookups.map((l) => l.delayMs)],
   );
+}
+
+/**
+ * Open messages that Plivo does not know (404) past their give-up time become final, `expired`, with the
+ * reason; their recipients follow if linked. Returns the batches of the messages that became final (an
+ * unlinked recipient of theirs is for ledger/unaccounted.ts).
+ */
+export async function giveUpUnknown(db: Db, gone: readonly { uuid: string; reason: string }[]): Promise<number[]> {
+  if (gone.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const rows = await tx.query<{ batch_id: number }>(
+      `UPDATE messages m SET final_at = now(), final_via = 'get', final_reason = g.reason, updated_at = now(), polls = polls + 1
+       FROM unnest($1::text[], $2::text[]) AS g(uuid, reason)
+       WHERE m.message_uuid = g.uuid AND m.final_at IS NULL
+       RETURNING m.batch_id`,
+      [gone.map((g) => g.uuid), gone.map((g) => g.reason)],
+    );
+    await tx.query(
+      `UPDATE recipients r SET status = ${RECIPIENT_STATUS} FROM messages m
+       WHERE m.message_uuid = ANY($1::text[]) AND r.message_uuid = m.message_uuid AND r.batch_id = m.batch_id`,
+      [gone.map((g) => g.uuid)],
+    );
+    return rows.map((r) => r.batch_id);
+  });
 }

@@ -1,6 +1,7 @@
 export { PlivoClient } from './client.js';
 export type { PlivoClientOptions, SendRequest } from './client.js';
-export type { ListFilter, ListPage } from './list.js';
+export type { ListFilter, ListPage, UnreadableRecord, Wanted } from './list.js';
+export { mayBeAmong } from './list.js';
 export type { SendOutcome } from './outcome.js';
 export { PlivoApiError } from './errors.js';
 export type { PlivoErrorKind } from './errors.js';

@@ -31,12 +31,62 @@ export interface ListFilter {
 }
 
 export interface ListPage {
+  /** The records read, newest first. */
   objects: Mdr[];
+  /**
+   * The records that could not be read (an unknown message_state, a time without an offset, …), with
+   * whatever identifies them. A page is never refused for one record: a List page holds the whole
+   * account's traffic, so one odd record from another application would otherwise stop every listing
+   * that covers it. Whether one matters is the caller's to decide (mayBeAmong).
+   */
+  unreadable: UnreadableRecord[];
   /** Relative path of the next page, for listNext; null on the last page. */
   next: string | null;
   /** Not always sent (unconfirmed), so optional. */
   totalCount?: number;
 }
+
+/** A List record that parseMdr refused, with the fields that say whose it may be (null where unreadable). */
+export interface UnreadableRecord {
+  /** parseMdr's reason. */
+  reason: string;
+  messageUuid: string | null;
+  direction: string | null;
+  fromNumber: string | null;
+  toNumber: string | null;
+  powerpackId: string | null;
+}
+
+/** What a caller of the List API is looking for: any of these uuids, or messages from `sender` to one of `to`. */
+export interface Wanted {
+  uuids?: ReadonlySet<string>;
+  /** A sender key as the ledger keeps it: a sanitised src, or `powerpack:<uuid>`. */
+  sender?: string;
+  /** Numbers without '+'. */
+  to?: ReadonlySet<string>;
+}
+
+/**
+ * Whether an unreadable record CAN MATTER to a caller: whether it could be one of the messages the
+ * caller is looking for. It can unless something readable in it rules it out: it is known to be
+ * inbound, or its uuid, its sender or its destination is readable and not among those wanted. A record
+ * that can matter makes the listing incomplete for that caller (reconciliation must then give no
+ * verdict); one that cannot (another sender's, another number's) is skipped.
+ */
+export function mayBeAmong(r: UnreadableRecord, wanted: Wanted): boolean {
+  if (r.direction !== null && r.direction !== 'outbound') return false;
+  if (wanted.uuids && r.messageUuid !== null && !wanted.uuids.has(r.messageUuid)) return false;
+  if (wanted.to && r.toNumber !== null && !wanted.to.has(bare(r.toNumber))) return false;
+  if (wanted.sender !== undefined) {
+    const powerpack = wanted.sender.startsWith('powerpack:') ? wanted.sender.slice('powerpack:'.length) : null;
+    if (powerpack !== null ? r.powerpackId !== null && r.powerpackId !== powerpack : r.fromNumber !== null && bare(r.fromNumber) !== wanted.sender) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const bare = (n: string) => n.replace(/^\+/, '');
 
 const TIME_FILTERS = ['message_time__gt', 'message_time__gte', 'message_time__lt', 'message_time__lte'] as const;
 const TEXT_FILTERS = [
@@ -80,11 +130,37 @@ export function parseListPage(json: unknown): ListPage {
   if (!Array.isArray(objects)) throw new TypeError('list answer has no objects array');
   const next = meta?.['next'];
   const total = meta?.['total_count'];
+  const read: Mdr[] = [];
+  const unreadable: UnreadableRecord[] = [];
+  for (const o of objects) {
+    try {
+      read.push(parseMdr(o));
+    } catch (err) {
+      unreadable.push(identify(o, err instanceof Error ? err.message : String(err)));
+    }
+  }
   const page: ListPage = {
-    objects: objects.map(parseMdr),
+    objects: read,
+    unreadable,
     // Some Plivo list answers carry '' rather than null on the last page.
     next: typeof next === 'string' && next !== '' ? next : null,
   };
   if (typeof total === 'number') page.totalCount = total;
   return page;
+}
+
+function identify(o: unknown, reason: string): UnreadableRecord {
+  const raw = typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>) : {};
+  const text = (key: string): string | null => {
+    const v = raw[key];
+    return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
+  };
+  return {
+    reason,
+    messageUuid: text('message_uuid'),
+    direction: text('message_direction'),
+    fromNumber: text('from_number'),
+    toNumber: text('to_number'),
+    powerpackId: text('powerpack_id'),
+  };
 }

@@ -2,8 +2,9 @@
 import type { Db } from '../ledger/db.js';
 import type { CampaignRow } from '../ledger/campaigns.js';
 import { ambiguousBatches, costSummary, statusCounts, type AmbiguousBatchInfo } from '../ledger/reports.js';
+import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';
 
-export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped'] as const;
+export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped'] as const;
 
 export interface Summary {
   campaign: string;
@@ -14,10 +15,13 @@ export interface Summary {
   /** Seconds until every pending message is sent, at the job's rates; null when nothing is pending. */
   etaSeconds: number | null;
   ambiguous: AmbiguousBatchInfo[];
+  /** Batches whose 202 held a different number of message_uuids than of numbers it accepted. */
+  uuidCountMismatches: UuidCountMismatch[];
 }
 
 export async function summarize(db: Db, campaign: CampaignRow): Promise<Summary> {
-  const [counts, cost, ambiguous] = await Promise.all([statusCounts(db, campaign.id), costSummary(db, campaign.id), ambiguousBatches(db, campaign.id)]);
+  const [counts, cost, ambiguous, mismatches] = await Promise.all([statusCounts(db, campaign.id), costSummary(db, campaign.id),
+    ambiguousBatches(db, campaign.id), uuidCountMismatches(db, campaign.id)]);
   const byStatus = Object.fromEntries(counts.map((c) => [c.status, c.count]));
   const pricePerUnit = cost.pricedUnits > 0 ? Number(cost.pricedAmount) / cost.pricedUnits : null;
   const rate = Number(campaign.job['rate'] ?? 1) * campaign.senders.length;
@@ -33,6 +37,7 @@ export async function summarize(db: Db, campaign: CampaignRow): Promise<Summary>
     },
     etaSeconds: cost.unsentUnits > 0 ? Math.ceil(cost.unsentUnits / rate) : null,
     ambiguous,
+    uuidCountMismatches: mismatches,
   };
 }
 
@@ -45,6 +50,12 @@ export function formatSummary(s: Summary): string {
   lines.push(`  cost so far: $${s.cost.spent.toFixed(5)}` +
     (s.cost.estimatedRemaining !== null && s.cost.estimatedRemaining > 0 ? `, about $${s.cost.estimatedRemaining.toFixed(5)} to come` : ''));
   if (s.etaSeconds !== null) lines.push(`  still to send: about ${formatDuration(s.etaSeconds)} at the job's rates`);
+  for (const m of s.uuidCountMismatches.slice(0, MAX_LISTED)) {
+    lines.push(`  batch ${m.batchId}: Plivo's 202 held ${m.uuids} message_uuid(s) for ${m.numbers} number(s)` +
+      (m.unaccounted > 0 ? `; ${m.unaccounted} recipient(s) being looked up in Plivo's records` : '') +
+      (m.failed > 0 ? `; ${m.failed} failed: no record of a message to them` : ''));
+  }
+  if (s.uuidCountMismatches.length > MAX_LISTED) lines.push(`  and ${s.uuidCountMismatches.length - MAX_LISTED} more such batches`);
   if (s.ambiguous.length > 0) {
     lines.push(`  ${s.ambiguous.length} batch(es) awaiting reconciliation with Plivo's records (never resent before that):`);
     for (const b of s.ambiguous.slice(0, MAX_LISTED)) {
@@ -78,6 +89,7 @@ const DESCRIPTIONS: Record<string, string> = {
   submitted: 'accepted by Plivo, waiting in its queue',
   undelivered: 'the carrier could not deliver',
   failed: 'failed (see error_code / reason in the report)',
+  expired: 'never sent: still queued at Plivo, or unknown to it, past its message_expiry (reason in the report)',
   rejected: 'rejected by Plivo as an invalid number',
   pending: 'not sent yet',
   sending: 'request in flight or being reconciled',

@@ -14,6 +14,7 @@ import type { LedgerRetry } from './ledger-retry.js';
 import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
 import { PlivoApiError, type ListFilter, type PlivoClient } from '../plivo/client.js';
+import { mayBeAmong } from '../plivo/list.js';
 import type { Mdr } from '../plivo/types.js';
 import { toE164 } from '../sms/numbers.js';
 import { RunFailedError } from '../errors.js';
@@ -100,7 +101,13 @@ export class Reconciler {
       ...(dsts.length === 1 ? { to_number: toE164(dsts[0]!) } : {}),
     };
     const records: Mdr[] = [];
-    await listPages(this.deps, filter, PRIORITY.reconcile, (page) => void records.push(...page.objects));
+    const wanted = { sender, to: new Set(dsts) };
+    await listPages(this.deps, filter, PRIORITY.reconcile, (page) => {
+      // A record we cannot read is skipped if it cannot be these batches' (list.ts, mayBeAmong); else no verdict.
+      const doubt = page.unreadable.find((r) => mayBeAmong(r, wanted));
+      if (doubt) throw new PlivoApiError('retryable', `Plivo listed a record that may be one of these batches' messages but cannot be read (${doubt.reason})`);
+      records.push(...page.objects);
+    });
     return records;
   }
 }

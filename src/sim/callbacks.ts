@@ -11,12 +11,14 @@
  *   MessageUUID=0936ec98-…&ParentMessageUUID=0936ec98-…&PartInfo=1 of 1
  *   &To=14155550123&From=14155550100&Type=sms&Status=delivered&Units=1
  *   &TotalRate=0.00500&TotalAmount=0.00500&ErrorCode=000&MCC=&MNC=&Sequence=3
- *   &MessageTime=2024-08-21 12:58:51+00:00&QueuedTime=…&SentTime=…
+ *   &MessageTime=2024-08-21 12:58:51.123456&QueuedTime=…&SentTime=…
  *   &DeliveryReportTime=…&PowerpackUUID=
- * Times in callbacks are UTC with an explicit +00:00.
+ * Times in callbacks are UTC WITHOUT an offset (`YYYY-mm-dd HH:MM:SS.SSSSSS`, as in Plivo's docs
+ * and the official SDKs' fixtures), unlike MDR times. MessageTime is the message's time (when it
+ * was queued), not the time of the change being reported.
  */
 
-import { formatPlivoTime, nowMs } from './clock.js';
+import { formatCallbackTime, nowMs } from './clock.js';
 import { RATE, totalAmount, type MessageRecord, type SimState } from './message.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
@@ -59,7 +61,6 @@ interface Job {
 
 // Receivers are usually one small web server: do not open hundreds of connections to it.
 const MAX_IN_FLIGHT = 32;
-const UTC = '+00:00';
 
 export class CallbackDispatcher {
   #sequences = new Map<string, number>();
@@ -182,7 +183,7 @@ export class CallbackDispatcher {
 }
 
 function callbackFields(m: MessageRecord, sequence: number): Record<string, string> {
-  const utc = (us: number | null | undefined): string => (us == null ? '' : formatPlivoTime(us, UTC, false));
+  const utc = (us: number | null | undefined): string => (us == null ? '' : formatCallbackTime(us));
   const receipt = m.state === 'delivered' || m.state === 'undelivered' ? m.updatedAtUs : null;
   return {
     MessageUUID: m.uuid,
@@ -199,7 +200,7 @@ function callbackFields(m: MessageRecord, sequence: number): Record<string, stri
     MCC: '',
     MNC: '',
     Sequence: String(sequence),
-    MessageTime: utc(m.updatedAtUs),
+    MessageTime: utc(m.messageTimeUs),
     QueuedTime: utc(m.acceptedAtUs),
     SentTime: utc(m.sentAtUs),
     DeliveryReportTime: utc(receipt),

@@ -54,6 +54,15 @@ export function formatPlivoTime(us: number, offset: string, withFraction = true)
   return `${date} ${time}${fraction}${offset}`;
 }
 
+/** `YYYY-MM-DD HH:MM:SS.ffffff` in UTC without an offset: how Plivo writes the times of a status callback. */
+export function formatCallbackTime(us: number): string {
+  const d = new Date(Math.floor(us / 1000));
+  const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  const micro = ((us % 1_000_000) + 1_000_000) % 1_000_000;
+  return `${date} ${time}.${pad(micro, 6)}`;
+}
+
 /** A parsed List filter time: the instant, and how wide its precision is (a minute, a second, …). */
 export interface FilterTime {
   us: number;

@@ -6,9 +6,10 @@
  *   MessageUUID=0936ec98-7c4c-11e4-9bd8-22000afa12b9&ParentMessageUUID=0936ec98-…&PartInfo=1 of 1
  *   &To=14155550123&From=14155550100&Type=sms&Status=delivered&Units=1&TotalRate=0.00500
  *   &TotalAmount=0.00500&ErrorCode=000&MCC=310&MNC=260&Sequence=3
- *   &MessageTime=2024-08-21 12:58:51+00:00&QueuedTime=2024-08-21 12:58:51+00:00
- *   &SentTime=2024-08-21 12:58:52+00:00&DeliveryReportTime=2024-08-21 12:58:55+00:00&PowerpackUUID=
- * plus smsrun's own `campaign` and `batch` in the url's query (callbackUrlFor), so a callback that
+ *   &MessageTime=2024-08-21 12:58:51.123456&QueuedTime=2024-08-21 12:58:51.123456
+ *   &SentTime=2024-08-21 12:58:52.004312&DeliveryReportTime=2024-08-21 12:58:55.730201&PowerpackUUID=
+ * Its times are UTC without an offset (unlike a record's, which carry the account's offset);
+ * MessageTime is when the message was queued, not the time of this change. Plus smsrun's own `campaign` and `batch` in the url's query (callbackUrlFor), so a callback that
  * arrives before the 202 carrying its uuid was recorded can still be tied to its batch.
  *
  * Parsing is strict about shapes that reach SQL casts (integers, numeric(12,5), times): one malformed
@@ -16,8 +17,8 @@
  * read as unknown (null) rather than refusing the callback, which Plivo would only retry unchanged.
  */
 import { UsageError } from '../errors.js';
-import { isFinalState, statusFor, type ProviderUpdate } from '../ledger/tracking.js';
-import { parsePlivoTime } from '../plivo/time.js';
+import { isFinalState, type ProviderUpdate } from '../ledger/tracking.js';
+import { parseCallbackTime } from '../plivo/time.js';
 
 /** A callback's fields: a form or JSON body, or a query string. Repeated keys as arrays. */
 export type CallbackFields = Readonly<Record<string, string | readonly string[]>>;
@@ -90,7 +91,6 @@ export function parseCallback(fields: CallbackFields, query: URLSearchParams): P
     toNumber: one(fields, 'To').replace(/^\+/, '') || null,
     state,
     final,
-    status: statusFor(state, final),
     errorCode: one(fields, 'ErrorCode') || null,
     units: int(one(fields, 'Units')),
     totalRate: amount(one(fields, 'TotalRate')),
@@ -126,7 +126,7 @@ function amount(s: string): string | null {
 function time(s: string): Date | null {
   if (s === '') return null;
   try {
-    return parsePlivoTime(s);
+    return parseCallbackTime(s);
   } catch {
     return null;
   }

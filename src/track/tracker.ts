@@ -11,13 +11,20 @@
  *
  * `sent` with no receipt after the job's receipt cut-off is final-without-receipt: carriers in some
  * countries never send one. Such a message is looked at once more when its cut-off passes.
+ *
+ * Nothing is waited for without end. A message Plivo still holds `queued`, or does not know (404), once its
+ * message_expiry (the job's, else Plivo's 3 h) plus GIVE_UP_MARGIN_MS has passed since its 202 is given up
+ * on: final, `expired`, with the reason (Plivo itself fails a message that waits that long, 420). Until
+ * then a 404 is asked again with the look schedule's spacing, not every few seconds. Recipients no
+ * message reaches (a 202 short of uuids) are settled from Plivo's records (unaccounted.ts).
  */
 import PQueue from 'p-queue';
 import type { Db } from '../ledger/db.js';
 import {
-  applyProviderUpdates, applyWaitingCallbacks, dueMessages, postponeLookups, sendTimes, statusFor, trackingBacklog,
+  applyProviderUpdates, applyWaitingCallbacks, dueMessages, giveUpUnknown, postponeLookups, sendTimes, trackingBacklog,
   type DueMessage, type ProviderUpdate, type TrackingBacklog, type UpdateSource,
 } from '../ledger/tracking.js';
+import { enrollUnlinked, unaccountedBacklog } from '../ledger/unaccounted.js';
 import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
 import { FINAL_STATES, type Mdr } from '../plivo/types.js';
 import { PRIORITY, type Limiters } from '../send/limits.js';
@@ -25,7 +32,8 @@ import type { LedgerRetry } from '../send/ledger-retry.js';
 import { listPages } from '../send/list-pages.js';
 import type { Stopper } from '../send/stopper.js';
 import { planLooks, type ListWindow, type TrackBy } from './planner.js';
-import { LookSchedule } from './schedule.js';
+import { LookSchedule, nextLookIn } from './schedule.js';
+import { Accounting, DEFAULT_ACCOUNTING, type AccountingOptions } from './unaccounted.js';
 
 const GETS_AT_ONCE = 16;
 const DUE_PER_ROUND = 1000;
@@ -43,6 +51,13 @@ const AUTO_WINDOW_PAGES = 3;
 const CALLBACK_GRACE_MS = 600_000;
 const BASE_MARGIN_MS = 1000;
 const MAX_SKEW_MS = 60_000;
+/**
+ * How long past its expiry a message still `queued` at Plivo, or unknown to it, is waited for: Plivo's
+ * own expiry, its callback and its records may each lag a little, and clocks differ.
+ */
+export const GIVE_UP_MARGIN_MS = 15 * 60_000;
+/** Batches with unaccounted recipients are checked for a due look at most this often (or their own delays, if shorter). */
+const ACCOUNTING_EVERY_MS = 5000;
 
 export interface TrackerOptions {
   receiptCutoffMs: number;
@@ -51,6 +66,10 @@ export interface TrackerOptions {
   callbacks: boolean;
   /** The List budget's refill rate (requests per second), for planning. */
   listPerSecond: number;
+  /** @default GIVE_UP_MARGIN_MS */
+  giveUpMarginMs?: number;
+  /** @default DEFAULT_ACCOUNTING */
+  accounting?: Partial<AccountingOptions>;
 }
 
 /** A List window waiting for its turn; `seen` is shared by the windows planned together. */
@@ -75,12 +94,18 @@ export class Tracker {
   #recordsPerOwn = 1;
   /** How far Plivo's message_time was seen outside our own send window. */
   #skewMs = 0;
+  readonly #accounting: Accounting;
+  readonly #accountingEveryMs: number;
+  #nextAccounting = 0;
 
   constructor(private readonly deps: {
     db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
     options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
   }) {
     this.#schedule = new LookSchedule(deps.options.trackBy === 'list' ? 0.95 : 0.8);
+    const accounting = { ...DEFAULT_ACCOUNTING, ...deps.options.accounting };
+    this.#accounting = new Accounting({ ...deps, options: accounting, read: (mdr) => this.#update(mdr, 'list'), onFinals: (n) => this.#finals(n) });
+    this.#accountingEveryMs = Math.min(ACCOUNTING_EVERY_MS, accounting.firstLookMs, accounting.confirmMs);
   }
 
   /**
@@ -104,16 +129,32 @@ export class Tracker {
       if (sendingDone() && until()) break;
       const early = await ledger.run(() => applyWaitingCallbacks(db));
       this.#finals(early.finals);
+      if (Date.now() >= this.#nextAccounting) {
+        this.#nextAccounting = Date.now() + this.#accountingEveryMs;
+        await this.#accounting.pass();
+      }
       const due = await ledger.run(() => dueMessages(db, campaignId, this.#dueRule(), DUE_PER_ROUND));
       if (due.length > 0) {
         await this.#round(due);
         continue;
       }
-      const backlog = await ledger.run(() => trackingBacklog(db, campaignId));
-      if (sendingDone() && (backlog.open === 0 || until())) return backlog;
+      let backlog = await this.#backlog();
+      // Sending over and every message final: a recipient still without one can no longer be linked by tracking.
+      if (sendingDone() && backlog.open === 0 && (await ledger.run(() => enrollUnlinked(db, campaignId))) > 0) backlog = await this.#backlog();
+      if (sendingDone() && (backlog.open + backlog.unaccounted === 0 || until())) return { open: backlog.open + backlog.unaccounted };
       await stopper.sleep(this.#idleWait(backlog));
     }
-    return ledger.run(() => trackingBacklog(db, campaignId));
+    const backlog = await this.#backlog();
+    return { open: backlog.open + backlog.unaccounted };
+  }
+
+  /** Open messages, and recipients being accounted for. */
+  async #backlog(): Promise<TrackingBacklog & { unaccounted: number }> {
+    const { db, campaignId, ledger } = this.deps;
+    const [messages, unaccounted] = await ledger.run(() => Promise.all([trackingBacklog(db, campaignId), unaccountedBacklog(db, campaignId)]));
+    const nextAt = [messages.nextAt, unaccounted.recipients > 0 ? unaccounted.nextAt : null]
+      .filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0] ?? null;
+    return { open: messages.open, unaccounted: unaccounted.recipients, nextAt };
   }
 
   #dueRule() {
@@ -121,7 +162,12 @@ export class Tracker {
     return {
       firstLookMs: this.#schedule.firstLookMs,
       callbackGraceMs: options.callbacks ? Math.min(CALLBACK_GRACE_MS, options.receiptCutoffMs) : null,
+      giveUpMarginMs: this.#giveUpMarginMs,
     };
+  }
+
+  get #giveUpMarginMs(): number {
+    return this.deps.options.giveUpMarginMs ?? GIVE_UP_MARGIN_MS;
   }
 
   #idleWait(backlog: TrackingBacklog): number {
@@ -202,8 +248,10 @@ export class Tracker {
       { message_direction: 'outbound', message_time__gte: w.from, message_time__lte: w.to },
       PRIORITY.track,
       async (page) => {
+        // A record that cannot be read is skipped: if it is one of ours, its message was not seen, and a
+        // due message not seen is asked for by GET (#drainListQueue). It still took its place on the page.
         const fresh = page.objects.filter((r) => r.direction === 'outbound' && !seen.has(r.messageUuid));
-        records += fresh.length;
+        records += fresh.length + page.unreadable.length;
         for (const r of page.objects) seen.add(r.messageUuid);
         if (fresh.length === 0) return;
         const { finals, matched } = await ledger.run(() => applyProviderUpdates(db, fresh.map((r) => this.#update(r, 'list', due.get(r.messageUuid)))));
@@ -216,24 +264,29 @@ export class Tracker {
 
   async #getEach(due: readonly DueMessage[]): Promise<void> {
     if (due.length === 0) return;
-    const { client, limiters, stopper, db, ledger } = this.deps;
+    const { client, limiters, stopper, db, ledger, campaignId } = this.deps;
     const queue = new PQueue({ concurrency: GETS_AT_ONCE });
     let updates: ProviderUpdate[] = [];
-    let retryLater: string[] = [];
+    let retryLater: { uuid: string; delayMs: number }[] = [];
+    let gone: { uuid: string; reason: string }[] = [];
     const save = async (): Promise<void> => {
-      const [u, r] = [updates, retryLater];
+      const [u, r, g] = [updates, retryLater, gone];
       updates = [];
       retryLater = [];
+      gone = [];
       const { finals } = await ledger.run(async () => {
-        await postponeLookups(db, r, RETRY_LOOKUP_MS);
+        await postponeLookups(db, r);
         return applyProviderUpdates(db, u);
       });
-      this.#finals(finals);
+      const givenUp = await ledger.run(() => giveUpUnknown(db, g));
+      // A message given up before its number was learnt may leave its recipient unlinked.
+      if (givenUp.length > 0) await ledger.run(() => enrollUnlinked(db, campaignId, givenUp));
+      this.#finals(finals + givenUp.length);
     };
     let saving = Promise.resolve();
     let fatal: unknown;
     const saveSoon = () => {
-      if (updates.length + retryLater.length >= SAVE_EVERY) saving = saving.then(save).catch((err: unknown) => { fatal ??= err; });
+      if (updates.length + retryLater.length + gone.length >= SAVE_EVERY) saving = saving.then(save).catch((err: unknown) => { fatal ??= err; });
     };
     for (const m of due) {
       void queue.add(async () => {
@@ -242,10 +295,12 @@ export class Tracker {
           const mdr = await limiters.requests.schedule({ priority: PRIORITY.track }, () => client.getMessage(m.message_uuid));
           this.#getOnly.delete(m.message_uuid);
           if (mdr) updates.push(this.#update(mdr, 'get', m));
-          else retryLater.push(m.message_uuid);
+          else if (Date.now() >= m.give_up_at.getTime()) gone.push({ uuid: m.message_uuid, reason: this.#givenUp('unknown', m) });
+          else retryLater.push({ uuid: m.message_uuid, delayMs: this.#untilGiveUp(m, nextLookIn(Date.now() - m.sent_after.getTime())) });
         } catch (err) {
           if (!(err instanceof PlivoApiError) || err.kind === 'auth') fatal ??= err;
-          else retryLater.push(m.message_uuid);
+          // Plivo busy: soon again. An answer we cannot read would read the same soon after: space those out.
+          else retryLater.push({ uuid: m.message_uuid, delayMs: err.kind === 'permanent' ? nextLookIn(Date.now() - m.sent_after.getTime()) : RETRY_LOOKUP_MS });
         }
         saveSoon();
       });
@@ -256,26 +311,42 @@ export class Tracker {
     if (fatal !== undefined) throw fatal;
   }
 
+  /** `delayMs`, or less so that the look lands just after the message's give-up time. */
+  #untilGiveUp(m: DueMessage, delayMs: number): number {
+    return Math.max(0, Math.min(delayMs, m.give_up_at.getTime() - Date.now() + 1000));
+  }
+
+  #givenUp(what: 'queued' | 'unknown', m: DueMessage): string {
+    const after = `${duration(Date.now() - m.sent_after.getTime())} after it was sent, past its message_expiry (${duration(m.expiry_s * 1000)}) ` +
+      `and a ${duration(this.#giveUpMarginMs)} margin`;
+    return what === 'queued'
+      ? `given up: Plivo still held it queued ${after}; Plivo fails such a message (error 420), so it was most likely never sent`
+      : `given up: Plivo had no record of it (404) ${after}; not delivered as far as anyone can tell`;
+  }
+
   #update(mdr: Mdr, via: UpdateSource, sent?: DueMessage): ProviderUpdate {
     const now = Date.now();
     const age = now - mdr.messageTime.getTime();
     const cutoff = this.deps.options.receiptCutoffMs;
-    const final = FINAL_STATES.has(mdr.state) || (mdr.state === 'sent' && age >= cutoff);
+    const expired = mdr.state === 'queued' && sent !== undefined && now >= sent.give_up_at.getTime();
+    const final = FINAL_STATES.has(mdr.state) || (mdr.state === 'sent' && age >= cutoff) || expired;
     if (sent) {
       // Ours for sure (a List page also holds other traffic): what it shows teaches the look schedule.
       this.#learnSkew(mdr.messageTime.getTime(), sent);
       if (!final) this.#schedule.observe(mdr.messageUuid, { ms: age, final: false });
-      else if (mdr.state !== 'sent' && mdr.updatedTime) this.#schedule.observe(mdr.messageUuid, { ms: mdr.updatedTime.getTime() - mdr.messageTime.getTime(), final: true });
+      // Only Plivo's own final states time a delivery; smsrun's cut-offs (sent, queued) would bias the schedule.
+      else if (FINAL_STATES.has(mdr.state) && mdr.updatedTime) this.#schedule.observe(mdr.messageUuid, { ms: mdr.updatedTime.getTime() - mdr.messageTime.getTime(), final: true });
     }
     // A message still `sent` is looked at again when its cut-off passes, if that comes first.
     const again = this.#schedule.nextLookIn(age);
-    const next = mdr.state === 'sent' ? Math.min(again, cutoff - age + 1) : again;
+    const next = mdr.state === 'sent' ? Math.min(again, cutoff - age + 1)
+      : mdr.state === 'queued' && sent ? this.#untilGiveUp(sent, again) : again;
     return {
       uuid: mdr.messageUuid,
       toNumber: mdr.toNumber.replace(/^\+/, ''),
       state: mdr.state,
       final,
-      status: statusFor(mdr.state, final),
+      reason: expired ? this.#givenUp('queued', sent) : null,
       errorCode: mdr.errorCode,
       units: mdr.units,
       totalRate: mdr.totalRate,
@@ -296,4 +367,12 @@ export class Tracker {
   #finals(count: number): void {
     if (count > 0) this.deps.onEvent?.({ kind: 'final', count });
   }
+}
+
+/** 3h00m, 15m, 42s. */
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.round(s / 60);
+  return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
