@@ -33,7 +33,7 @@ export interface ExportOptions {
   mask?: boolean | undefined;
 }
 
-const PAGE = 2000;
+const PAGE = 500;
 
 type ReportCampaign = Pick<CampaignRow, 'id' | 'job'> & { csv_columns?: string[] | null };
 
