@@ -38,12 +38,12 @@ async function seed(url: string, rows: number): Promise<void> {
         `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, sender, text, units, status, reason, batch_id, message_uuid, fields)
          SELECT $1, g, g + 1, '+1415' || lpad(g::text, 7, '0'), CASE WHEN g % 50 = 0 THEN NULL ELSE '1415' || lpad(g::text, 7, '0') END,
                 CASE WHEN g % 50 = 0 THEN NULL ELSE ($2::text[])[((g - 1) / 100 % 20) + 1] END,
-                'Hi Ana, your Austin order is ready. Code ' || (g * 7919 % 1000000) || '. Reply STOP to opt out.', 1,
+                'Hi Ana, your Austin order is ready. Code ' || (g::bigint * 7919 % 1000000) || '. Reply STOP to opt out.', 1,
                 CASE WHEN g % 50 = 0 THEN 'invalid' WHEN g % 20 = 0 THEN 'undelivered' ELSE 'delivered' END,
                 CASE WHEN g % 50 = 0 THEN 'line ' || (g + 1) || ': column ''phone'': a made-up problem' END,
                 CASE WHEN g % 50 = 0 THEN NULL ELSE $3 + (g - 1) / 100 END,
                 CASE WHEN g % 50 = 0 THEN NULL ELSE md5(g::text)::uuid::text END,
-                ARRAY['+1415' || lpad(g::text, 7, '0'), 'Ana', 'Austin', (g * 7919 % 1000000)::text]
+                ARRAY['+1415' || lpad(g::text, 7, '0'), 'Ana', 'Austin', (g::bigint * 7919 % 1000000)::text]
          FROM generate_series(1, $4::int) g`,
         [id, SENDERS, first, rows]);
       await tx.query(
