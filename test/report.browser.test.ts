@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -36,6 +37,8 @@ describe.skipIf(!haveChromium && !process.env['CI'])('the HTML report in Chromiu
   let page: Page;
   const requests: string[] = [];
   let fileUrl: string;
+  /** Chromium's profile: removed only once the browser is closed (it writes there until then). */
+  let profile: string | undefined;
   const name = 'browser-report';
 
   beforeAll(async () => {
@@ -56,15 +59,17 @@ describe.skipIf(!haveChromium && !process.env['CI'])('the HTML report in Chromiu
     fileUrl = pathToFileURL(file).href;
 
     if (!haveChromium) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
-    context = await chromium.launchPersistentContext(await tempDir('smsrun-chromium-'), {
+    profile = await mkdtemp(path.join(os.tmpdir(), 'smsrun-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 900 },
     });
     page = await context.newPage();
     page.on('request', (r) => { if (r.url() !== fileUrl) requests.push(r.url()); });
     await page.goto(fileUrl);
-  });
+  }, 300_000); // a campaign run, an export and a browser start, on a busy machine
   afterAll(async () => {
     await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 5 });
     killLeftovers();
     await sim?.close();
     await ledger?.dispose();
