@@ -236,7 +236,7 @@ describe('bad rows, duplicates, and running a campaign again', () => {
   it('the exported report keeps every row: invalid ones with a reason naming their line, duplicates marked', async () => {
     const r = await cli('export', NAME);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n')[0]).toBe(REPORT_HEADER);
+    expect(r.stdout.split('\n')[0]).toBe(`${REPORT_HEADER},phone,msg`);
     const rows = parseReportCsv(r.stdout);
     expect(rows.map((x) => [x.row, x.line, x.dst, x.status])).toEqual([
       ['1', '2', '14155550301', 'delivered'],

@@ -67,6 +67,7 @@ export interface ReportRow {
   status: string;
   message_uuid: string;
   error_code: string;
+  error_meaning: string;
   units: string;
   total_amount: string;
   submitted_at: string;
@@ -74,7 +75,8 @@ export interface ReportRow {
   reason: string;
 }
 
-export const REPORT_HEADER = 'row,line,dst,src,status,message_uuid,error_code,units,total_amount,submitted_at,final_at,reason';
+/** smsrun's own report columns; the user's CSV columns follow them. */
+export const REPORT_HEADER = 'row,line,dst,src,status,message_uuid,error_code,error_meaning,units,total_amount,submitted_at,final_at,reason';
 
 export function parseReportCsv(text: string): ReportRow[] {
   return parse(text, { columns: true, skip_empty_lines: true }) as ReportRow[];

@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js';
 import { openCsv } from './csv.js';
 import type { Job } from './job.js';
 import { makeRowValidator } from './rows.js';
+import { unescapeFormula } from './formula-escape.js';
 
 const CHUNK_ROWS = 5000;
 
@@ -53,16 +54,20 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
       contentHash,
       senders: job.senders,
     });
-    for await (const chunk of readRecipientChunks(job)) await insertRecipients(tx, campaignId, chunk);
-    await finalizeLoad(tx, campaignId, job.senders, job.batch_size);
+    let header: string[] = [];
+    for await (const chunk of readRecipientChunks(job, (h) => { header = h; })) await insertRecipients(tx, campaignId, chunk);
+    await finalizeLoad(tx, campaignId, job.senders, job.batch_size, header);
     return undefined;
   });
   if (loadedBySomeoneElse) return check(loadedBySomeoneElse);
   return { campaign: (await findCampaign(db, job.name))!, loaded: true };
 }
 
-/** Streams the CSV as validated recipient rows, in chunks for the ledger. */
-export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRow[]> {
+/**
+ * Streams the CSV as validated recipient rows, in chunks for the ledger. Each row keeps its fields (the
+ * report shows the user's own columns beside smsrun's); `onHeader` gets the header once it is read.
+ */
+export async function* readRecipientChunks(job: Job, onHeader?: (header: string[]) => void): AsyncGenerator<RecipientRow[]> {
   // Empty lines are skipped here rather than by csv-parse, so that every line is counted: a row's line is
   // the one it starts on, even after quoted fields that span lines (csv-parse's info.lines is where a
   // record ends, and counts a quoted CRLF twice).
@@ -76,11 +81,13 @@ export async function* readRecipientChunks(job: Job): AsyncGenerator<RecipientRo
       const line = nextLine;
       nextLine += 1 + lineBreaksWithin(raw);
       if (raw.trim() === '') continue; // a blank line; a line holding "" is a row with an empty field
+      const fields = record.map(unescapeFormula);
       if (validate === undefined) {
-        validate = makeRowValidator(job, record, { line: raw.replace(/(\r\n|\n|\r)$/, ''), delimiter: csv.delimiter, detected: csv.detected });
+        validate = makeRowValidator(job, fields, { line: raw.replace(/(\r\n|\n|\r)$/, ''), delimiter: csv.delimiter, detected: csv.detected });
+        onHeader?.(fields.map((h) => h.trim()));
         continue;
       }
-      chunk.push(validate(record, ++rowNo, line));
+      chunk.push({ ...validate(fields, ++rowNo, line), fields });
       if (chunk.length >= CHUNK_ROWS) {
         yield chunk;
         chunk = [];

@@ -75,12 +75,25 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
     .command('plan <job>', 'validate a job and its CSV and estimate the campaign; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
       (a) => set(planCommand(a.job, { json: a.json }, io)))
-    .command('status [campaign]', 'counts per state, cost so far, ETA, ambiguous batches', (y) => y.positional('campaign', { type: 'string' }).option('json', { type: 'boolean', default: false }),
-      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json }, io)))
-    .command('export <campaign>', 'write the delivery report, one row per CSV row', (y) => y.positional('campaign', { type: 'string', demandOption: true })
-      .option('format', { choices: ['csv', 'jsonl'] as const, default: 'csv' as const })
-      .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
-      (a) => set(exportCommand(a.campaign, { home: a.home, format: a.format, out: a.out }, io)))
+    .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
+      .option('json', { type: 'boolean', default: false })
+      .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })
+      .option('interval', { type: 'number', default: 2, describe: 'seconds between refreshes with --watch' })
+      .check((a) => {
+        if (!Number.isFinite(a.interval) || a.interval < 0.2) throw new UsageErrorFromYargs('--interval must be a number of seconds, 0.2 or more');
+        return true;
+      }),
+      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, watch: a.watch, interval: a.interval }, io)))
+    .command('export <campaign>', 'write the delivery report: one row per CSV row (csv, jsonl), or a page to look at (html)', (y) => y.positional('campaign', { type: 'string', demandOption: true })
+      .option('format', { choices: ['csv', 'jsonl', 'html'] as const, describe: 'default: from the --out extension, else csv' })
+      .option('out', { type: 'string', describe: 'output file (default: standard output)' })
+      .option('only', { type: 'string', array: true, describe: 'only rows with these statuses, e.g. --only failed,undelivered' })
+      .option('columns', { type: 'string', array: true, describe: 'only these columns, in this order, e.g. --columns row,dst,status,name' })
+      .option('text', { type: 'boolean', default: false, describe: 'add the text each row was sent (left out otherwise)' })
+      .option('mask', { type: 'boolean', default: false, describe: "mask destination numbers (+141XXXXX528), as Plivo does for log=false" }),
+      (a) => set(exportCommand(a.campaign, {
+        home: a.home, format: a.format, out: a.out, only: a.only, columns: commaList(a.columns), text: a.text, mask: a.mask,
+      }, io)))
     .command('resolve <campaign>', "settle ambiguous batches by hand, after checking Plivo's console (read --help first)", (y) => resolveFlags(y),
       (a) => set(resolveCommand(a.campaign, {
         home: a.home, batches: a.batch, all: a.all === true, decision: a.resend === true ? 'resend' : 'mark-sent', note: a.note,
@@ -120,6 +133,11 @@ class UsageErrorFromYargs extends SmsrunError {
   constructor(message: string) {
     super(`${message}\nRun 'smsrun --help' for the commands and options.`, EXIT.usage);
   }
+}
+
+/** `--columns a,b --columns c` → ['a', 'b', 'c']. */
+function commaList(values: string[] | undefined): string[] | undefined {
+  return values?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
 function runArgs(a: {

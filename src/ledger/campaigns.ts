@@ -16,6 +16,8 @@ export interface CampaignRow {
   created_at: Date;
   sent_at: Date | null;
   finished_at: Date | null;
+  /** The CSV's header as loaded; null for campaigns loaded before the ledger kept it (sql/008). */
+  csv_columns: string[] | null;
 }
 
 export async function findCampaign(db: Queryable, name: string): Promise<CampaignRow | undefined> {

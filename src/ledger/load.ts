@@ -30,6 +30,8 @@ export interface RecipientRow {
   /** The number's country and type, for `plan`; not kept in the ledger. */
   country: string | null;
   numberType: string | null;
+  /** The row's CSV fields as read, in header order, for the report's user columns. */
+  fields?: readonly string[] | null;
 }
 
 /** Serialises loaders of one campaign name until the end of the transaction. */
@@ -46,12 +48,18 @@ export async function insertCampaign(tx: Queryable, c: NewCampaign): Promise<num
   return row!.id;
 }
 
-/** One round trip per chunk: arrays unnested server-side (the same statement on Postgres and PGlite). */
+/**
+ * One round trip per chunk: arrays unnested server-side (the same statement on Postgres and PGlite). A row's
+ * fields travel as one array literal each (`{"a","b"}`), cast to text[] per row: rows may have different
+ * numbers of fields, which a two-dimensional array cannot hold.
+ */
 export async function insertRecipients(tx: Queryable, campaignId: number, rows: readonly RecipientRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason)
-     SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[])`,
+    `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields)
+     SELECT $1, u.row_no, u.line_no, u.raw_dst, u.dst, u.text, u.units, u.status, u.reason, u.fields::text[]
+     FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[])
+       AS u(row_no, line_no, raw_dst, dst, text, units, status, reason, fields)`,
     [
       campaignId,
       rows.map((r) => r.rowNo),
@@ -62,8 +70,14 @@ export async function insertRecipients(tx: Queryable, campaignId: number, rows: 
       rows.map((r) => r.units),
       rows.map((r) => r.status),
       rows.map((r) => r.reason),
+      rows.map((r) => (r.fields ? arrayLiteral(r.fields) : null)),
     ],
   );
+}
+
+/** A Postgres array literal of strings: every element quoted, `"` and `\` escaped. */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /**
@@ -75,7 +89,8 @@ export async function insertRecipients(tx: Queryable, campaignId: number, rows: 
  *
  * Batches group a sender's recipients by rendered text, at most `batchSize` each, numbered in CSV order.
  */
-export async function finalizeLoad(tx: Queryable, campaignId: number, senders: readonly string[], batchSize: number): Promise<void> {
+export async function finalizeLoad(tx: Queryable, campaignId: number, senders: readonly string[], batchSize: number,
+  csvColumns?: readonly string[]): Promise<void> {
   // The planner's statistics still describe `recipients` as it was before this load (empty, on a new
   // ledger): it then estimates one pending row, and runs the duplicate search below as a nested loop that
   // re-aggregates the whole campaign for every row, rows² work (20 000 rows took 2.5 minutes, 1 000 000
@@ -124,7 +139,7 @@ export async function finalizeLoad(tx: Queryable, campaignId: number, senders: r
     [campaignId],
   );
   await tx.query(
-    `UPDATE campaigns SET total_rows = (SELECT count(*) FROM recipients WHERE campaign_id = $1) WHERE id = $1`,
-    [campaignId],
+    `UPDATE campaigns SET total_rows = (SELECT count(*) FROM recipients WHERE campaign_id = $1), csv_columns = $2 WHERE id = $1`,
+    [campaignId, csvColumns ?? null],
   );
 }

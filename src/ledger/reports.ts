@@ -1,5 +1,9 @@
-/** Read-only queries behind `status`, the run summary and `export`. */
-import type { Db, Queryable } from './db.js';
+/**
+ * Read-only queries behind `status`, the run summary, `export` and the HTML report. Everything a report shows
+ * is aggregated here, in SQL, so a report of a 1 000 000-row campaign reads a few hundred rows, not a million;
+ * `reportPage` is the one row-by-row query, read a page at a time.
+ */
+import type { Queryable } from './db.js';
 
 export interface StatusCount {
   status: string;
@@ -7,7 +11,7 @@ export interface StatusCount {
   units: number;
 }
 
-export async function statusCounts(db: Db, campaignId: number): Promise<StatusCount[]> {
+export async function statusCounts(db: Queryable, campaignId: number): Promise<StatusCount[]> {
   return db.query<StatusCount>(
     `SELECT status, count(*)::int AS count, coalesce(sum(units), 0)::int AS units
      FROM recipients WHERE campaign_id = $1 GROUP BY status ORDER BY status`,
@@ -25,7 +29,7 @@ export interface CostSummary {
   unsentUnits: number;
 }
 
-export async function costSummary(db: Db, campaignId: number): Promise<CostSummary> {
+export async function costSummary(db: Queryable, campaignId: number): Promise<CostSummary> {
   const [row] = await db.query<CostSummary>(
     `SELECT coalesce((SELECT sum(total_amount) FROM messages WHERE campaign_id = $1), 0)::text AS spent,
             coalesce((SELECT sum(units) FROM messages WHERE campaign_id = $1 AND total_rate IS NOT NULL), 0)::int AS "pricedUnits",
@@ -58,10 +62,19 @@ export async function ambiguousBatches(db: Queryable, campaignId: number): Promi
   );
 }
 
+/**
+ * The status a report shows for a recipient: Plivo's state of its message while it is `submitted` (queued,
+ * sent), else the recipient's own (final states, and smsrun's: pending, sending, invalid, duplicate...).
+ */
+const REPORT_STATUS = `CASE WHEN r.status = 'submitted' THEN coalesce(m.state, 'queued') ELSE r.status END`;
+
 export interface ReportRow {
   row: number;
   line: number;
+  /** The number as sent; for a row whose number is not usable, the value as written. */
   dst: string | null;
+  /** The number as written in the CSV. */
+  raw_dst: string | null;
   src: string | null;
   status: string;
   message_uuid: string | null;
@@ -71,23 +84,255 @@ export interface ReportRow {
   submitted_at: Date | null;
   final_at: Date | null;
   reason: string | null;
+  /** The row's CSV fields (null for campaigns loaded before the ledger kept them). */
+  fields: string[] | null;
+  /** The rendered text, when asked for. */
+  text: string | null;
+  /** The recipient's batch, for the reason of a row not sent yet. */
+  batch_id: number | null;
+  batch_status: string | null;
+  batch_attempts: number | null;
+  batch_error: string | null;
+}
+
+export interface ReportFilter {
+  /** Only rows whose report status is one of these. */
+  statuses?: readonly string[] | undefined;
+  /** Read the rendered text (it is left out otherwise). */
+  text?: boolean | undefined;
 }
 
 /**
  * One row per CSV row, in CSV order, a page at a time (keyset pagination: flat memory, same SQL on both
  * engines). A submitted recipient's status is Plivo's state of its message (queued, sent...).
  */
-export async function reportPage(db: Db, campaignId: number, afterRow: number, limit: number): Promise<ReportRow[]> {
+export async function reportPage(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportRow[]> {
   return db.query<ReportRow>(
-    `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.sender AS src,
-            CASE WHEN r.status = 'submitted' THEN coalesce(m.state, 'queued') ELSE r.status END AS status,
-            r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units, m.total_amount::text AS total_amount,
-            coalesce(m.submitted_at, b.accepted_at) AS submitted_at, m.final_at, coalesce(r.reason, m.final_reason) AS reason
+    `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src,
+            ${REPORT_STATUS} AS status, r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units,
+            m.total_amount::text AS total_amount,
+            coalesce(m.submitted_at, CASE WHEN r.status NOT IN ('pending', 'sending') THEN b.accepted_at END) AS submitted_at,
+            m.final_at, coalesce(r.reason, m.final_reason) AS reason, r.fields, CASE WHEN $5 THEN r.text END AS text,
+            b.id AS batch_id, b.status AS batch_status, b.attempts AS batch_attempts, b.last_error AS batch_error
      FROM recipients r
      LEFT JOIN messages m ON m.message_uuid = r.message_uuid
-     LEFT JOIN batches b ON b.id = r.batch_id AND r.status NOT IN ('pending', 'sending', 'invalid', 'duplicate')
-     WHERE r.campaign_id = $1 AND r.row_no > $2
+     LEFT JOIN batches b ON b.id = r.batch_id
+     WHERE r.campaign_id = $1 AND r.row_no > $2 AND ($4::text[] IS NULL OR ${REPORT_STATUS} = ANY($4::text[]))
      ORDER BY r.row_no LIMIT $3`,
-    [campaignId, afterRow, limit],
+    [campaignId, afterRow, limit, filter.statuses ? [...filter.statuses] : null, filter.text === true],
+  );
+}
+
+/** Report statuses present in the campaign (for checking `--only`). */
+export async function reportStatuses(db: Queryable, campaignId: number): Promise<string[]> {
+  const rows = await db.query<{ status: string }>(
+    `SELECT DISTINCT ${REPORT_STATUS} AS status FROM recipients r LEFT JOIN messages m ON m.message_uuid = r.message_uuid
+     WHERE r.campaign_id = $1`,
+    [campaignId],
+  );
+  return rows.map((r) => r.status);
+}
+
+export interface SenderStats {
+  sender: string;
+  /** Recipients dealt to this sender. */
+  assigned: number;
+  /** Messages Plivo accepted (with a message_uuid). */
+  accepted: number;
+  delivered: number;
+  undelivered: number;
+  /** Final `failed`: by Plivo or the carrier (with a uuid), or refused requests (without). */
+  failed: number;
+  rejected: number;
+  /** Final `sent`: no receipt before the cut-off, or marked sent by an operator. */
+  sent: number;
+  /** Accepted, outcome not known yet. */
+  open: number;
+  /** Not sent yet: pending or in an unsettled request. */
+  unsent: number;
+  /** Units Plivo billed (its count where known, else smsrun's) and what it charged. */
+  units: number;
+  amount: string;
+  /** Recipients in requests made, and their units: what the sender's rate had to pace. */
+  requested: number;
+  requestedUnits: number;
+  /** Batches sent at least once: the requests the account's request limit had to pace. */
+  requests: number;
+}
+
+/** Per sender, in one pass over the campaign's recipients. */
+export async function senderStats(db: Queryable, campaignId: number): Promise<SenderStats[]> {
+  return db.query<SenderStats>(
+    `SELECT r.sender,
+            count(*)::int AS assigned,
+            count(m.message_uuid)::int AS accepted,
+            count(*) FILTER (WHERE r.status = 'delivered')::int AS delivered,
+            count(*) FILTER (WHERE r.status = 'undelivered')::int AS undelivered,
+            count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE r.status = 'rejected')::int AS rejected,
+            count(*) FILTER (WHERE r.status = 'sent')::int AS sent,
+            count(*) FILTER (WHERE r.status = 'submitted')::int AS open,
+            count(*) FILTER (WHERE r.status IN ('pending', 'sending'))::int AS unsent,
+            coalesce(sum(coalesce(m.units, r.units)) FILTER (WHERE m.message_uuid IS NOT NULL), 0)::int AS units,
+            coalesce(sum(m.total_amount), 0)::text AS amount,
+            count(*) FILTER (WHERE b.attempts > 0)::int AS requested,
+            coalesce(sum(r.units) FILTER (WHERE b.attempts > 0), 0)::int AS "requestedUnits",
+            count(DISTINCT b.id) FILTER (WHERE b.attempts > 0)::int AS requests
+     FROM recipients r
+     LEFT JOIN messages m ON m.message_uuid = r.message_uuid
+     LEFT JOIN batches b ON b.id = r.batch_id
+     WHERE r.campaign_id = $1 AND r.sender IS NOT NULL
+     GROUP BY r.sender ORDER BY r.sender`,
+    [campaignId],
+  );
+}
+
+export interface CampaignTiming {
+  /** When the first request of the campaign left. */
+  firstRequestAt: Date | null;
+  /** When Plivo accepted the last batch. */
+  lastAcceptedAt: Date | null;
+  /** The latest delivery or final state known (Plivo's time where it gave one). */
+  lastFinalAt: Date | null;
+  /** Runs (processes) that worked on the campaign. */
+  runs: number;
+}
+
+export async function campaignTiming(db: Queryable, campaignId: number): Promise<CampaignTiming> {
+  const [row] = await db.query<CampaignTiming>(
+    `SELECT (SELECT min(a.started_at) FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.campaign_id = $1) AS "firstRequestAt",
+            (SELECT max(accepted_at) FROM batches WHERE campaign_id = $1) AS "lastAcceptedAt",
+            (SELECT max(coalesce(provider_updated_at, final_at)) FROM messages WHERE campaign_id = $1 AND final_at IS NOT NULL) AS "lastFinalAt",
+            (SELECT count(*)::int FROM runners WHERE campaign_id = $1) AS runs`,
+    [campaignId],
+  );
+  return row!;
+}
+
+/**
+ * When a message was delivered: Plivo's time of its last state change where known (a callback's report time,
+ * an MDR's message_updated_time), else when smsrun saw it final.
+ */
+const DELIVERED_AT = 'coalesce(m.provider_updated_at, m.final_at)';
+
+export interface SeriesPoint {
+  sender: string;
+  kind: 'accepted' | 'delivered';
+  /** Bucket number from `start`, each `bucketSeconds` long. */
+  bucket: number;
+  count: number;
+}
+
+/** The span a time series covers: from the first request to the last acceptance or delivery. */
+export async function seriesSpan(db: Queryable, campaignId: number): Promise<{ start: Date | null; end: Date | null }> {
+  const [row] = await db.query<{ start: Date | null; end: Date | null }>(
+    `SELECT min(m.sent_after) AS start, greatest(max(m.sent_after), max(${DELIVERED_AT}) FILTER (WHERE m.state = 'delivered')) AS "end"
+     FROM messages m WHERE m.campaign_id = $1`,
+    [campaignId],
+  );
+  return row!;
+}
+
+/** Messages accepted (at the time their request left) and delivered, per sender and time bucket. */
+export async function sendSeries(db: Queryable, campaignId: number, start: Date, bucketSeconds: number): Promise<SeriesPoint[]> {
+  const bucket = (t: string) => `greatest(0, floor(extract(epoch FROM ${t} - $2::timestamptz) / $3))::int`;
+  return db.query<SeriesPoint>(
+    `SELECT b.sender, 'accepted' AS kind, ${bucket('m.sent_after')} AS bucket, count(*)::int AS count
+     FROM messages m JOIN batches b ON b.id = m.batch_id WHERE m.campaign_id = $1 GROUP BY 1, 2, 3
+     UNION ALL
+     SELECT b.sender, 'delivered' AS kind, ${bucket(DELIVERED_AT)} AS bucket, count(*)::int AS count
+     FROM messages m JOIN batches b ON b.id = m.batch_id WHERE m.campaign_id = $1 AND m.state = 'delivered' GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3`,
+    [campaignId, start, bucketSeconds],
+  );
+}
+
+export interface LatencyStats {
+  /** Delivered messages per latency bucket: counts[i] is between edges[i-1] and edges[i] seconds. */
+  counts: number[];
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  delivered: number;
+}
+
+/**
+ * Delivery latency: from Plivo accepting the message to its delivery. Both ends on Plivo's clock when it gave
+ * both (message_time, and the callback's or MDR's update time), else on smsrun's (answer recorded, final seen).
+ * Negative values (clock skew) count as 0.
+ */
+export async function deliveryLatency(db: Queryable, campaignId: number, edges: readonly number[]): Promise<LatencyStats> {
+  const latency = `greatest(0, extract(epoch FROM CASE WHEN m.provider_updated_at IS NOT NULL AND m.message_time IS NOT NULL
+                     THEN m.provider_updated_at - m.message_time ELSE ${DELIVERED_AT} - m.submitted_at END))::float8`;
+  const [buckets, [pct]] = await Promise.all([
+    db.query<{ bucket: number; count: number }>(
+      `SELECT width_bucket(${latency}, $2::float8[]) AS bucket, count(*)::int AS count
+       FROM messages m WHERE m.campaign_id = $1 AND m.state = 'delivered' GROUP BY 1`,
+      [campaignId, [...edges]],
+    ),
+    db.query<{ p: number[] | null; n: number }>(
+      `SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]::float8[]) WITHIN GROUP (ORDER BY ${latency}) AS p, count(*)::int AS n
+       FROM messages m WHERE m.campaign_id = $1 AND m.state = 'delivered'`,
+      [campaignId],
+    ),
+  ]);
+  const counts = Array.from({ length: edges.length + 1 }, () => 0);
+  for (const b of buckets) counts[b.bucket] = b.count;
+  const p = pct?.p ?? null;
+  return { counts, p50: p?.[0] ?? null, p90: p?.[1] ?? null, p99: p?.[2] ?? null, delivered: pct?.n ?? 0 };
+}
+
+export interface ErrorCodeCount {
+  code: string;
+  /** The message state it came with (undelivered, failed...). */
+  state: string;
+  count: number;
+}
+
+/** Plivo error codes of the campaign's messages (not 000), most frequent first. */
+export async function errorCodeCounts(db: Queryable, campaignId: number): Promise<ErrorCodeCount[]> {
+  return db.query<ErrorCodeCount>(
+    `SELECT m.error_code AS code, m.state, count(*)::int AS count FROM messages m
+     WHERE m.campaign_id = $1 AND m.error_code IS NOT NULL AND m.error_code <> '000'
+     GROUP BY 1, 2 ORDER BY 3 DESC, 1`,
+    [campaignId],
+  );
+}
+
+/** Requests Plivo refused (failed without a message_uuid), by reason, most frequent first. */
+export async function refusalCounts(db: Queryable, campaignId: number, limit: number): Promise<{ reason: string; count: number }[]> {
+  return db.query<{ reason: string; count: number }>(
+    `SELECT coalesce(reason, '') AS reason, count(*)::int AS count FROM recipients
+     WHERE campaign_id = $1 AND status = 'failed' AND message_uuid IS NULL
+     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2`,
+    [campaignId, limit],
+  );
+}
+
+/**
+ * Rows that need someone's attention: every status but those of a message Plivo took (submitted, delivered,
+ * undelivered, sent, and failed with a message_uuid: those are in the error codes). So not sent yet, in an
+ * unsettled request, invalid, duplicate, rejected, refused by Plivo, and any status added later.
+ */
+const NEEDS_ATTENTION = `(r.status NOT IN ('submitted', 'delivered', 'undelivered', 'sent', 'failed') OR (r.status = 'failed' AND r.message_uuid IS NULL))`;
+
+export async function attentionCounts(db: Queryable, campaignId: number): Promise<{ status: string; count: number }[]> {
+  return db.query<{ status: string; count: number }>(
+    `SELECT r.status, count(*)::int AS count FROM recipients r WHERE r.campaign_id = $1 AND ${NEEDS_ATTENTION} GROUP BY 1 ORDER BY 1`,
+    [campaignId],
+  );
+}
+
+/** The first `limit` rows of one attention status, in CSV order. */
+export async function attentionRows(db: Queryable, campaignId: number, status: string, limit: number): Promise<ReportRow[]> {
+  return db.query<ReportRow>(
+    `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src, r.status,
+            r.message_uuid, NULL AS error_code, r.units, NULL AS total_amount, b.accepted_at AS submitted_at, NULL AS final_at,
+            r.reason, NULL AS fields, NULL AS text,
+            b.id AS batch_id, b.status AS batch_status, b.attempts AS batch_attempts, b.last_error AS batch_error
+     FROM recipients r LEFT JOIN batches b ON b.id = r.batch_id
+     WHERE r.campaign_id = $1 AND r.status = $2 AND ${NEEDS_ATTENTION}
+     ORDER BY r.row_no LIMIT $3`,
+    [campaignId, status, limit],
   );
 }

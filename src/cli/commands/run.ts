@@ -9,6 +9,7 @@ import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
 import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
 import { writeReportFile } from '../../report/export.js';
+import { writeHtmlReportFile } from '../../report/html.js';
 import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
 import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } from '../context.js';
@@ -111,8 +112,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
       return EXIT.ok;
     }
     const reportFile = args.report ?? path.join(smsrunHome(args, io.env), 'reports', `${job.name}.csv`);
-    await writeReportFile(db, result.campaign.id, 'csv', reportFile);
-    io.stdout.write(`${formatSummary(summary)}\n  report: ${reportFile}\n`);
+    await writeReportFile(db, result.campaign, 'csv', reportFile);
+    const pageFile = `${reportFile.replace(/\.csv$/i, '')}.html`;
+    await writeHtmlReportFile(db, result.campaign, pageFile);
+    io.stdout.write(`${formatSummary(summary)}\n  report: ${reportFile}\n  page: ${pageFile}\n`);
     if (stopper.reason === 'interrupted') {
       io.stderr.write(`interrupted: requests in flight were recorded. Run 'smsrun resume ${job.name}' (or the same command again) to carry on; nobody will be texted twice.\n`);
       return EXIT.interrupted;

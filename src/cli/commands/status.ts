@@ -1,25 +1,93 @@
-/** `smsrun status [campaign] [--json]`: counts per state, cost so far, ETA, and anything ambiguous. */
-import { findCampaign, listCampaigns } from '../../ledger/campaigns.js';
+/**
+ * `smsrun status [campaign] [--json] [--watch [--interval s]]`: counts per state, delivery rate, cost and units,
+ * sending time against the fastest the job's rates allow, error codes, ETA and anything ambiguous.
+ * `--watch` refreshes it until every campaign shown is done, or Ctrl-C: redrawn in place on a terminal, a new
+ * block (a JSON line with --json) each time it changes otherwise.
+ */
+import { findCampaign, listCampaigns, type CampaignRow } from '../../ledger/campaigns.js';
+import type { Db } from '../../ledger/db.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
+import { isConnectionLost } from '../../ledger/faults.js';
 import { EXIT, type ExitCode } from '../../errors.js';
-import { formatSummary, summarize } from '../../report/summary.js';
+import { formatSummary, summarize, type Summary } from '../../report/summary.js';
 import { openLedgerFor, type GlobalArgs, type Io } from '../context.js';
 
-export async function statusCommand(name: string | undefined, args: GlobalArgs & { json: boolean }, io: Io): Promise<ExitCode> {
+export interface StatusArgs extends GlobalArgs {
+  json: boolean;
+  watch?: boolean | undefined;
+  /** Seconds between refreshes with --watch. */
+  interval?: number | undefined;
+}
+
+export async function statusCommand(name: string | undefined, args: StatusArgs, io: Io): Promise<ExitCode> {
   const db = await openLedgerFor(args, io);
   try {
-    const campaigns = name === undefined ? await listCampaigns(db) : [await findCampaign(db, name)];
-    if (name !== undefined && !campaigns[0]) throw new UnknownCampaignError(name);
-    const summaries = await Promise.all(campaigns.map((c) => summarize(db, c!)));
-    if (args.json) {
-      io.stdout.write(JSON.stringify(name === undefined ? summaries : summaries[0], null, 2) + '\n');
-    } else if (summaries.length === 0) {
-      io.stdout.write('no campaigns in this ledger yet: smsrun run <job.json> starts one.\n');
-    } else {
-      io.stdout.write(summaries.map(formatSummary).join('\n\n') + '\n');
+    if (!args.watch) {
+      io.stdout.write(render(await read(db, name), name, args.json));
+      return EXIT.ok;
     }
-    return EXIT.ok;
+    return await watch(db, name, args, io);
   } finally {
     await db.close();
+  }
+}
+
+async function read(db: Db, name: string | undefined): Promise<Summary[]> {
+  const campaigns = name === undefined ? await listCampaigns(db) : [await findCampaign(db, name)];
+  if (name !== undefined && !campaigns[0]) throw new UnknownCampaignError(name);
+  return Promise.all(campaigns.map((c) => summarize(db, c as CampaignRow)));
+}
+
+function render(summaries: Summary[], name: string | undefined, json: boolean): string {
+  if (json) return JSON.stringify(name === undefined ? summaries : summaries[0], null, 2) + '\n';
+  if (summaries.length === 0) return 'no campaigns in this ledger yet: smsrun run <job.json> starts one.\n';
+  return summaries.map(formatSummary).join('\n\n') + '\n';
+}
+
+const CLEAR = '\x1b[H\x1b[2J';
+
+async function watch(db: Db, name: string | undefined, args: StatusArgs, io: Io): Promise<ExitCode> {
+  const everyMs = Math.max(200, (args.interval ?? 2) * 1000);
+  const tty = io.stdout.isTTY === true && !args.json;
+  let stopped = false;
+  let wake = () => undefined as void;
+  const stop = () => { stopped = true; wake(); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    let last = '';
+    for (;;) {
+      let summaries: Summary[] | undefined;
+      try {
+        summaries = await read(db, name);
+      } catch (err) {
+        if (!isConnectionLost(err)) throw err;
+        io.stderr.write(`lost the ledger connection (${(err as Error).message}); trying again in ${everyMs / 1000}s\n`);
+      }
+      if (summaries?.length === 0) {
+        io.stdout.write(render(summaries, name, args.json)); // an empty ledger: nothing to watch
+        return EXIT.ok;
+      }
+      if (summaries) {
+        const finished = summaries.every((s) => s.state === 'done');
+        const text = args.json ? JSON.stringify(name === undefined ? summaries : summaries[0]) + '\n' : render(summaries, name, false);
+        if (tty) {
+          io.stdout.write(`${CLEAR}${text}\n${finished ? 'done.' : `refreshed ${new Date().toISOString()}, every ${everyMs / 1000}s; Ctrl-C to stop`}\n`);
+        } else if (text !== last) {
+          io.stdout.write(args.json ? text : `${last === '' ? '' : '\n'}-- ${new Date().toISOString()}\n${text}`);
+        }
+        last = text;
+        if (finished) return EXIT.ok;
+      }
+      if (stopped) return EXIT.ok;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, everyMs);
+        wake = () => { clearTimeout(timer); resolve(); };
+      });
+      if (stopped) return EXIT.ok;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
 }
