@@ -28,7 +28,7 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
 
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
-    sim = await startSimulator({ mps: 2000, deliveryDelayMs: [5, 30], seed: 7 });
+    sim = await startSimulator({ mps: 2000, deliveryDelayMs: [5, 30], seed: 7, unallocated: ['999', '14155559996'] });
   });
   afterAll(async () => {
     await sim?.close();
@@ -49,6 +49,7 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     rows.push(',Hi,x'); // invalid: empty
     rows.push('+14155559997,Hi,undelivered'); // the simulator leaves it undelivered
     rows.push('+99912345678,Hi,unallocated'); // +999 is no country's code: refused at load, before it costs a request
+    rows.push('+14155559996,Hi,refused'); // valid to smsrun; the simulator lists it in invalid_number: rejected
     const job = await writeJob({ name: `mixed-${kind}`, src: SRCS, text: '{{greeting}}', rate: 500, batch_size: 7 }, rows.join('\r\n') + '\r\n');
     const reportFile = path.join(ledger.home, 'mixed.csv');
 
@@ -66,7 +67,7 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     }
 
     const report = parseReport(await readFile(reportFile, 'utf8'));
-    expect(report).toHaveLength(65);
+    expect(report).toHaveLength(66);
     const byUuid = new Map(sim.messages().map((m) => [m.uuid, m]));
     for (const r of report.filter((r) => r['message_uuid'])) {
       const m = byUuid.get(r['message_uuid']!)!;
@@ -83,8 +84,10 @@ describe.each(LEDGER_KINDS)('a campaign on the %s ledger', (kind) => {
     expect(status(62)['reason']).toMatch(/line 63.*letters/);
     expect(status(63)['status']).toBe('invalid');
     expect(status(64)).toMatchObject({ status: 'undelivered', error_code: '80' });
-    expect(status(65)).toMatchObject({ status: 'invalid', dst: '+99912345678' });
+    expect(status(65)).toMatchObject({ status: 'invalid', dst: "'+99912345678" }); // as written, formula-escaped
     expect(status(65)['reason']).toMatch(/no country has that code/);
+    expect(status(66)).toMatchObject({ status: 'rejected', dst: '14155559996', message_uuid: '' });
+    expect(status(66)['reason']).toMatch(/invalid_number/);
     expect(status(1)).toMatchObject({ status: 'delivered', units: '2', error_code: '000', total_amount: '0.01000' });
     expect(status(2)['units']).toBe('1');
 

