@@ -15,10 +15,13 @@ export const WORK_DIR = path.join(os.tmpdir(), 'smsrun-bench');
 const FIRST = ['Ana', 'Bo', 'Chen', 'Dara', 'Eli', 'Fatou', 'Gus', 'Hana', 'Ivo', 'Jun'];
 const CITY = ['Austin', 'Boston', 'Chicago', 'Denver', 'El Paso', 'Fresno', 'Gary', 'Houston'];
 
-/** Row i's number: 1 415 + 7 digits, unique for i < 10^7 and never ending in 97/98/99 (the simulator's failures). */
+/**
+ * Row i's number: +1 415 and 7 digits from 200 0000 up (a valid NANP exchange, so libphonenumber accepts it),
+ * unique for i < 7.7 million and never ending in 97/98/99 (the simulator's failures).
+ */
 export function phone(i: number): string {
-  const n = Math.floor(i / 97) * 100 + (i % 97);
-  return `1415${String(n).padStart(7, '0')}`;
+  const n = 2_000_000 + Math.floor(i / 97) * 100 + (i % 97);
+  return `1415${n}`;
 }
 
 export interface CsvSpec {
@@ -30,7 +33,7 @@ export interface CsvSpec {
 /** phone + 3 columns; cached by size, since a 1 000 000-row file takes a few seconds to write. */
 export async function csvFile(spec: CsvSpec): Promise<string> {
   await mkdir(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, `recipients-${spec.rows}.csv`);
+  const file = path.join(WORK_DIR, `recipients-v2-${spec.rows}.csv`);
   if ((await stat(file).catch(() => null))?.size) return file;
   const tmp = `${file}.${process.pid}.tmp`;
   const out = createWriteStream(tmp);

@@ -16,7 +16,7 @@ export interface CampaignRow {
   created_at: Date;
   sent_at: Date | null;
   finished_at: Date | null;
-  /** The CSV's header as loaded; null for campaigns loaded before the ledger kept it (sql/008). */
+  /** The CSV's header as loaded; null for campaigns loaded before the ledger kept it (sql/006). */
   csv_columns: string[] | null;
 }
 

@@ -59,7 +59,7 @@ export interface ApplyResult {
   matched: number;
 }
 
-/** A report's rank (sql/003, sql/007): final in a state Plivo would move on from is smsrun's own cut-off, 2. */
+/** A report's rank (sql/003, sql/005): final in a state Plivo would move on from is smsrun's own cut-off, 2. */
 const rank = (final: string, state: string) =>
   `CASE WHEN ${final} THEN (CASE WHEN ${state} IN ('queued', 'sent') THEN 2 ELSE 3 END) WHEN ${state} = 'sent' THEN 1 ELSE 0 END`;
 const RANK_NEW = rank('u.final', 'u.state');

@@ -1,6 +1,6 @@
 /**
  * Recipients that tracking cannot link to a message, and how their fate is settled from Plivo's records
- * (sql/007, `unaccounted_batches`). The tracker side is src/track/unaccounted.ts.
+ * (sql/005, `unaccounted_batches`). The tracker side is src/track/unaccounted.ts.
  *
  * A recipient learns its message_uuid from the first record or callback that gives the message's number
  * (ledger/tracking.ts). Two things can leave a `submitted` recipient with no message for ever:
