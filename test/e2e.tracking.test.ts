@@ -40,11 +40,11 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
   });
 
   it.each([
-    ['list', 0], // 150 messages: the List API's 20 a minute makes this the slow one
+    ['list', 0], // 60 messages (3 pages): the List API's 20 a minute makes this the slow one
     ['get', 1000],
     ['auto', 2000],
   ] as const)('--track-by %s brings every message to its final state by that channel, within the limits', async (by, offset) => {
-    const n = by === 'list' ? 150 : 300;
+    const n = by === 'list' ? 60 : 120;
     const before = structuredClone(sim.stats());
     const job = await writeJob({ name: `track-${by}-${kind}`, src: SRCS, text: 'Hi {{name}}', rate: 100, batch_size: 50 }, recipients(n, offset));
     const run = await runCli(['run', job, '--track-for', '60', '--settle', '0', '--track-by', by], { ...ledger.env, ...simEnv(sim) });
@@ -62,7 +62,7 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
     if (by === 'list') {
       expect(gets).toBe(0);
       expect(byVia).toEqual({ list: n });
-      // 15 pages hold 300 records; the schedule may read a young window twice, not every message each time.
+      // 3 pages hold 60 records; the schedule may read a young window twice, not every message each time.
       expect(lists).toBeLessThanOrEqual(Math.ceil(n / 20) * 3);
     } else if (by === 'get') {
       expect(lists).toBe(0);
@@ -76,7 +76,7 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
   });
 
   it('with --callback-url and --listen, callbacks bring every message to its final state and polling asks almost nothing', async () => {
-    const n = 200;
+    const n = 100;
     const name = `track-callbacks-${kind}`;
     const before = structuredClone(sim.stats());
     const port = await freePort();

@@ -49,7 +49,7 @@ describe('the official plivo SDK against the simulator', () => {
     expect(m).toMatchObject({ url: 'http://127.0.0.1:9/never', method: 'GET', expirySec: 600 });
 
     // One options object instead of src, dst, text: the SDK accepts it, though its types do not say so.
-    const createWith = client.messages.create as unknown as (o: Record<string, string>) => ReturnType<typeof client.messages.create>;
+    const createWith = client.messages.create.bind(client.messages) as unknown as (o: Record<string, string>) => ReturnType<typeof client.messages.create>;
     const pp = await createWith({
       powerpackUUID: 'a4b5c6d7-0000-4000-8000-000000000001',
       dst: '14155551007',
