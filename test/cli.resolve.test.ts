@@ -16,7 +16,7 @@ import { waitFor } from './helpers/wait.js';
 const STACK_LINE = /\n\s+at /;
 // The run gives up after 3 failed look-ups of 5 tries each (with backoff), paced by the List bucket, which
 // --list-per-minute 600 widens: about 25 s, plus a first PGlite initialisation on a loaded machine.
-const LIST_DOWN_TIMEOUT_MS = 180_000;
+const LIST_DOWN_TIMEOUT_MS = 600_000; // a safety net: about 25 s idle, many times that on a busy machine
 
 
 /** dst → messages the simulator accepted from `src`. */
