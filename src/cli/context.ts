@@ -2,7 +2,9 @@
  * What every command needs from the environment: where the ledger is, and how to reach Plivo
  * (or the built-in simulator with --sandbox). The auth token is passed to the client and nowhere else.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { describePlace, ledgerPlace } from '../ledger/place.js';
 import type { Db } from '../ledger/db.js';
 import { openLedger } from '../ledger/open.js';
 import { PlivoClient } from '../plivo/client.js';
@@ -19,15 +21,26 @@ export interface GlobalArgs {
   home?: string | undefined;
 }
 
+/** Where the embedded ledger and the reports live (ledger/place.ts). */
 export function smsrunHome(args: GlobalArgs, env: NodeJS.ProcessEnv): string {
-  return path.resolve(args.home ?? env['SMSRUN_HOME'] ?? '.smsrun');
+  return ledgerPlace(args.home, env).home;
 }
 
-export function openLedgerFor(args: GlobalArgs, io: Io): Promise<Db> {
-  return openLedger({
-    databaseUrl: io.env['DATABASE_URL'] || undefined,
-    home: smsrunHome(args, io.env),
-  });
+/**
+ * Opens the ledger for a command, naming it on the command's first line of output (stderr, so that
+ * stdout stays the command's data). A command that only reads passes `read: true`: an embedded ledger that
+ * does not exist yet is then not created (undefined is returned).
+ */
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read: true }): Promise<Db | undefined>;
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts?: { read?: false }): Promise<Db>;
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boolean } = {}): Promise<Db | undefined> {
+  const place = ledgerPlace(args.home, io.env);
+  if (opts.read && !place.databaseUrl && !existsSync(path.join(place.home, 'ledger'))) {
+    io.stderr.write(`${describePlace(place, io.env)} (none there yet)\n`);
+    return undefined;
+  }
+  io.stderr.write(`${describePlace(place, io.env)}\n`);
+  return openLedger({ databaseUrl: place.databaseUrl, home: place.home });
 }
 
 export interface PlivoConnection {

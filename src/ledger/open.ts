@@ -9,6 +9,7 @@ import { openPostgres, wrapPglite, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { acquireDirLock } from './lock.js';
 import { RunFailedError } from '../errors.js';
+import { redactUrl } from './place.js';
 
 export interface LedgerOptions {
   databaseUrl?: string | undefined;
@@ -52,13 +53,4 @@ async function openEmbedded(home: string): Promise<Db> {
   }
 }
 
-/** A connection string with its password masked, for error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable DATABASE_URL)';
-  }
-}
+export { redactUrl } from './place.js';
