@@ -10,6 +10,7 @@ import { openLedger } from '../ledger/open.js';
 import { PlivoClient } from '../plivo/client.js';
 import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
+import type { CampaignAccount } from '../ledger/campaigns.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -48,14 +49,21 @@ export interface PlivoConnection {
   /** For checking status-callback signatures only; never printed. */
   authToken: string;
   description: string;
+  /** Whom the run sends as, recorded with the campaign and checked on every resume (sql/007). */
+  account: CampaignAccount;
   close(): Promise<void>;
 }
 
+/** Plivo's API, unless PLIVO_API_URL says otherwise. */
+export const PLIVO_API_URL = 'https://api.plivo.com';
+
 /** A client for real Plivo (credentials from the environment), or for an in-process simulator. */
-export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: Io, timeoutMs: number): Promise<PlivoConnection> {
+export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: Io, timeoutMs: number, home?: string): Promise<PlivoConnection> {
   if (sandbox) {
     const { startSimulator } = await import('../sim/index.js');
     const sim = await startSimulator({
+      // The sandbox's memory, beside the ledger, so that a resumed sandbox campaign tracks what it sent.
+      ...(home && job ? { journal: path.join(home, 'sandbox', `${job.name}.jsonl`) } : {}),
       mps: job?.rate ?? 1,
       mpsCounts: job?.rate_counts ?? 'units',
       deliveryDelayMs: [300, 2000],
@@ -64,6 +72,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
       client: new PlivoClient({ authId: sim.authId, authToken: sim.authToken, baseUrl: sim.url, timeoutMs }),
       authToken: sim.authToken,
       description: `the built-in Plivo simulator at ${sim.url} (--sandbox: nothing leaves this machine)`,
+      account: { sandbox: true },
       close: () => sim.close(),
     };
   }
@@ -74,7 +83,10 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
       '(find them on the Plivo console\'s overview page), or pass --sandbox to try the job on the built-in simulator.');
   }
   const baseUrl = io.env['PLIVO_API_URL'] || undefined;
+  // The endpoint as recorded with the campaign: one spelling per server, whatever the trailing slashes.
+  const apiUrl = (baseUrl ?? PLIVO_API_URL).replace(/\/+$/, '');
   return {
+    account: { sandbox: false, authId, apiUrl },
     client: new PlivoClient({ authId, authToken, timeoutMs, ...(baseUrl ? { baseUrl } : {}) }),
     authToken,
     description: `Plivo at ${baseUrl ?? 'https://api.plivo.com'} as ${authId}`,
