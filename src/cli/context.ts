@@ -40,8 +40,20 @@ export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boo
     io.stderr.write(`${describePlace(place, io.env)} (none there yet)\n`);
     return undefined;
   }
-  io.stderr.write(`${describePlace(place, io.env)}\n`);
-  return openLedger({ databaseUrl: place.databaseUrl, home: place.home });
+  if (!opts.read) {
+    io.stderr.write(`${describePlace(place, io.env)}\n`);
+    return openLedger({ databaseUrl: place.databaseUrl, home: place.home });
+  }
+  let via: string | undefined;
+  const db = await openLedger({
+    databaseUrl: place.databaseUrl, home: place.home,
+    read: { onShared: (pid) => { via = `read through the smsrun process that holds it (pid ${pid})`; } },
+  }).catch((err: unknown) => {
+    io.stderr.write(`${describePlace(place, io.env)}\n`);
+    throw err;
+  });
+  io.stderr.write(`${describePlace(place, io.env, via)}\n`);
+  return db;
 }
 
 export interface PlivoConnection {
