@@ -10,6 +10,8 @@ export interface HttpAnswer {
   body: string;
   /** The Retry-After header, if any. */
   retryAfter?: string | null;
+  /** When the request left and the answer was read (ms), and the Date header (ms), for clock skew. */
+  timing?: { sentAt: number; receivedAt: number; date: number | null };
 }
 
 type NetworkOutcome = Extract<SendOutcome, { kind: 'retryable' | 'ambiguous' }>;

@@ -44,6 +44,11 @@ export interface ListPage {
   next: string | null;
   /** Not always sent (unconfirmed), so optional. */
   totalCount?: number;
+  /**
+   * When the request left and its answer was read (local clock, ms), and Plivo's Date header (ms, whole
+   * seconds; null if absent): what clock skew is measured from (src/send/skew.ts).
+   */
+  answered?: { sentAt: number; receivedAt: number; date: number | null };
 }
 
 /** A List record that parseMdr refused, with the fields that say whose it may be (null where unreadable). */
@@ -84,6 +89,11 @@ export function mayBeAmong(r: UnreadableRecord, wanted: Wanted): boolean {
     }
   }
   return true;
+}
+
+/** The List filter that names a sender key (a sanitised src, or `powerpack:<uuid>`). */
+export function senderFilter(sender: string): Pick<ListFilter, 'from_number' | 'powerpack_id'> {
+  return sender.startsWith('powerpack:') ? { powerpack_id: sender.slice('powerpack:'.length) } : { from_number: sender };
 }
 
 const bare = (n: string) => n.replace(/^\+/, '');

@@ -1,0 +1,148 @@
+/**
+ * The reconciler's loop (src/send/reconciler.ts) and list paging (src/send/list-pages.ts), driven directly
+ * with a fake Plivo (test/helpers/fake-plivo.ts) and a clock the test moves: what a verdict may rest on.
+ * The CLI end-to-end tests (e2e.*, cli.resolve) stay the outer layer.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../src/ledger/db.js';
+import { openLedger } from '../src/ledger/open.js';
+import { recordAccepted, recordAmbiguous, type ClaimedBatch } from '../src/ledger/sending.js';
+import { LedgerRetry } from '../src/send/ledger-retry.js';
+import { createLimiters, type Limiters } from '../src/send/limits.js';
+import { listPages } from '../src/send/list-pages.js';
+import { Reconciler, type ReconcileEvent } from '../src/send/reconciler.js';
+import { Stopper } from '../src/send/stopper.js';
+import { claimedCampaign, recipients } from './helpers/campaigns.js';
+import { deliveredNumber } from './helpers/csv.js';
+import { FakePlivo, listError, TestClock } from './helpers/fake-plivo.js';
+import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+
+const SENDER = '14155550100';
+let next = 0;
+const numbers = (n: number) => Array.from({ length: n }, () => deliveredNumber(7000 + next++));
+
+describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
+  let ledger: TestLedger;
+  let db: Db;
+  let limiters: Limiters[] = [];
+  beforeAll(async () => {
+    ledger = await createTestLedger(kind);
+    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
+  });
+  afterEach(async () => {
+    await Promise.all(limiters.map((l) => l.stop()));
+    limiters = [];
+  });
+  afterAll(async () => {
+    await db?.close();
+    await ledger?.dispose();
+  });
+
+  interface Setup {
+    clock: TestClock;
+    plivo: FakePlivo;
+    stopper: Stopper;
+    events: ReconcileEvent[];
+    reconciler: Reconciler;
+  }
+
+  function setup(campaignId: number, o: { clock?: TestClock; plivo?: FakePlivo; maxFailures?: number } = {}): Setup {
+    const clock = o.clock ?? new TestClock();
+    const plivo = o.plivo ?? new FakePlivo(clock);
+    const stopper = new Stopper();
+    const events: ReconcileEvent[] = [];
+    const l = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 6000 });
+    limiters.push(l);
+    const reconciler = new Reconciler({
+      db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper, clock,
+      onEvent: (e) => events.push(e),
+      options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3, settleMs: 0 } as never,
+    });
+    return { clock, plivo, stopper, events, reconciler };
+  }
+
+  /** A campaign with one batch whose answer was lost. */
+  async function ambiguous(dsts: string[], o: { requestTimeoutMs?: number } = {}): Promise<{ campaignId: number; batch: ClaimedBatch }> {
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, ...o });
+    await recordAmbiguous(db, c.batches[0]!, 'the answer was lost (test)');
+    return { campaignId: c.id, batch: c.batches[0]! };
+  }
+
+  const batchStatus = async (id: number) => (await db.query<{ status: string }>('SELECT status FROM batches WHERE id = $1', [id]))[0]!.status;
+  /** Past any window the reconciler may use before it has measured the skew (5 s margin each side). */
+  const PAST_WINDOW_MS = 20_000;
+
+  it('settles a batch whose messages Plivo holds as accepted, each recipient linked to its uuid', async () => {
+    const dsts = numbers(3);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    const sent = s.plivo.queue({ src: SENDER, dst: dsts });
+    s.clock.advance(PAST_WINDOW_MS);
+    expect(await s.reconciler.pass()).toBe(0);
+    expect(await batchStatus(batch.id)).toBe('accepted');
+    const rows = await recipients(db, campaignId);
+    expect(rows.map((r) => r.status)).toEqual(['submitted', 'submitted', 'submitted']);
+    expect(new Set(rows.map((r) => r.message_uuid))).toEqual(new Set(sent.kind === 'accepted' ? sent.messageUuids : []));
+  });
+
+  it('looks nothing up before the window has closed', async () => {
+    const { campaignId, batch } = await ambiguous(numbers(1));
+    const s = setup(campaignId);
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toEqual([]);
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+  });
+
+  it('gives no verdict when the run stops during a listing (Ctrl-C on page 1 of 2): no recipient goes back to pending', async () => {
+    const dsts = numbers(3);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    s.plivo.pageSize = 2;
+    s.plivo.queue({ src: SENDER, dst: dsts });
+    s.plivo.beforePage = (page) => {
+      if (page === 1) s.stopper.stop('SIGINT');
+    };
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+    expect((await recipients(db, campaignId)).map((r) => r.status)).toEqual(['sending', 'sending', 'sending']);
+    expect(s.events).toEqual([]);
+  });
+
+  it('gives no verdict when Plivo refuses the credentials on page 2: the run stops, the batch stays held', async () => {
+    const dsts = numbers(3);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    s.plivo.pageSize = 2;
+    s.plivo.queue({ src: SENDER, dst: dsts });
+    s.plivo.beforePage = (page) => {
+      if (page === 2) throw listError('auth', 401);
+    };
+    s.clock.advance(PAST_WINDOW_MS);
+    await expect(s.reconciler.pass()).rejects.toThrow(/List API failed/);
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+    expect((await recipients(db, campaignId)).every((r) => r.status === 'sending')).toBe(true);
+  });
+});
+
+describe('listPages', () => {
+  it('throws, rather than returning, when the run stops before the last page', async () => {
+    const clock = new TestClock();
+    const plivo = new FakePlivo(clock);
+    plivo.pageSize = 1;
+    for (const to of numbers(3)) plivo.add({ from: SENDER, to, at: clock.now() });
+    const stopper = new Stopper();
+    const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 6000 });
+    const seen: number[] = [];
+    try {
+      const listing = listPages({ client: plivo, limiters, stopper }, { message_direction: 'outbound' }, 1, (page) => {
+        seen.push(page.objects.length);
+        if (seen.length === 2) stopper.stop('SIGINT');
+      });
+      await expect(listing).rejects.toThrow(/cut short after 2 page/);
+      expect(seen).toEqual([1, 1]);
+    } finally {
+      await limiters.stop();
+    }
+  });
+});
