@@ -70,6 +70,12 @@ export async function recordFirstMiss(db: Db, batch: AmbiguousBatch, at: Date): 
   return rows.length === 1;
 }
 
+/** How many of the batch's attempts were ambiguous and then proven absent (sent again). */
+export async function absentAttempts(db: Db, batchId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM attempts WHERE batch_id = $1 AND status = 'absent'`, [batchId]);
+  return row!.n;
+}
+
 /** A listed record that a batch wants: its destination (no '+') and Plivo's time for it. */
 export interface Candidate {
   dst: string;

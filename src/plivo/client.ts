@@ -149,7 +149,7 @@ export class PlivoClient {
     const outcome = classifyResponse(answer);
     if (outcome.kind === 'accepted' || outcome.kind === 'ambiguous') {
       // For a send this is "may have been queued"; for a read, just worth another try.
-      const reason = `HTTP ${answer.status} without Plivo's JSON error body: safe to ask again`;
+      const reason = `${outcome.kind === 'ambiguous' ? outcome.reason.split(': ')[0] : `HTTP ${answer.status}`}: safe to ask again`;
       throw new PlivoApiError('retryable', this.#redact(`GET ${url}: ${reason}`), { status: answer.status });
     }
     throw new PlivoApiError(outcome.kind, this.#redact(`GET ${url}: ${outcome.reason}`), {

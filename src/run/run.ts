@@ -116,7 +116,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   });
   const reconciler = new Reconciler({
     ...common, owner, onEvent,
-    options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3 },
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));

@@ -18,7 +18,7 @@ import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
 import { deadAmong } from '../ledger/runners.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import {
-  countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordFirstMiss, recordReconciled, rivalBatches,
+  absentAttempts, countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordFirstMiss, recordReconciled, rivalBatches,
   type AmbiguousBatch, type FoundMessage,
 } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
@@ -39,6 +39,11 @@ export interface ReconcileOptions {
   confirmAbsentMs?: number;
   /** Consecutive List failures after which the run stops (ambiguous batches stay for a later run). */
   maxFailures: number;
+  /**
+   * Times one batch may be answered ambiguously (a 5xx, say) and then found absent before the run stops:
+   * every 5xx now goes through reconciliation, so a Plivo failing every send would otherwise loop. @default 8
+   */
+  maxAbsent?: number;
 }
 
 export type ReconcileEvent =
@@ -145,6 +150,11 @@ export class Reconciler {
     if (verdict === 'stale') return; // settled meanwhile, by an operator or another process
     await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
     onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
+    const absent = verdict === 'absent' ? await absentAttempts(db, batch.batchId) : 0;
+    if (absent >= (options.maxAbsent ?? 8)) {
+      throw new RunFailedError(`batch ${batch.batchId} (from ${batch.sender}) got no clear answer ${absent} times, and each time Plivo's records showed nothing was sent. ` +
+        'Its recipients are pending and nothing was lost or sent twice; Plivo seems to be failing: run the same command again later.');
+    }
   }
 
   async #hold(batch: AmbiguousBatch, reason: string): Promise<void> {
