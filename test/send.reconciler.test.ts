@@ -62,7 +62,7 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
   }
 
   /** A campaign with one batch whose answer was lost. */
-  async function ambiguous(dsts: string[], o: { requestTimeoutMs?: number } = {}): Promise<{ campaignId: number; batch: ClaimedBatch }> {
+  async function ambiguous(dsts: string[], o: { requestTimeoutMs?: number; sender?: string } = {}): Promise<{ campaignId: number; batch: ClaimedBatch }> {
     const c = await claimedCampaign(db, dsts, { sender: SENDER, ...o });
     await recordAmbiguous(db, c.batches[0]!, 'the answer was lost (test)');
     return { campaignId: c.id, batch: c.batches[0]! };
@@ -83,6 +83,17 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     const rows = await recipients(db, campaignId);
     expect(rows.map((r) => r.status)).toEqual(['submitted', 'submitted', 'submitted']);
     expect(new Set(rows.map((r) => r.message_uuid))).toEqual(new Set(sent.kind === 'accepted' ? sent.messageUuids : []));
+  });
+
+  it.each(['12345', 'ACME'])('finds the messages of sender %s (a short code, a sender ID) by filtering on it exactly', async (sender) => {
+    const dsts = numbers(2);
+    const { campaignId, batch } = await ambiguous(dsts, { sender });
+    const s = setup(campaignId);
+    s.plivo.queue({ src: sender, dst: dsts });
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(new URLSearchParams(s.plivo.listCalls()[0]!.query!.slice(1)).get('from_number')).toBe(sender);
+    expect(await batchStatus(batch.id)).toBe('accepted');
   });
 
   it('looks nothing up before the window has closed', async () => {

@@ -9,6 +9,7 @@ import type { ListFilter, ListPage, SendOutcome, SendRequest } from '../../src/p
 import { PlivoApiError } from '../../src/plivo/client.js';
 import { listQuery } from '../../src/plivo/list.js';
 import type { Mdr } from '../../src/plivo/types.js';
+import { senderKind } from '../../src/sms/sender.js';
 import type { Clock } from '../../src/send/window.js';
 
 /** A clock a test moves by hand; starts at the real time so the ledger's now() agrees with it. */
@@ -130,8 +131,7 @@ function matchesFilter(r: Mdr, f: ListFilter): boolean {
   return true;
 }
 
-/** A long code (10 digits or more here) is asked for as +E.164; a short code or sender ID exactly. */
+/** A long code is asked for as +E.164; a short code or sender ID exactly (as the simulator does). */
 function sameNumber(recorded: string, asked: string): boolean {
-  if (/^\d{10,}$/.test(recorded)) return asked === `+${recorded}`;
-  return asked === recorded;
+  return senderKind(recorded) === 'long_code' ? asked === `+${recorded}` : asked === recorded;
 }
