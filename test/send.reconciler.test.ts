@@ -134,6 +134,82 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     expect(await batchStatus(batch.id)).toBe('ambiguous');
     expect((await recipients(db, campaignId)).every((r) => r.status === 'sending')).toBe(true);
   });
+
+  it('sends nothing again on one listing that misses: only a second listing, a minute or more later, proves absent', async () => {
+    const dsts = numbers(2);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+    expect(s.events.map((e) => e.kind)).toEqual(['reconcile_held']);
+    expect(s.plivo.listCalls()).toHaveLength(1);
+
+    s.clock.advance(59_000);
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toHaveLength(1); // not listed again before the minute is up
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+
+    s.clock.advance(1_000);
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toHaveLength(2);
+    expect(await batchStatus(batch.id)).toBe('pending');
+    expect((await recipients(db, campaignId)).map((r) => r.status)).toEqual(['pending', 'pending']);
+  });
+
+  it('attributes what the second listing finds (Plivo\'s records showed the message late): nothing is sent again', async () => {
+    const dsts = numbers(2);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    const at = s.clock.now();
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+    s.plivo.queue({ src: SENDER, dst: dsts }, at); // the index lagged: the records appear now, with their real time
+    s.clock.advance(60_000);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('accepted');
+    expect((await recipients(db, campaignId)).map((r) => r.status)).toEqual(['submitted', 'submitted']);
+  });
+
+  it("refuses to reconcile while Plivo's Date header is further from the ledger's clock than the margin", async () => {
+    const dsts = numbers(1);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId, { maxFailures: 2 });
+    s.plivo.queue({ src: SENDER, dst: dsts });
+    s.plivo.skewMs = 9_000;
+    s.clock.advance(PAST_WINDOW_MS + 20_000);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('ambiguous'); // the record is there, but no window can be trusted
+    await expect(s.reconciler.pass()).rejects.toThrow(/clock and the ledger's differ by up to (9|10)\.\d s .*\(NTP\)/);
+    expect(await batchStatus(batch.id)).toBe('ambiguous');
+  });
+
+  it('narrows its windows to the measured skew', async () => {
+    const dsts = numbers(1);
+    const { campaignId } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    s.plivo.queue({ src: SENDER, dst: dsts });
+    expect(s.reconciler.skewMs).toBe(5000); // the margin, until measured
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    // The Date header's whole second and the round trips, plus a second of headroom: about 2 s, not 5.
+    expect(s.reconciler.skewMs).toBeLessThan(3000);
+    expect(s.reconciler.skewMs).toBeGreaterThan(1000);
+  });
+
+  it('sizes the window by the request timeout the attempt ran under, stored with it', async () => {
+    const { campaignId, batch } = await ambiguous(numbers(1), { requestTimeoutMs: 60_000 });
+    const s = setup(campaignId); // this run's timeout is 1 s
+    s.clock.advance(PAST_WINDOW_MS + 30_000);
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toEqual([]); // E + 60 s + 2·5 s has not passed
+    s.clock.advance(25_000);
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toHaveLength(1);
+    const [a] = await db.query<{ request_timeout_ms: number }>('SELECT request_timeout_ms FROM attempts WHERE batch_id = $1', [batch.id]);
+    expect(a!.request_timeout_ms).toBe(60_000);
+  });
 });
 
 describe('listPages', () => {

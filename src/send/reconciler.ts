@@ -30,7 +30,7 @@ import { listPages, type ListClient } from './list-pages.js';
 import { PRIORITY, type Limiters } from './limits.js';
 import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import type { Stopper } from './stopper.js';
-import { CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock } from './window.js';
+import { CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock } from './window.js';
 
 export interface ReconcileOptions {
   /** This run's request timeout: the window of an attempt written before sql/008 uses at least this. */
@@ -104,7 +104,6 @@ export class Reconciler {
     let listing: { records: Mdr[]; skewMs: number };
     try {
       listing = await this.#lookUp(batches, skewUsed);
-      this.#failures = 0;
     } catch (err) {
       if (stopper.stopped) return; // a listing cut short proves nothing; the batches stay ambiguous
       if (!(err instanceof PlivoApiError) || err.kind === 'auth' || ++this.#failures >= options.maxFailures) {
@@ -113,7 +112,8 @@ export class Reconciler {
       }
       return;
     }
-    this.#skewMs = listing.skewMs; // windows as narrow as the measurement allows
+    // Windows as narrow as the measurement allows, with headroom for the next measurement's jitter.
+    this.#skewMs = Math.min(MAX_SKEW_MS, listing.skewMs + SKEW_HEADROOM_MS);
     if (listing.skewMs > MAX_SKEW_MS) {
       // Refused while the clocks differ by more than the margin: a window cannot be trusted.
       if (++this.#failures >= options.maxFailures) {
@@ -124,6 +124,7 @@ export class Reconciler {
       return;
     }
     if (listing.skewMs > skewUsed) return; // the window was narrower than the clocks' difference: list again, wider
+    this.#failures = 0;
     const known = await knownUuids(db, listing.records.map((r) => r.messageUuid));
     for (const batch of batches) await this.#settle(batch, listing.records, known, skewUsed, listedAt);
   }

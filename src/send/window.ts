@@ -11,8 +11,9 @@
  *   closed (ledger's time):  now ≥ E + T + 2K     (then Plivo's now ≥ now − K ≥ E + T + K: no record can
  *                                                  still enter the window, so offset paging cannot skip one)
  *
- * K is the measured bound, so windows are as narrow as the measurement allows; while K exceeds
- * MAX_SKEW_MS no window is trusted and nothing is reconciled (the operator must fix a clock).
+ * K is the last measured bound plus SKEW_HEADROOM_MS (capped at MAX_SKEW_MS), so windows are as narrow as
+ * the measurement allows; a listing whose own measurement exceeds the K its window used gives no verdict,
+ * and while the measurement exceeds MAX_SKEW_MS nothing is reconciled (the operator must fix a clock).
  *
  * `absent` is never the verdict of one listing: Plivo's List index lag after a 202 is undocumented, so
  * a batch with messages missing is listed again at least CONFIRM_ABSENT_MS after the first listing
@@ -28,6 +29,12 @@ export const SYSTEM_CLOCK: Clock = { now: () => Date.now() };
 
 /** The largest clock difference (Plivo vs ledger) reconciliation works with. */
 export const MAX_SKEW_MS = 5000;
+/**
+ * Added to the last measured bound for the next windows: two measurements of the same clocks differ by up
+ * to the Date header's second and the round trips, and a window narrower than the next measurement gives
+ * no verdict.
+ */
+export const SKEW_HEADROOM_MS = 1000;
 /** MDR times may carry whole seconds only. */
 const MDR_TIME_RESOLUTION_MS = 1000;
 /** The least time between two listings that both miss a message before it is sent again. */
