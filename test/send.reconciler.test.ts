@@ -210,6 +210,41 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     const [a] = await db.query<{ request_timeout_ms: number }>('SELECT request_timeout_ms FROM attempts WHERE batch_id = $1', [batch.id]);
     expect(a!.request_timeout_ms).toBe(60_000);
   });
+
+  it("holds a record two open batches could own (same sender and number): the other campaign's message is not taken for this one's", async () => {
+    const dst = numbers(1);
+    const a = await ambiguous(dst); // campaign A: its answer was lost, and in fact Plivo never got it
+    const b = await claimedCampaign(db, dst, { sender: SENDER }); // campaign B: in flight to the same number
+    const s = setup(a.campaignId);
+    const sent = s.plivo.queue({ src: SENDER, dst }); // B's message
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(await batchStatus(a.batch.id)).toBe('ambiguous');
+    expect(s.events).toEqual([{ kind: 'reconcile_held', batchId: a.batch.id, reason: expect.stringContaining(`batch ${b.batches[0]!.id}`) }]);
+
+    // B's answer arrives: the record is B's, so A has no message, and is sent again once that is confirmed.
+    await recordAccepted(db, b.batches[0]!, { httpStatus: 202, apiId: 'b', messageUuids: sent.kind === 'accepted' ? sent.messageUuids : [], invalidNumbers: [] });
+    s.clock.advance(1000);
+    await s.reconciler.pass();
+    s.clock.advance(60_000);
+    await s.reconciler.pass();
+    expect(await batchStatus(a.batch.id)).toBe('pending');
+    expect((await recipients(db, b.id))[0]).toMatchObject({ status: 'submitted', message_uuid: sent.kind === 'accepted' ? sent.messageUuids[0] : '' });
+  });
+
+  it('attributes a record when the other batch that wants the number cannot own it (its window is elsewhere)', async () => {
+    const dst = numbers(1);
+    const a = await ambiguous(dst);
+    const s = setup(a.campaignId);
+    const sent = s.plivo.queue({ src: SENDER, dst });
+    s.clock.advance(PAST_WINDOW_MS);
+    const b = await claimedCampaign(db, dst, { sender: SENDER });
+    // B's request left 30 s after the record's time: its window cannot hold it, only A's can.
+    await db.query("UPDATE attempts SET started_at = started_at + interval '30 seconds' WHERE batch_id = $1", [b.batches[0]!.id]);
+    await s.reconciler.pass();
+    expect(await batchStatus(a.batch.id)).toBe('accepted');
+    expect((await recipients(db, a.campaignId))[0]!.message_uuid).toBe(sent.kind === 'accepted' ? sent.messageUuids[0] : '');
+  });
 });
 
 describe('listPages', () => {
