@@ -51,7 +51,7 @@ export interface CallbackSetup {
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
   requestTimeoutMs: 30_000,
-  settleMs: 10_000,
+  settleMs: 60_000,
   trackForMs: 300_000,
   maxAttempts: 8,
   retryBaseMs: 1000,
@@ -115,11 +115,12 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       senderLeaseMs: SENDER_LEASE_MS,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
+      requestTimeoutMs: deps.options.requestTimeoutMs,
     },
   });
   const reconciler = new Reconciler({
     ...common, owner, onEvent,
-    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
