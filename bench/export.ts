@@ -22,7 +22,7 @@ const HEAP_CAP_MB = 48;
  * A done campaign of `rows` rows, as a load and a run would leave it: 2 % invalid, 5 % undelivered (error
  * 80), the rest delivered; batches of 100; every row with its 4 CSV fields and its text.
  */
-async function seed(url: string, rows: number): Promise<void> {
+export async function seed(url: string, rows: number): Promise<void> {
   const db = await openLedger({ databaseUrl: url, home: '/nonexistent' });
   try {
     await db.transaction(async (tx) => {
