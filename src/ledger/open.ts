@@ -8,6 +8,7 @@ import path from 'node:path';
 import { openPostgres, wrapPglite, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { acquireDirLock } from './lock.js';
+import { initPgliteDir } from './pglite-init.js';
 import { RunFailedError } from '../errors.js';
 
 export interface LedgerOptions {
@@ -43,6 +44,7 @@ async function openEmbedded(home: string): Promise<Db> {
   await mkdir(home, { recursive: true });
   const release = await acquireDirLock(path.join(home, 'ledger.lock'), home);
   try {
+    await initPgliteDir(dir);
     const { PGlite } = await import('@electric-sql/pglite');
     const db = wrapPglite(await PGlite.create(dir));
     return { ...db, close: async () => { try { await db.close(); } finally { await release(); } } };
