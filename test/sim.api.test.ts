@@ -285,6 +285,21 @@ describe('reading', () => {
     expect(g.body.to_number).toBe('141XXXXX123');
   });
 
+  test('List compares from_number exactly per sender kind: E.164 for a long code, a short code or sender ID as it is', async () => {
+    const s = await sim();
+    await send(s, { src: '12345', dst: '14155550401', text: 'short' });
+    await send(s, { src: 'ACME', dst: '14155550402', text: 'alpha' });
+    await send(s, { src: '14155550100', dst: '14155550403', text: 'long' });
+    const to = async (from: string) =>
+      ((await call(s, 'GET', `${messagesPath(s)}?from_number=${encodeURIComponent(from)}`)).body.objects as { to_number: string }[]).map((o) => o.to_number);
+    expect(await to('12345')).toEqual(['14155550401']);
+    expect(await to('+12345')).toEqual([]);
+    expect(await to('ACME')).toEqual(['14155550402']);
+    expect(await to('+14155550100')).toEqual(['14155550403']);
+    expect(await to('14155550100')).toEqual([]);
+    expect(await to('+1 (415) 555-0100')).toEqual([]);
+  });
+
   test('List filters, newest first, and pages with next/previous carrying the filters', async () => {
     const s = await sim();
     const numbers = Array.from({ length: 25 }, (_, i) => String(14155500000 + i));
@@ -308,8 +323,12 @@ describe('reading', () => {
     expect(last.body.meta.next).toBeNull();
     expect(last.body.meta.previous).toBe(`/v1/Account/${s.authId}/Message/?limit=10&offset=10&from_number=%2B14155550100`);
 
-    const to = await call(s, 'GET', `${messagesPath(s)}?to_number=14155550301`);
+    const to = await call(s, 'GET', `${messagesPath(s)}?to_number=%2B14155550301`);
     expect(to.body.objects.map((o: { from_number: string }) => o.from_number)).toEqual(['14155550200']);
+    // Exact, as Plivo's docs ask: a long code only in E.164 with '+', no separators.
+    for (const form of ['14155550301', '%2B1%20415%20555%200301', '%2B1-415-555-0301']) {
+      expect((await call(s, 'GET', `${messagesPath(s)}?to_number=${form}`)).body.objects, form).toEqual([]);
+    }
     const all = await call(s, 'GET', messagesPath(s));
     expect(all.body.meta).toMatchObject({ limit: 20, total_count: 26 });
     expect(all.body.objects[0].to_number).toBe('14155550301');

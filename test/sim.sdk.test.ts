@@ -89,7 +89,7 @@ describe('the official plivo SDK against the simulator', () => {
     expect(page.meta).toMatchObject({ limit: 5, offset: 0, totalCount: 7, previous: null });
     expect(page.meta.next).toContain('offset=5');
     expect(page.every((m: { fromNumber: string }) => m.fromNumber === '14155559999')).toBe(true);
-    const rest = (await client.messages.list({ from_number: '14155559999', limit: 5, offset: 5 })) as unknown as ListPage;
+    const rest = (await client.messages.list({ from_number: '+14155559999', limit: 5, offset: 5 })) as unknown as ListPage;
     expect(rest).toHaveLength(2);
     const seen = new Set([...page, ...rest].map((m: { toNumber: string }) => m.toNumber));
     expect(seen.size).toBe(7);

@@ -67,6 +67,11 @@ export interface SimOptions {
    * @default ['999'] (no country has that code)
    */
   unallocated?: string[];
+  /**
+   * A file that keeps the accepted messages and their states across simulator runs (sim/journal.ts): the
+   * sandbox's memory, beside the ledger. @default none (the simulator forgets everything when it stops)
+   */
+  journal?: string;
 }
 
 export interface ResolvedOptions {
