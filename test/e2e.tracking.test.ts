@@ -106,7 +106,8 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
     const env = { ...ledger.env, ...simEnv(sim) };
     const first = startCli(['run', job, '--track-for', '60', '--settle', '0', '--track-by', 'get'], env);
     const getsBefore = sim.stats().byEndpoint['get'] ?? 0;
-    await waitFor('tracking to start', () => /tracking until every message is final/.test(first.out.stderr));
+    await waitFor('tracking to start', () => /tracking until every message is final/.test(first.out.stderr) || first.child.exitCode !== null);
+    expect(first.child.exitCode, first.out.stderr).toBeNull();
     // Killed once tracking has asked about every message more than once (receipts come 0.3 to 2 s after
     // sending), whatever the time that took on this machine.
     await waitFor('150 GETs', () => (sim.stats().byEndpoint['get'] ?? 0) - getsBefore >= 150 || first.child.exitCode !== null);

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/smsrun.js', import.meta.url));
@@ -50,7 +51,11 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
   return startCli(args, env, cwd).done;
 }
 
-/** Kills (by pid) any CLI process a failed test left behind. Call from afterAll. */
+// Registered when a test file imports this module, so it runs after that file's last test: a CLI that a failed
+// or timed-out test left running is killed even if the file forgot to.
+afterAll(() => killLeftovers());
+
+/** Kills (by pid) any CLI process a failed test left behind. Also called from afterAll and a ledger's dispose(). */
 export function killLeftovers(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
