@@ -431,7 +431,12 @@ describe.each(LEDGER_KINDS)('callbacks into the %s ledger', (kind) => {
       }
       expect(dsts.map((d) => sim.messages().find((m) => m.to === d)?.state)).toEqual(['delivered', 'undelivered', 'failed']);
       await sim.callbacksIdle();
-      expect(sim.callbackLog().every((c) => c.httpStatus === 200)).toBe(true);
+      // Every callback was recorded (a 200) and none refused. On a busy machine a micro-batch may take longer
+      // than the receiver's 6 s and be answered 503 first, as it should: the simulator retries it, as Plivo does.
+      const log = sim.callbackLog();
+      const recorded = new Set(log.filter((c) => c.httpStatus === 200).map((c) => `${c.uuid}/${c.sequence}`));
+      expect(log.filter((c) => !recorded.has(`${c.uuid}/${c.sequence}`))).toEqual([]);
+      expect(log.filter((c) => c.httpStatus !== null && c.httpStatus >= 400 && c.httpStatus < 500)).toEqual([]);
       expect(rx.stats.rejected).toBe(0);
     } finally {
       await sim.close();
