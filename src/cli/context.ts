@@ -8,6 +8,7 @@ import { openLedger } from '../ledger/open.js';
 import { PlivoClient } from '../plivo/client.js';
 import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
+import { SANDBOX_ACCOUNT } from '../optout/account.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -34,6 +35,8 @@ export interface PlivoConnection {
   client: PlivoClient;
   /** For checking status-callback signatures only; never printed. */
   authToken: string;
+  /** Whose suppression list applies: the auth id, or 'sandbox' (optout/account.ts). */
+  account: string;
   description: string;
   close(): Promise<void>;
 }
@@ -50,6 +53,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
     return {
       client: new PlivoClient({ authId: sim.authId, authToken: sim.authToken, baseUrl: sim.url, timeoutMs }),
       authToken: sim.authToken,
+      account: SANDBOX_ACCOUNT,
       description: `the built-in Plivo simulator at ${sim.url} (--sandbox: nothing leaves this machine)`,
       close: () => sim.close(),
     };
@@ -64,6 +68,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
   return {
     client: new PlivoClient({ authId, authToken, timeoutMs, ...(baseUrl ? { baseUrl } : {}) }),
     authToken,
+    account: authId,
     description: `Plivo at ${baseUrl ?? 'https://api.plivo.com'} as ${authId}`,
     close: async () => undefined,
   };

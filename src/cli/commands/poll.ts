@@ -22,7 +22,7 @@ export async function pollCommand(name: string, args: RunArgs, io: Io): Promise<
     const removeHandlers = onInterrupt(stopper, io);
     try {
       const callbacks = callbackSetup(args, plivo.authToken, io);
-      const result = await trackCampaign({ db, client: plivo.client, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours, callbacks });
+      const result = await trackCampaign({ db, client: plivo.client, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours, callbacks, account: plivo.account });
       io.stdout.write(formatSummary(await summarize(db, result.campaign)) + '\n');
       if (result.openMessages > 0) io.stdout.write(`  ${result.openMessages} message(s) still not final: run 'smsrun poll ${name}' again later.\n`);
       return stopper.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;
