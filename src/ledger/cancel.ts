@@ -36,18 +36,20 @@ export async function cancelCampaign(db: Db, campaignId: number, by: string): Pr
   });
 }
 
-/** Pending recipients → `cancelled`, their pending batches → `failed` (never claimed again). Idempotent. */
+/** Pending batches → `failed` (never claimed again), pending recipients → `cancelled`. Idempotent. */
 export async function sweepCancelled(tx: Queryable, campaignId: number, at: Date): Promise<number> {
+  // Batches before recipients, the order every writer of the sending protocol locks them in (claim, records):
+  // a batch being claimed right now is waited for, then found in flight and left to its run.
+  await tx.query(
+    `UPDATE batches SET status = 'failed', last_error = 'not sent: the campaign was cancelled'
+     WHERE campaign_id = $1 AND status = 'pending'`,
+    [campaignId],
+  );
   const rows = await tx.query(
     `UPDATE recipients SET status = 'cancelled',
             reason = 'not sent: the campaign was cancelled (smsrun cancel, ' || to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'
      WHERE campaign_id = $1 AND status = 'pending' RETURNING 1`,
     [campaignId, at],
-  );
-  await tx.query(
-    `UPDATE batches SET status = 'failed', last_error = 'not sent: the campaign was cancelled'
-     WHERE campaign_id = $1 AND status = 'pending'`,
-    [campaignId],
   );
   return rows.length;
 }
