@@ -97,10 +97,10 @@ export function makeRowValidator(job: Job, header: string[], info: HeaderInfo): 
       ...(nonGsm ? { nonGsm } : {}), ...(unitsUnreplaced !== undefined ? { unitsUnreplaced } : {}),
     };
     if (skipLandlines && numberType === 'fixed_line') {
-      return { ...row, status: 'skipped', reason: `line ${lineNo}: a landline (fixed-line number${country ? ` in ${country}` : ''}): skipped, as the job's "landlines": "skip" says` };
+      return { ...row, status: 'skipped', skip: 'landline', reason: `line ${lineNo}: a landline (fixed-line number${country ? ` in ${country}` : ''}): skipped, as the job's "landlines": "skip" says` };
     }
     if (outsideWindow) {
-      return { ...row, status: 'skipped', reason: `line ${lineNo}: outside any window: the time zone cannot be told from the number, and the send window (${describeWindow(window!)}) ` +
+      return { ...row, status: 'skipped', skip: 'outside_window', reason: `line ${lineNo}: outside any window: the time zone cannot be told from the number, and the send window (${describeWindow(window!)}) ` +
         `is never open in all of ${timeZone!.split(' ').join(', ')} at once; add a "${job.timezone_column ?? 'timezone'}" column (and "timezone_column") or widen the window` };
     }
     return row;

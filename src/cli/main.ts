@@ -73,8 +73,12 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       (a) => set(runCommand(a.job, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
-    .command('plan <job>', 'validate a job and its CSV and estimate the campaign; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
-      (a) => set(planCommand(a.job, { json: a.json }, io)))
+    .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
+      .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
+      .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
+      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' }),
+      (a) => set(planCommand(a.job, { json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })

@@ -37,6 +37,8 @@ export interface RecipientRow {
    * separated by spaces (the window's strictest reading applies). Null without a send window.
    */
   timeZone?: string | null;
+  /** For `plan`, not kept: why a skipped row is skipped. */
+  skip?: 'landline' | 'outside_window';
   /** For `plan`, not kept: the characters that forced UCS-2, and the units before `gsm_replace`. */
   nonGsm?: readonly string[];
   unitsUnreplaced?: number;
