@@ -10,6 +10,8 @@ import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 
 export interface Io {
+  /** Read only by `run`'s confirmation on a terminal. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;

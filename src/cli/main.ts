@@ -27,6 +27,8 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
   .option('listen', { type: 'string', describe: 'receive the status callbacks in this process: [host]:port, like :8080 (behind your proxy or tunnel); needs --callback-url' })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
+  .option('at', { type: 'string', describe: 'send nothing before this time: 2026-12-03T09:00+01:00, or 09:00 for the next 09:00 here (kept in the ledger: a restarted run still waits)' })
+  .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation on a terminal' })
   .check((a) => {
     if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
     for (const key of ['track-for', 'settle'] as const) {
@@ -62,7 +64,7 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
   const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
   const parser = yargs(argv)
@@ -147,10 +149,12 @@ function commaList(values: string[] | undefined): string[] | undefined {
 function runArgs(a: {
   home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number;
   'track-by': TrackBy; 'callback-url'?: string | undefined; listen?: string | undefined; report?: string | undefined;
+  at?: string | undefined; yes: boolean;
 }): RunArgs {
   return {
     home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
     listPerMinute: a['list-per-minute'], trackBy: a['track-by'], callbackUrl: a['callback-url'], listen: a.listen, report: a.report,
+    at: a.at, yes: a.yes,
   };
 }
 

@@ -50,20 +50,25 @@ export async function saveOpenings(db: Queryable, campaignId: number, openings: 
 
 /**
  * When sending can next start: the scheduled start, or the earliest opening among zones with batches to
- * send, whichever is later. Null when something may be sent now or nothing is left.
+ * send, whichever is later (`zone` null when it is the scheduled start). Null when a batch may be sent now
+ * or nothing is left.
  */
 export async function nextSendingAt(db: Queryable, campaignId: number): Promise<{ at: Date; zone: string | null } | null> {
-  const [row] = await db.query<{ open_now: boolean; at: Date | null; zone: string | null }>(
+  const [row] = await db.query<{ open_now: boolean; start_at: Date | null; opens_at: Date | null; zone: string | null; pending: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = $1 AND b.status = 'pending' AND ${WINDOW_OPEN}) AS open_now,
-            (SELECT greatest(w.opens_at, c.start_at) FROM batches b JOIN campaigns c ON c.id = b.campaign_id
-               LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
-             WHERE b.campaign_id = $1 AND b.status = 'pending' ORDER BY 1 NULLS FIRST LIMIT 1) AS at,
-            (SELECT w.time_zone FROM send_windows w JOIN batches b ON b.campaign_id = w.campaign_id AND b.time_zone = w.time_zone
-             WHERE w.campaign_id = $1 AND b.status = 'pending' ORDER BY w.opens_at LIMIT 1) AS zone`,
+            EXISTS (SELECT 1 FROM batches WHERE campaign_id = $1 AND status = 'pending') AS pending,
+            (SELECT start_at FROM campaigns WHERE id = $1) AS start_at, o.opens_at, o.time_zone AS zone
+     FROM (SELECT 1) one LEFT JOIN LATERAL (
+       SELECT w.opens_at, w.time_zone FROM send_windows w
+       WHERE w.campaign_id = $1 AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = $1 AND b.time_zone = w.time_zone AND b.status = 'pending')
+       ORDER BY w.opens_at LIMIT 1) o ON true`,
     [campaignId],
   );
-  if (!row || row.open_now || row.at === null) return null;
-  return { at: row.at, zone: row.zone };
+  if (!row || row.open_now || !row.pending) return null;
+  const start = row.start_at ? new Date(row.start_at).getTime() : 0;
+  const opens = row.opens_at ? new Date(row.opens_at).getTime() : 0;
+  if (opens > start) return { at: new Date(opens), zone: row.zone };
+  return start > Date.now() ? { at: new Date(start), zone: null } : null;
 }
 
 export async function setStartAt(db: Queryable, campaignId: number, at: Date): Promise<void> {

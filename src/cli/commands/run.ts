@@ -16,6 +16,10 @@ import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } fro
 import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
+import { confirm, shouldConfirm } from '../confirm.js';
+import { planJob } from './plan.js';
+import { formatPlan } from '../../plan/format.js';
+import { parseAt } from '../../window/at.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -27,6 +31,8 @@ export interface RunArgs extends GlobalArgs {
   callbackUrl?: string | undefined;
   listen?: string | undefined;
   report?: string | undefined;
+  at?: string | undefined;
+  yes?: boolean;
 }
 
 /** The run's status-callback setup from --callback-url and --listen, or undefined without them. */
@@ -86,19 +92,31 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     if (!openDb) await db.close();
     throw err;
   });
+  const startAt = args.at === undefined ? undefined : parseAt(args.at);
   const stopper = new Stopper();
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
-  const removeHandlers = onInterrupt(stopper, io);
+  let removeHandlers = () => {};
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
+    if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
+      const plan = await planJob(job, { at: args.at });
+      io.stderr.write(formatPlan(plan, job, { details: false }));
+      if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
+        io.stderr.write('not confirmed: nothing was sent or written (--yes skips this question).\n');
+        return EXIT.failure;
+      }
+    }
+    removeHandlers = onInterrupt(stopper, io);
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, options, stopper, callbacks,
+      db, client: plivo.client, job, options, stopper, callbacks, startAt,
       onEvent: (e) => {
         if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
+        } else if (e.kind === 'waiting') {
+          io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {
           io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
         }
