@@ -87,12 +87,12 @@ function reportRefusal(e: ReceiverEvent, io: Io): void {
 
 async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
   const options = runOptions(args);
+  const startAt = args.at === undefined ? undefined : parseAt(args.at);
   const db = openDb ?? (await openLedgerFor(args, io));
   const plivo = await connectPlivo(job, args.sandbox, io, options.requestTimeoutMs).catch(async (err: unknown) => {
     if (!openDb) await db.close();
     throw err;
   });
-  const startAt = args.at === undefined ? undefined : parseAt(args.at);
   const stopper = new Stopper();
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
   let removeHandlers = () => {};
