@@ -1,6 +1,6 @@
 /**
  * Quiet hours end to end, against the simulator: recipients in two time zones at a window's boundary.
- * The window is set around the present moment, so no clock is faked: Tokyo is ten minutes before its
+ * The window is set around the present moment, so no clock is faked: Tokyo is twenty minutes before its
  * window closes, Panama (14 hours behind, no DST) is far outside it. The Tokyo recipients are sent, with
  * a message_expiry cut to the window's end; the Panama ones wait, and the run says until when.
  * `--at` waits too, and a run killed while waiting still waits when started again.
@@ -32,13 +32,13 @@ afterAll(async () => {
 const TOKYO = ['14155550301', '14155550302', '14155550303'];
 const PANAMA = ['14155550311', '14155550312'];
 
-/** A window from an hour ago to ten minutes from now, Tokyo time. */
+/** A window from an hour ago to twenty minutes from now, Tokyo time (room for a slow machine). */
 function windowAroundNowInTokyo(): { start: string; end: string; closesAt: number } {
   const now = Date.now();
   const t = localTime(now, 'Asia/Tokyo');
   const minute = t.hour * 60 + t.minute;
-  const closesAt = Math.floor(now / 60_000) * 60_000 + 10 * 60_000;
-  return { start: formatClock((minute + 24 * 60 - 60) % (24 * 60)), end: formatClock((minute + 10) % (24 * 60)), closesAt };
+  const closesAt = Math.floor(now / 60_000) * 60_000 + 20 * 60_000;
+  return { start: formatClock((minute + 24 * 60 - 60) % (24 * 60)), end: formatClock((minute + 20) % (24 * 60)), closesAt };
 }
 
 describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
@@ -71,10 +71,10 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
     const sent = fromSender(sim, src);
     expect(sent.map((m) => m.to).sort()).toEqual(TOKYO);
     for (const m of sent) {
-      // Cut to the seconds left before the window closes (about 9-10 minutes), never Plivo's 3 hours.
+      // Cut to the seconds left before the window closes (under 20 minutes), never Plivo's 3 hours.
       expect(m.expirySec).toBeGreaterThan(0);
       expect(m.expirySec).toBeLessThanOrEqual(Math.ceil((w.closesAt - m.acceptedAtUs / 1000) / 1000));
-      expect(m.expirySec).toBeLessThanOrEqual(600);
+      expect(m.expirySec).toBeLessThanOrEqual(1200);
     }
     const stored = await ledgerRows<{ dst: string; status: string; time_zone: string }>(ledger,
       `SELECT dst, status, time_zone FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE c.name = $1 ORDER BY row_no`, [`window-${kind}`]);

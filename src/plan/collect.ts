@@ -64,7 +64,7 @@ const SHOWN_PER_REASON = 5;
 const SHOWN_PROBLEMS = 10;
 const SHOWN_RECIPIENTS = 3;
 /** Distinct (zone, text) groups counted exactly; past that each new text counts as its own request. */
-const MAX_GROUPS = 200_000;
+const MAX_GROUPS = 50_000;
 const NON_GEOGRAPHIC = 'non-geographic';
 
 class Counter {
