@@ -31,9 +31,11 @@ afterAll(async () => {
 const QUESTION = "Send campaign 'club' to 2 recipient(s)? [y/N]";
 
 describe('confirmation on a terminal', () => {
-  it('shows the plan and sends nothing when the answer is no; sends when it is yes', async () => {
-    const src = '14155559401';
-    const job = await writeJson(path.join(dir, 'club.json'), { name: 'club', recipients: 'club.csv', src, text: 'Hi {{name}}, practice is at 6', rate: 100 });
+  const src = '14155559401';
+  const clubJob = () => writeJson(path.join(dir, 'club.json'), { name: 'club', recipients: 'club.csv', src, text: 'Hi {{name}}, practice is at 6', rate: 100 });
+
+  it('shows the plan, and sends and loads nothing when the answer is no', async () => {
+    const job = await clubJob();
     const declined = startCliInTerminal(['run', job, ...FAST], env, dir);
     await waitFor('the question', () => declined.out.stdout.includes(QUESTION), { timeoutMs: 180_000 });
     expect(declined.out.stdout).toContain("plan for campaign 'club' (nothing sent, nothing written):");
@@ -41,11 +43,14 @@ describe('confirmation on a terminal', () => {
     declined.child.stdin!.write('n\n');
     const no = await declined.done;
     expect(no.code).toBe(1);
-    expect(no.stdout).toContain('not confirmed: nothing was sent or written (--yes skips this question).');
+    expect(no.stdout).toContain('not confirmed: nothing was sent or loaded (--yes skips this question).');
     expect(fromSender(sim, src)).toEqual([]);
     const status = await runCli(['status', 'club'], { cwd: dir, env });
     expect(status.stderr).toContain("no campaign named 'club'");
+  });
 
+  it('sends when the answer is yes', async () => {
+    const job = await clubJob();
     const accepted = startCliInTerminal(['run', job, ...FAST], env, dir);
     await waitFor('the question', () => accepted.out.stdout.includes(QUESTION), { timeoutMs: 180_000 });
     accepted.child.stdin!.write('y\n');

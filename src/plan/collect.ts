@@ -117,13 +117,17 @@ export async function collectPlan(job: Job, o: PlanOptions = {}): Promise<Plan> 
         await refuse(r, refusal, r.reason ?? '');
         continue;
       }
-      countries.add(r.country ?? NON_GEOGRAPHIC);
-      types.add(r.numberType ?? 'unknown');
+      // Who the rows are, one count per number (duplicates are sent once), skipped rows included.
+      const duplicate = !refusal && !seen.add(r.dst!);
+      if (!duplicate) {
+        countries.add(r.country ?? NON_GEOGRAPHIC);
+        types.add(r.numberType ?? 'unknown');
+      }
       if (refusal) {
         await refuse(r, refusal, r.reason ?? '');
         continue;
       }
-      if (!seen.add(r.dst!)) {
+      if (duplicate) {
         await refuse(r, 'duplicate', `line ${r.lineNo}: the same number as an earlier row: sent once`);
         continue;
       }

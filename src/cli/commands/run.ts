@@ -102,7 +102,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
       const plan = await planJob(job, { at: args.at });
       io.stderr.write(formatPlan(plan, job, { details: false }));
       if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
-        io.stderr.write('not confirmed: nothing was sent or written (--yes skips this question).\n');
+        io.stderr.write('not confirmed: nothing was sent or loaded (--yes skips this question).\n');
         return EXIT.failure;
       }
     }
