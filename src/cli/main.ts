@@ -1,7 +1,7 @@
 /**
  * The command line: yargs wires each command to a plain function in ./commands and turns what it returns
  * or throws into an exit code (README, "Exit codes"): 0 done, 1 the run stopped on a failure, 2 bad usage
- * or input, 130 interrupted. A user's mistake prints its message, never a stack trace.
+ * or input, 3 the campaign was cancelled (smsrun cancel), 130 interrupted. A user's mistake prints its message, never a stack trace.
  */
 import yargs, { type Argv } from 'yargs';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
@@ -15,6 +15,9 @@ import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
 import { webhookCommand } from './commands/webhook.js';
+import { SUPPRESS_ACTIONS, suppressCommand } from './commands/suppress.js';
+import { cancelCommand } from './commands/cancel.js';
+import { retryCommand } from './commands/retry.js';
 import type { TrackBy } from '../track/planner.js';
 
 const runFlags = <T>(y: Argv<T>) => y
@@ -27,6 +30,8 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
   .option('listen', { type: 'string', describe: 'receive the status callbacks in this process: [host]:port, like :8080 (behind your proxy or tunnel); needs --callback-url' })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
+  .option('at', { type: 'string', describe: 'send nothing before this time: 2026-12-03T09:00+01:00, or 09:00 for the next 09:00 here (kept in the ledger: a restarted run still waits)' })
+  .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation on a terminal' })
   .check((a) => {
     if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
     for (const key of ['track-for', 'settle'] as const) {
@@ -62,7 +67,7 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
   const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
   const parser = yargs(argv)
@@ -73,8 +78,12 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       (a) => set(runCommand(a.job, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
-    .command('plan <job>', 'validate a job and its CSV and estimate the campaign; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
-      (a) => set(planCommand(a.job, { json: a.json }, io)))
+    .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
+      .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
+      .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
+      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' }),
+      (a) => set(planCommand(a.job, { json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })
@@ -113,6 +122,28 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         'recorded wait in the ledger and are applied within a second of it. Works on DATABASE_URL, or on the embedded ledger when no ' +
         'other smsrun process has it open.'),
       (a) => set(webhookCommand({ home: a.home, callbackUrl: a['callback-url'], listen: a.listen }, io)))
+    .command('suppress <action> [items..]', 'the suppression list (numbers never texted) of the account in PLIVO_AUTH_ID, or of --sandbox: add NUMBER…, import FILE, remove NUMBER…, list, export', (y) => y
+      .positional('action', { choices: SUPPRESS_ACTIONS, demandOption: true })
+      .positional('items', { type: 'string', array: true, describe: 'numbers (add, remove) or a CSV file (import)' })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'the list of --sandbox runs instead of the Plivo account\'s' })
+      .option('reason', { type: 'string', describe: 'why (add, import: for rows without a reason column)' })
+      .option('default-country', { type: 'string', describe: 'how to read national numbers, e.g. US' })
+      .option('out', { type: 'string', describe: 'export: the CSV file to write (default: standard output)' })
+      .epilog('A CSV to import has a column named number, phone, dst, e164, mobile or to (and optionally reason), or one number a line. ' +
+        'Export writes number, reason, source, created_at, which import reads back. Opt-outs also arrive by themselves: Plivo error 200, ' +
+        'and STOP texted to your numbers (smsrun webhook, run --listen).'),
+      (a) => set(suppressCommand({
+        home: a.home, action: a.action, items: (a.items ?? []).map(String), sandbox: a.sandbox, reason: a.reason,
+        defaultCountry: a['default-country'], out: a.out,
+      }, io)))
+    .command('cancel <campaign>', 'stop a campaign for good: pending recipients become cancelled; a run of it stops within seconds (exit 3)', (y) => y
+      .positional('campaign', { type: 'string', demandOption: true }),
+      (a) => set(cancelCommand(a.campaign, { home: a.home }, io)))
+    .command('retry <campaign>', 'make a new campaign of the recipients that failed (send it with smsrun resume); nobody reached is texted again', (y) => y
+      .positional('campaign', { type: 'string', demandOption: true })
+      .option('only', { type: 'string', array: true, describe: 'statuses to retry (default failed,undelivered,expired; also rejected, cancelled)' })
+      .option('name', { type: 'string', describe: 'the new campaign\'s name (default <campaign>-retryN)' }),
+      (a) => set(retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name }, io)))
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()
@@ -143,10 +174,12 @@ function commaList(values: string[] | undefined): string[] | undefined {
 function runArgs(a: {
   home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number;
   'track-by': TrackBy; 'callback-url'?: string | undefined; listen?: string | undefined; report?: string | undefined;
+  at?: string | undefined; yes: boolean;
 }): RunArgs {
   return {
     home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
     listPerMinute: a['list-per-minute'], trackBy: a['track-by'], callbackUrl: a['callback-url'], listen: a.listen, report: a.report,
+    at: a.at, yes: a.yes,
   };
 }
 

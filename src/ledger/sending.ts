@@ -7,7 +7,9 @@
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
+import { CLAIM_NOT_CANCELLED, SUPPRESS_AT_CLAIM } from './suppressions.js';
 import { flagUuidCount } from './unaccounted.js';
+import { WINDOW_OPEN, windowClosesAt } from './windows.js';
 
 export interface ReadyBatch {
   id: number;
@@ -25,6 +27,8 @@ export interface ClaimedBatch {
   /** Retryable failures this batch had in a row just before this attempt (what the give-up rule counts). */
   failuresBefore: number;
   dsts: string[];
+  /** When its recipients' send window closes (null without one): the messages' expiry is cut to it. */
+  windowClosesAt: Date | null;
 }
 
 /** The largest batch's cost (units, or destinations) and size: the limiters' burst. 1 for an empty campaign. */
@@ -47,8 +51,8 @@ export async function countUnsent(db: Queryable, campaignId: number): Promise<nu
 /** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
 export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
   const [row] = await db.query<ReadyBatch>(
-    `SELECT id, size, units FROM batches
-     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3
+    `SELECT id, size, units FROM batches b
+     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3 AND ${WINDOW_OPEN}
      ORDER BY id LIMIT 1`,
     [campaignId, sender, afterId],
   );
@@ -65,10 +69,13 @@ export interface SenderBacklog {
 
 export async function senderBacklog(db: Queryable, campaignId: number, sender: string): Promise<SenderBacklog> {
   const [row] = await db.query<SenderBacklog>(
+    // A batch waiting for its window (or the campaign's start) is ready no sooner than that opens.
     `SELECT count(*) FILTER (WHERE status = 'pending')::int AS waiting,
-            min(next_attempt_at) FILTER (WHERE status = 'pending') AS "nextAt",
+            min(greatest(next_attempt_at, w.opens_at, c.start_at)) FILTER (WHERE status = 'pending') AS "nextAt",
             count(*) FILTER (WHERE status IN ('in_flight', 'ambiguous'))::int AS unsettled
-     FROM batches WHERE campaign_id = $1 AND sender = $2`,
+     FROM batches b JOIN campaigns c ON c.id = b.campaign_id
+     LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
+     WHERE b.campaign_id = $1 AND b.sender = $2`,
     [campaignId, sender],
   );
   return row!;
@@ -82,17 +89,27 @@ export async function senderBacklog(db: Queryable, campaignId: number, sender: s
 /** `requestTimeoutMs` is stored with the attempt: its reconciliation window is sized by it (sql/008). */
 export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number, requestTimeoutMs?: number): Promise<ClaimedBatch | undefined> {
   return db.transaction(async (tx) => {
-    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
+    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number; closes_at: Date | null }>(
       `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
               lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
        WHERE id = (SELECT b.id FROM batches b
                    JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
                    WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
+                     AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}
                    FOR UPDATE OF b SKIP LOCKED)
-       RETURNING id, sender, text, attempts, campaign_id`,
+       RETURNING id, sender, text, attempts, campaign_id, ${windowClosesAt('batches')} AS closes_at`,
       [batchId, owner, leaseMs],
     );
     if (!batch) return undefined;
+    // Opt-outs since the load (sql/012, ledger/suppressions.ts): listed numbers leave the batch before its
+    // request is written; a batch left with nobody is closed without a request.
+    await tx.query(SUPPRESS_AT_CLAIM, [batchId]);
+    if (!(await hasRecipientsToSend(tx, batchId))) {
+      await tx.query(
+        `UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
+                lease_expires_at = NULL, attempts = attempts - 1 WHERE id = $1`, [batchId]);
+      return undefined;
+    }
     await tx.query(
       `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
       [batchId, batch.sender],
@@ -112,8 +129,14 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
        RETURNING dst`,
       [batchId],
     );
-    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst) };
+    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst),
+      windowClosesAt: batch.closes_at === null ? null : new Date(batch.closes_at) };
   });
+}
+
+async function hasRecipientsToSend(tx: Queryable, batchId: number): Promise<boolean> {
+  const rows = await tx.query(`SELECT 1 FROM recipients WHERE batch_id = $1 AND status IN ('pending', 'sending') LIMIT 1`, [batchId]);
+  return rows.length > 0;
 }
 
 export interface Acceptance {

@@ -22,6 +22,14 @@ import type { TrackBy } from '../track/planner.js';
 import { Tracker, type TrackEvent } from '../track/tracker.js';
 import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
 import { applyProviderUpdates } from '../ledger/tracking.js';
+import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
+import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { applyInbound, type InboundMessage } from '../optout/inbound.js';
+import { listOwner } from '../optout/account.js';
+import { nextSendingAt, setStartAt } from '../ledger/windows.js';
+import { refreshOpenings } from '../window/keeper.js';
+import { sendWindowOf } from '../window/recipient-zone.js';
+import type { SendWindow } from '../window/window.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -46,7 +54,7 @@ export interface CallbackSetup {
   /** The url each request gives Plivo, for a batch. */
   urlFor(campaignId: number, batchId: number): string;
   /** Starts receiving; applies what arrives through `apply`. Absent when another process receives. */
-  start?(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>): Promise<{ close(): Promise<void> }>;
+  start?(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>, inbound: (m: InboundMessage) => Promise<unknown>): Promise<{ close(): Promise<void> }>;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -62,11 +70,14 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
 
 export type RunEvent =
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  | ({ kind: 'suppressed' } & OptOutPrep)
   | SendEvent
   | LedgerEvent
   | ReconcileEvent
   | TrackEvent
-  | { kind: 'tracking'; open: number; deadline: Date };
+  | { kind: 'tracking'; open: number; deadline: Date }
+  /** Nothing may be sent before `until`: the scheduled start (`--at`) or the next opening of a send window. */
+  | { kind: 'waiting'; until: Date; zone: string | null };
 
 export interface RunDeps {
   db: Db;
@@ -78,6 +89,10 @@ export interface RunDeps {
   stopper: Stopper;
   onEvent?: (e: RunEvent) => void;
   callbacks?: CallbackSetup | undefined;
+  /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
+  cancelRequestFile?: string | undefined;
+  /** `--at`: nothing is sent before it (kept in the ledger, so a restarted run still waits). */
+  startAt?: Date | undefined;
 }
 
 export interface RunResult {
@@ -86,6 +101,8 @@ export interface RunResult {
   alreadyDone: boolean;
   /** Messages not final when tracking stopped (`smsrun poll` carries on). */
   openMessages: number;
+  /** When the campaign was cancelled (`smsrun cancel`), if it was: before this run, or during it. */
+  cancelledAt: Date | null;
 }
 
 export async function runCampaign(deps: RunDeps): Promise<RunResult> {
@@ -95,9 +112,17 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
-  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
+  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: await ledger.run(() => cancelledAt(db, campaign.id)) };
+  const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
+  if (cancelled !== null) {
+    await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
+    return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
+  }
+  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, listOwner(deps.account));
+  onEvent?.({ kind: 'suppressed', ...optOuts });
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
@@ -123,12 +148,20 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
-  const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
+  const watchEnd = new Stopper();
+  const watching = watchCancel({ db, ledger, stopper, campaignId: campaign.id, requestFile: deps.cancelRequestFile, end: watchEnd })
+    .catch((err: unknown) => stopper.fail(err));
 
   try {
     let sendingDone = false;
     let deadline = Infinity;
-    const sending = Promise.all([dispatcher.run(), reconciler.run(() => dispatcher.active)]).finally(() => {
+    const window = sendWindowOf(job);
+    const sending = Promise.all([
+      dispatcher.run(), reconciler.run(() => dispatcher.active),
+      keepWindows({ db, campaignId: campaign.id, window, stopper, ledger, onEvent }, () => dispatcher.active),
+    ]).finally(() => {
       sendingDone = true;
       deadline = Date.now() + deps.options.trackForMs;
     });
@@ -142,11 +175,17 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       stopper.fail(err);
       return { open: -1 };
     });
+    watchEnd.stop('run over');
+    await watching;
     if (stopper.error !== undefined) throw stopper.error;
     if (!stopper.stopped && open === 0) await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
+    const cancelledAtEnd = await ledger.run(() => cancelledAt(db, campaign.id));
+    // A batch put back to `pending` after the cancel (a retryable answer, a reconciliation) is cancelled too.
+    if (cancelledAtEnd !== null) await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelledAtEnd)));
     await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
+    watchEnd.stop('run over');
     await receiver?.close();
     await limiters.stop();
     await runner.release();
@@ -165,6 +204,34 @@ export async function checkAccount(db: Db, campaign: CampaignRow, account: Campa
 function trackerOptions(o: RunOptions, receiptCutoffHours: number, callbacks: boolean) {
   return { receiptCutoffMs: receiptCutoffHours * 3_600_000, trackBy: o.trackBy, callbacks, listPerSecond: o.listPerMinute / 60 };
 }
+
+interface WindowDeps {
+  db: Db;
+  campaignId: number;
+  window: SendWindow | undefined;
+  stopper: Stopper;
+  ledger: LedgerRetry;
+  onEvent?: ((e: RunEvent) => void) | undefined;
+}
+
+/**
+ * While sending goes on: moves each zone's send-window opening on when it closes (the claim reads them),
+ * and says when nothing can be sent until a later time (a window opening, or the scheduled start).
+ */
+async function keepWindows(deps: WindowDeps, active: () => boolean): Promise<void> {
+  const { db, campaignId, window, stopper, ledger, onEvent } = deps;
+  let announced = 0;
+  do {
+    if (window) await ledger.run(() => refreshOpenings(db, campaignId, window));
+    const next = await ledger.run(() => nextSendingAt(db, campaignId));
+    if (next && next.at.getTime() !== announced) onEvent?.({ kind: 'waiting', until: next.at, zone: next.zone });
+    announced = next?.at.getTime() ?? 0;
+    await stopper.sleep(WINDOW_CHECK_MS);
+  } while (!stopper.stopped && active());
+}
+
+/** How often openings are checked: a closed window's next opening is written within this. */
+const WINDOW_CHECK_MS = 1000;
 
 /** A sender lease outlives a lost ledger connection by this much before another process may take it. */
 const SENDER_LEASE_MS = 30_000;
@@ -210,7 +277,8 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
-  const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   try {
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
@@ -222,7 +290,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     if (open === 0 && !stopper.stopped && (await ledger.run(() => countUnsent(db, campaign.id))) === 0) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
     }
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
   } finally {
     await receiver?.close();
     await limiters.stop();
