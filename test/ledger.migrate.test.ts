@@ -9,12 +9,19 @@ import { LedgerTooNewError } from '../src/ledger/errors.js';
 import { runCli } from './helpers/cli.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
-describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
-  let ledger: TestLedger;
-  beforeAll(async () => { ledger = await createTestLedger(kind); });
-  afterAll(async () => { await ledger?.dispose(); });
+// One ledger per kind for the file: creating an embedded one costs seconds, and these tests need no fresh one
+// (the "new Postgres database" case makes its own).
+const ledgers = new Map<'pglite' | 'postgres', TestLedger>();
+beforeAll(async () => {
+  for (const kind of LEDGER_KINDS) ledgers.set(kind, await createTestLedger(kind));
+});
+afterAll(async () => {
+  for (const ledger of ledgers.values()) await ledger.dispose();
+});
 
+describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
   it('applies every numbered file once, even when two runners start together, and refuses a newer database', async () => {
+    const ledger = ledgers.get(kind)!;
     const db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
     try {
       const files = await readMigrations();
@@ -122,11 +129,8 @@ describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', (
 });
 
 describe('the embedded ledger', () => {
-  let ledger: TestLedger;
-  beforeAll(async () => { ledger = await createTestLedger('pglite'); });
-  afterAll(async () => { await ledger?.dispose(); });
-
   it('refuses a second process at once, saying why and what to do', async () => {
+    const ledger = ledgers.get('pglite')!;
     const db = await openLedger({ home: ledger.home });
     try {
       const second = await runCli(['status'], { SMSRUN_HOME: ledger.home });

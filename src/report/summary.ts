@@ -13,7 +13,7 @@ import { errorMeaning } from '../plivo/error-codes.js';
 import { ACCOUNT_REQUESTS } from '../send/limits.js';
 import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';
 
-export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped'] as const;
+export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped', 'suppressed', 'cancelled'] as const;
 
 export interface Summary {
   campaign: string;
@@ -178,6 +178,8 @@ const DESCRIPTIONS: Record<string, string> = {
   invalid: 'not sent: invalid row, reason in the report',
   duplicate: 'not sent: same number as an earlier row',
   skipped: 'not sent: a landline, skipped by the job\'s "landlines": "skip"',
+  suppressed: 'not sent: on the suppression list (opted out); reason in the report',
+  cancelled: 'not sent: the campaign was cancelled (smsrun cancel)',
 };
 
 /** One line on what a recipient status means; '' for a status this version does not describe. */
