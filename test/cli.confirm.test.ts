@@ -5,18 +5,18 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
+import { tempDir } from './helpers/tmp.js';
 import { startCliInTerminal } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
-import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, simEnv, tempDir, writeJson, writeText } from './support-validation.js';
+import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, simEnv, writeJson, writeText } from './support-validation.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('confirm'));
+  dir = await tempDir('smsrun-confirm-');
   sim = await quickSim();
   env = simEnv(sim, path.join(dir, 'home'));
   await writeText(path.join(dir, 'club.csv'), ['phone,name', '+14155550401,Ana', '+14155550402,Ben', 'nope,Cy'].join('\n'));
@@ -25,7 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const QUESTION = "Send campaign 'club' to 2 recipient(s)? [y/N]";

@@ -8,25 +8,24 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
+import { tempDir } from './helpers/tmp.js';
 import { formatClock, localTime } from '../src/window/window.js';
 import { createTestLedger, LEDGER_KINDS, ledgerRows, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
-import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, spawnCli, STACK_LINE, tempDir, writeJson, writeText } from './support-validation.js';
+import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, spawnCli, STACK_LINE, writeJson, writeText } from './support-validation.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('window'));
+  dir = await tempDir('smsrun-window-');
   sim = await quickSim();
 });
 
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const TOKYO = ['14155550301', '14155550302', '14155550303'];

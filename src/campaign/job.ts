@@ -58,6 +58,10 @@ const jobSchema = z.strictObject({
   timezone_column: z.string().min(1).optional(),
   gsm_replace: z.boolean().optional(),
   price_per_unit: z.number().nonnegative('must be a price per unit (segment), e.g. 0.0055').optional(),
+  // Not a content key: suppression lists grow between runs, and every run reads them again (src/optout/).
+  suppress: z.array(z.string().min(1, 'give the path of a suppression list, relative to the job file'), {
+    error: 'use a list of CSV files of numbers not to text, relative to the job file, e.g. ["optouts.csv"]',
+  }).optional(),
 });
 
 export type JobFields = z.infer<typeof jobSchema>;
