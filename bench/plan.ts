@@ -8,7 +8,7 @@ import { csvFile, jobFile, scratchDir, senders } from './fixtures.js';
 import { figure, repeat, type BenchContext, type Benchmark, type Section } from './lib.js';
 import { readFile, writeFile } from 'node:fs/promises';
 
-interface Run { rows: number; seconds: number; rssMb: number; valid: number }
+interface Run { rows: number; seconds: number; cpuS: number; rssMb: number; valid: number }
 
 async function planRun(ctx: BenchContext, rows: number): Promise<Run> {
   const csv = await csvFile({ rows });
@@ -25,8 +25,10 @@ async function planRun(ctx: BenchContext, rows: number): Promise<Run> {
     if (plan.rows !== rows) throw new Error(`plan read ${plan.rows} rows of ${rows}`);
     const seconds = (r.endedAt - r.startedAt) / 1000;
     const rssMb = (r.last?.maxRssBytes ?? NaN) / MB;
-    ctx.log(`  ${rows} rows: ${seconds.toFixed(1)} s, peak RSS ${rssMb.toFixed(0)} MB`);
-    return { rows, seconds, rssMb, valid: plan.valid };
+    // CPU time too: on a shared machine the wall time is mostly waiting for a core.
+    const cpuS = (r.last?.cpuUs ?? NaN) / 1e6;
+    ctx.log(`  ${rows} rows: ${seconds.toFixed(1)} s (CPU ${cpuS.toFixed(1)} s), peak RSS ${rssMb.toFixed(0)} MB`);
+    return { rows, seconds, cpuS, rssMb, valid: plan.valid };
   } finally {
     await scratch.remove();
   }
@@ -55,6 +57,7 @@ start included); peak RSS is the process's \`getrusage\` maximum. ${n(small)} an
         figure(a, `${n(small)} rows`, 's', (r) => r.seconds, { digits: 1 }),
         figure(b, `${n(large)} rows`, 's', (r) => r.seconds, ctx.short ? { digits: 1 } : { target: { op: '<', value: 60 }, digits: 1 }),
         figure(b, `${n(large)} rows: rows per second`, 'rows/s', (r) => r.rows / r.seconds, { digits: 0 }),
+        figure(b, `${n(large)} rows: CPU time`, 's', (r) => r.cpuS, { digits: 1 }),
         figure(a, `peak RSS, ${n(small)} rows`, 'MB', (r) => r.rssMb, { digits: 0 }),
         figure(b, `peak RSS, ${n(large)} rows`, 'MB', (r) => r.rssMb, { digits: 0 }),
         figure(b, `peak RSS growth from ${n(small)} to ${n(large)} rows`, 'MB', (r) => r.rssMb - (a[0]?.rssMb ?? NaN), { target: { op: '<', value: 64 }, digits: 0 }),

@@ -5,20 +5,18 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
+import { tempDir } from './helpers/tmp.js';
 import { startCliInTerminal } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
 import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, simEnv, writeJson, writeText } from './support-validation.js';
-import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
   dir = await tempDir('smsrun-confirm-');
-  cleanup = async () => undefined; // helpers/tmp removes it after the file's last test
   sim = await quickSim();
   env = simEnv(sim, path.join(dir, 'home'));
   await writeText(path.join(dir, 'club.csv'), ['phone,name', '+14155550401,Ana', '+14155550402,Ben', 'nope,Cy'].join('\n'));
@@ -27,19 +25,19 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const QUESTION = "Send campaign 'club' to 2 recipient(s)? [y/N]";
 
-describe('confirmation on a terminal', () => {
+// A run's first seconds (the embedded ledger's initdb, the load) take minutes on a loaded machine.
+describe('confirmation on a terminal', { timeout: 900_000 }, () => {
   const src = '14155559401';
   const clubJob = () => writeJson(path.join(dir, 'club.json'), { name: 'club', recipients: 'club.csv', src, text: 'Hi {{name}}, practice is at 6', rate: 100 });
 
   it('shows the plan, and sends and loads nothing when the answer is no', async () => {
     const job = await clubJob();
     const declined = startCliInTerminal(['run', job, ...FAST], env, dir);
-    await waitFor('the question', () => declined.out.stdout.includes(QUESTION), { timeoutMs: 180_000 });
+    await waitFor('the question', () => declined.out.stdout.includes(QUESTION), { timeoutMs: 400_000 });
     expect(declined.out.stdout).toContain("plan for campaign 'club' (nothing sent, nothing written):");
     expect(declined.out.stdout).toContain('rows 3: 2 to send, 1 invalid, 0 duplicate');
     declined.child.stdin!.write('n\n');
@@ -54,7 +52,7 @@ describe('confirmation on a terminal', () => {
   it('sends when the answer is yes', async () => {
     const job = await clubJob();
     const accepted = startCliInTerminal(['run', job, ...FAST], env, dir);
-    await waitFor('the question', () => accepted.out.stdout.includes(QUESTION), { timeoutMs: 180_000 });
+    await waitFor('the question', () => accepted.out.stdout.includes(QUESTION), { timeoutMs: 400_000 });
     accepted.child.stdin!.write('y\n');
     const yes = await accepted.done;
     expect(yes.code).toBe(0);

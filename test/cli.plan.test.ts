@@ -7,13 +7,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
-import { assertBuilt, killLeftovers, parseReportCsv, quickSim, readText, runCli, simEnv, STACK_LINE, writeJson, writeText } from './support-validation.js';
 import { tempDir } from './helpers/tmp.js';
+import { assertBuilt, killLeftovers, parseReportCsv, quickSim, readText, runCli, simEnv, STACK_LINE, writeJson, writeText } from './support-validation.js';
 
 let sim: Simulator;
 let dir: string;
 let home: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 // 105 characters: one GSM unit, two in UCS-2 (a curly apostrophe is enough to make it UCS-2).
@@ -22,7 +21,6 @@ const TEXT = 'Hi {{name}}, it’s your reminder: the community garden opens Satu
 beforeAll(async () => {
   assertBuilt();
   dir = await tempDir('smsrun-plan-');
-  cleanup = async () => undefined; // helpers/tmp removes it after the file's last test
   home = path.join(dir, 'home');
   sim = await quickSim();
   env = simEnv(sim, home);
@@ -42,7 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const JOB = {

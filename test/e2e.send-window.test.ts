@@ -8,27 +8,24 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
+import { tempDir } from './helpers/tmp.js';
 import { formatClock, localTime } from '../src/window/window.js';
 import { createTestLedger, LEDGER_KINDS, ledgerRows, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
 import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, spawnCli, STACK_LINE, writeJson, writeText } from './support-validation.js';
-import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   assertBuilt();
   dir = await tempDir('smsrun-window-');
-  cleanup = async () => undefined; // helpers/tmp removes it after the file's last test
   sim = await quickSim();
 });
 
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const TOKYO = ['14155550301', '14155550302', '14155550303'];
@@ -43,7 +40,8 @@ function windowAroundNowInTokyo(): { start: string; end: string; closesAt: numbe
   return { start: formatClock((minute + 24 * 60 - 60) % (24 * 60)), end: formatClock((minute + 20) % (24 * 60)), closesAt };
 }
 
-describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
+// A run's first seconds (the embedded ledger's initdb, the load) take minutes on a loaded machine.
+describe.each(LEDGER_KINDS)('send windows on the %s ledger', { timeout: 900_000 }, (kind) => {
   let ledger: TestLedger;
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
@@ -65,7 +63,7 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
     const run = spawnCli(['run', job, ...FAST], { cwd: dir, env: env() });
     // Done when Tokyo is sent and the run waits, or (a broken window) when anyone from Panama is sent.
     await waitFor('Tokyo sent and the run waiting', () => fromSender(sim, src).some((m) => PANAMA.includes(m.to)) ||
-      (fromSender(sim, src).length >= TOKYO.length && run.out.stderr.includes('waiting: nothing can be sent before')), { timeoutMs: 100_000 });
+      (fromSender(sim, src).length >= TOKYO.length && run.out.stderr.includes('waiting: nothing can be sent before')), { timeoutMs: 400_000 });
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.stderr).not.toMatch(STACK_LINE);
@@ -75,10 +73,10 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
     const sent = fromSender(sim, src);
     expect(sent.map((m) => m.to).sort()).toEqual(TOKYO);
     for (const m of sent) {
-      // Cut to the seconds left before the window closes (under 20 minutes), never Plivo's 3 hours.
-      expect(m.expirySec).toBeGreaterThan(0);
-      expect(m.expirySec).toBeLessThanOrEqual(Math.ceil((w.closesAt - m.acceptedAtUs / 1000) / 1000));
+      // Cut so that Plivo's deadline (its acceptance + the expiry) is the window's end, never Plivo's 3 hours.
+      // The cut is computed as the request leaves, so the deadline may pass the end by the request's transit.
       expect(m.expirySec).toBeLessThanOrEqual(1200);
+      expect(Math.abs(m.acceptedAtUs / 1000 + m.expirySec * 1000 - w.closesAt)).toBeLessThan(60_000);
     }
     const stored = await ledgerRows<{ dst: string; status: string; time_zone: string }>(ledger,
       `SELECT dst, status, time_zone FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE c.name = $1 ORDER BY row_no`, [`window-${kind}`]);
@@ -94,11 +92,11 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
     const job = await writeJson(path.join(dir, `${name}.json`), { name, recipients: `${name}.csv`, src, text: 'Doors open at 9', rate: 100 });
     const at = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const first = spawnCli(['run', job, '--at', at, ...FAST], { cwd: dir, env: env() });
-    await waitFor('the first run to wait', () => first.out.stderr.includes('waiting: nothing can be sent before'), { timeoutMs: 180_000 });
+    await waitFor('the first run to wait', () => first.out.stderr.includes('waiting: nothing can be sent before'), { timeoutMs: 400_000 });
     first.child.kill('SIGKILL'); // a crash while waiting
     await first.done;
     const again = spawnCli(['resume', name, ...FAST], { cwd: dir, env: env() });
-    await waitFor('the resumed run to wait', () => again.out.stderr.includes('waiting: nothing can be sent before'), { timeoutMs: 180_000 });
+    await waitFor('the resumed run to wait', () => again.out.stderr.includes('waiting: nothing can be sent before'), { timeoutMs: 400_000 });
     again.child.kill('SIGINT');
     const r = await again.done;
     expect(r.stderr).toContain(`waiting: nothing can be sent before ${at.replace('Z', '.000Z')} (the scheduled start)`);
@@ -106,7 +104,7 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', (kind) => {
   });
 });
 
-describe('a bad --at', () => {
+describe('a bad --at', { timeout: 300_000 }, () => {
   it('exits 2 saying how to write the time', async () => {
     const job = await writeJson(path.join(dir, 'bad-at.json'), { name: 'bad-at', recipients: 'none.csv', src: '14155559320', text: 'x' });
     const r = await runCli(['run', job, '--at', 'tomorrow'], { cwd: dir, env: { SMSRUN_HOME: path.join(dir, 'h'), PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url } });

@@ -47,10 +47,6 @@ const jobSchema = z.strictObject({
   encoding: z.string().refine((e) => iconv.encodingExists(e), { error: (i) => encodingProblem(String(i.input)) }).optional(),
   delimiter: z.enum([',', ';', '\t', '|'], { error: 'use ",", ";", "\\t" (a tab) or "|"; without the key it is detected from the header line' }).optional(),
   landlines: z.enum(['send', 'skip'], { error: 'use "send" (the default) or "skip" (landlines are kept in the report as skipped)' }).optional(),
-  // Not a content key: suppression lists grow between runs, and every run reads them again (src/optout/).
-  suppress: z.array(z.string().min(1, 'give the path of a suppression list, relative to the job file'), {
-    error: 'use a list of CSV files of numbers not to text, relative to the job file, e.g. ["optouts.csv"]',
-  }).optional(),
   send_window: z.strictObject({
     start: z.string().refine((v) => parseClock(v) !== undefined, 'use a 24-hour local time "HH:MM", e.g. "09:00"'),
     end: z.string().refine((v) => parseClock(v) !== undefined, 'use a 24-hour local time "HH:MM", e.g. "20:00" (an end before the start runs past midnight)'),
@@ -62,6 +58,10 @@ const jobSchema = z.strictObject({
   timezone_column: z.string().min(1).optional(),
   gsm_replace: z.boolean().optional(),
   price_per_unit: z.number().nonnegative('must be a price per unit (segment), e.g. 0.0055').optional(),
+  // Not a content key: suppression lists grow between runs, and every run reads them again (src/optout/).
+  suppress: z.array(z.string().min(1, 'give the path of a suppression list, relative to the job file'), {
+    error: 'use a list of CSV files of numbers not to text, relative to the job file, e.g. ["optouts.csv"]',
+  }).optional(),
 });
 
 export type JobFields = z.infer<typeof jobSchema>;

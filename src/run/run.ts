@@ -22,14 +22,14 @@ import type { TrackBy } from '../track/planner.js';
 import { Tracker, type TrackEvent } from '../track/tracker.js';
 import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
 import { applyProviderUpdates } from '../ledger/tracking.js';
-import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
-import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
-import { applyInbound, type InboundMessage } from '../optout/inbound.js';
-import { listOwner } from '../optout/account.js';
 import { nextSendingAt, setStartAt } from '../ledger/windows.js';
 import { refreshOpenings } from '../window/keeper.js';
 import { sendWindowOf } from '../window/recipient-zone.js';
 import type { SendWindow } from '../window/window.js';
+import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
+import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { applyInbound, type InboundMessage } from '../optout/inbound.js';
+import { listOwner } from '../optout/account.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -89,10 +89,10 @@ export interface RunDeps {
   stopper: Stopper;
   onEvent?: (e: RunEvent) => void;
   callbacks?: CallbackSetup | undefined;
-  /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
-  cancelRequestFile?: string | undefined;
   /** `--at`: nothing is sent before it (kept in the ledger, so a restarted run still waits). */
   startAt?: Date | undefined;
+  /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
+  cancelRequestFile?: string | undefined;
 }
 
 export interface RunResult {

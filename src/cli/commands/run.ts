@@ -17,11 +17,11 @@ import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } fro
 import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
-import { cancelRequestFile } from '../../optout/run.js';
 import { confirm, shouldConfirm } from '../confirm.js';
 import { planJob } from './plan.js';
 import { formatPlan } from '../../plan/format.js';
 import { parseAt } from '../../window/at.js';
+import { cancelRequestFile } from '../../optout/run.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
