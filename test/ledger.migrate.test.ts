@@ -129,11 +129,12 @@ describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', (
 });
 
 describe('the embedded ledger', () => {
-  it('refuses a second process at once, saying why and what to do', async () => {
+  // Readers (status, export) go through the holder instead (test/cli.live-read.test.ts); a writer is refused.
+  it('refuses a second writing process at once, saying why and what to do', async () => {
     const ledger = ledgers.get('pglite')!;
     const db = await openLedger({ home: ledger.home });
     try {
-      const second = await runCli(['status'], { SMSRUN_HOME: ledger.home });
+      const second = await runCli(['suppress', 'list', '--sandbox'], { SMSRUN_HOME: ledger.home });
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`in use by another smsrun process \\(pid ${process.pid}\\)`));
       expect(second.stderr).toMatch(/DATABASE_URL/);
