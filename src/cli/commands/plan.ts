@@ -4,7 +4,8 @@
  */
 import { loadJobFile } from '../../campaign/job.js';
 import { readRecipientChunks } from '../../campaign/load.js';
-import { EXIT, type ExitCode } from '../../errors.js';
+import { access, constants } from 'node:fs/promises';
+import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { formatDuration } from '../../report/summary.js';
 import type { Io } from '../context.js';
 
@@ -31,6 +32,10 @@ function formatCounts(counts: Record<string, number>): string {
 
 export async function planCommand(jobFile: string, args: { json: boolean }, io: Io): Promise<ExitCode> {
   const job = await loadJobFile(jobFile);
+  await access(job.recipientsPath, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`${job.recipientsPath}: cannot read the recipients CSV (${err.code === 'ENOENT' ? 'no such file' : err.code}). ` +
+      `Check the job's "recipients" path (${jobFile}); it is relative to the job file.`, { cause: err });
+  });
   const seen = new Set<string>();
   const perText = new Map<string, number>();
   let rows = 0, valid = 0, invalid = 0, duplicate = 0, skipped = 0, units = 0;

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
-import { findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
+import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
 import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
@@ -106,7 +106,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
       onEvent: (e) => {
         if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
-          if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
+          if (e.campaign.state !== 'done') {
+            void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
+              .then(([unsent, sendable]) => progress.start(unsent, sendable - unsent), () => progress.start(0));
+          }
         } else if (e.kind === 'tracking') {
           io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
         }
