@@ -10,6 +10,7 @@ import { migrate } from './migrate.js';
 import { acquireDirLock, readOwner } from './lock.js';
 import { LedgerLockedError } from './errors.js';
 import { connectReader, serveReaders } from './share.js';
+import { initPgliteDir } from './pglite-init.js';
 import { RunFailedError } from '../errors.js';
 import { redactUrl } from './place.js';
 
@@ -70,6 +71,7 @@ async function openEmbedded(home: string): Promise<Db> {
   await mkdir(home, { recursive: true });
   const release = await acquireDirLock(lockFile(home), home);
   try {
+    await initPgliteDir(dir);
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(dir);
     const db = wrapPglite(pglite);

@@ -19,6 +19,7 @@ import { forkRng, type Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStats, type SimStats } from './stats.js';
 import type { SimJournal } from './journal.js';
+import { messageIntent, postInbound, type InboundAttempt, type ReplyOptions } from './inbound.js';
 
 export interface AcceptContext {
   /** When the request reached the server (ms): the acceptLog's `at`. */
@@ -36,6 +37,10 @@ export class SimCore {
   readonly callbacks: CallbackDispatcher;
   readonly limiter: RequestLimiter;
   readonly faults: FaultInjector;
+  /** Numbers whose messages fail with 200 (opted out): the optedOut option, then STOP / START replies. */
+  readonly optedOut: Set<string>;
+  readonly inboundLog: InboundAttempt[] = [];
+  #inboundRng: Rng;
   #byUuid = new Map<string, MessageRecord>();
   #shuffle: Rng;
   #journal: SimJournal | undefined;
@@ -50,7 +55,10 @@ export class SimCore {
       scheduler: this.scheduler,
       rng: forkRng(opts.seed, 'nonces'),
     });
+    this.optedOut = new Set(opts.optedOut);
+    this.#inboundRng = forkRng(opts.seed, 'inbound');
     this.lifecycle = new Lifecycle(this.scheduler, {
+      isOptedOut: (to) => this.optedOut.has(to),
       mpsFor: (sender) => opts.mpsBySrc[sender] ?? opts.mps,
       counts: opts.mpsCounts,
       deliveryDelayMs: opts.deliveryDelayMs,
@@ -131,6 +139,28 @@ export class SimCore {
         this.lifecycle.admit(record, nowMs);
       }
     }
+  }
+
+  /**
+   * `from` texts `text` to one of our numbers: posted, signed, to the inbound url. A STOP opts `from` out
+   * (later messages to it fail with 200) and START lifts it, before the post, as the carrier would.
+   */
+  async reply(from: string, text: string, o: ReplyOptions = {}): Promise<InboundAttempt> {
+    const who = from.replace(/^\+/, '');
+    const url = o.url ?? this.opts.inboundUrl;
+    if (!url) throw new RangeError('reply: give a url, or start the simulator with inboundUrl');
+    const intent = messageIntent(text);
+    if (intent === 'optout') this.optedOut.add(who);
+    if (intent === 'optin') this.optedOut.delete(who);
+    const to = o.to ?? this.#lastSenderTo(who);
+    const attempt = await postInbound({ from: who, to, text, url, authToken: this.opts.authToken, rng: this.#inboundRng, timeoutMs: o.timeoutMs ?? this.opts.callbackTimeoutMs });
+    this.inboundLog.push(attempt);
+    return attempt;
+  }
+
+  #lastSenderTo(to: string): string {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.to === to) return this.messages[i]!.from;
+    return '';
   }
 
   find(uuid: string): MessageRecord | undefined {

@@ -28,7 +28,7 @@ export interface ExportArgs extends GlobalArgs {
 }
 
 /** Every status a report row can have in this version; `--only` also accepts any status the campaign has. */
-export const REPORT_STATUSES = ['delivered', 'sent', 'queued', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate'];
+export const REPORT_STATUSES = ['delivered', 'sent', 'queued', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'suppressed', 'cancelled'];
 
 export async function exportCommand(name: string, args: ExportArgs, io: Io): Promise<ExitCode> {
   const format = args.format ?? formatFromFile(args.out) ?? 'csv';

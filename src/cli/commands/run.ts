@@ -17,6 +17,7 @@ import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } fro
 import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
+import { cancelRequestFile } from '../../optout/run.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -43,7 +44,7 @@ export function callbackSetup(args: RunArgs, authToken: string, io: Io, job?: Jo
   const listen = args.listen === undefined ? undefined : parseListen(args.listen);
   return {
     urlFor: (campaignId, batchId) => callbackUrlFor(publicUrl, campaignId, batchId),
-    ...(listen ? { start: (apply) => startReceiver({ publicUrl, listen, authToken, apply, onEvent: (e) => reportRefusal(e, io) }) } : {}),
+    ...(listen ? { start: (apply, inbound) => startReceiver({ publicUrl, listen, authToken, apply, inbound, onEvent: (e) => reportRefusal(e, io) }) } : {}),
   };
 }
 
@@ -103,8 +104,12 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
       db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks,
+      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name) }),
       onEvent: (e) => {
-        if (e.kind === 'loaded') {
+        if (e.kind === 'suppressed') {
+          if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
+          if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
+        } else if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') {
             void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
@@ -118,6 +123,11 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     });
     progress.stop();
     const summary = await summarize(db, result.campaign);
+    if (result.alreadyDone && result.cancelledAt !== null) {
+      io.stdout.write(`campaign '${job.name}' was cancelled (${result.cancelledAt.toISOString()}): nothing is sent. ` +
+        `'smsrun retry ${job.name} --only cancelled' makes a new campaign of the recipients it did not text.\n${formatSummary(summary)}\n`);
+      return EXIT.cancelled;
+    }
     if (result.alreadyDone) {
       io.stdout.write(`campaign '${job.name}' is already finished: nothing to send or track.\n${formatSummary(summary)}\n`);
       return EXIT.ok;
@@ -127,6 +137,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     const pageFile = `${reportFile.replace(/\.csv$/i, '')}.html`;
     await writeHtmlReportFile(db, result.campaign, pageFile);
     io.stdout.write(`${formatSummary(summary)}\n  report: ${reportFile}\n  page: ${pageFile}\n`);
+    if (stopper.reason === 'cancelled') {
+      io.stderr.write(`cancelled: the campaign was cancelled (smsrun cancel); requests in flight were recorded and nothing more is sent.\n`);
+      return EXIT.cancelled;
+    }
     if (stopper.reason === 'interrupted') {
       io.stderr.write(`interrupted: requests in flight were recorded. Run 'smsrun resume ${job.name}' (or the same command again) to carry on; nobody will be texted twice.\n`);
       return EXIT.interrupted;
