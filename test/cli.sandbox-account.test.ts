@@ -37,6 +37,10 @@ describe.each(LEDGER_KINDS)('campaign accounts on %s', (kind) => {
       "SELECT sandbox, auth_id, api_url FROM campaigns WHERE name = 'trial' ORDER BY sandbox");
     expect(rows).toEqual([{ sandbox: false, auth_id: sim.authId, api_url: sim.url }, { sandbox: true, auth_id: null, api_url: null }]);
 
+    const status = await runCli(['status'], ledger.env);
+    expect(status.stdout).toContain('campaign trial (sandbox): ');
+    expect(status.stdout).toMatch(/^campaign trial: /m);
+
     // Resuming the real campaign as another account is refused before anything is sent.
     const other = await runCli(['resume', 'trial', ...FAST], { ...ledger.env, ...simEnv(sim), PLIVO_AUTH_ID: 'MAOTHERACCOUNT000000' });
     expect(other.code).toBe(2);
