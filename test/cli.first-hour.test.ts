@@ -49,7 +49,7 @@ describe('the command line', () => {
     }
   });
 
-  it('export … | head exits quietly when the reader stops reading', async () => {
+  it('export … | head exits quietly when the reader stops reading', { timeout: 300_000 }, async () => {
     const ledger = await createTestLedger('pglite');
     try {
       const db = await openLedger({ home: ledger.home });

@@ -23,7 +23,7 @@ describe.each(LEDGER_KINDS)('campaign accounts on %s', (kind) => {
   beforeAll(async () => { ledger = await createTestLedger(kind); });
   afterAll(async () => { await ledger?.dispose(); });
 
-  it('a sandbox run leaves the real campaign untouched: the real run then texts everyone', { timeout: 400_000 }, async () => {
+  it('a sandbox run leaves the real campaign untouched: the real run then texts everyone', { timeout: 600_000 }, async () => {
     const src = kind === 'pglite' ? '14155550181' : '14155550182';
     const dsts = Array.from({ length: 5 }, (_, i) => deliveredNumber(900 + i));
     const job = await writeJob({ name: 'trial', src, text: 'hi', rate: 100 }, ['phone', ...dsts].join('\n'));
