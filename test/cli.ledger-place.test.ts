@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('the embedded ledger is one per user', () => {
-  it('a job run from two folders texts nobody twice, and each command names the ledger first', async () => {
+  it('a job run from two folders texts nobody twice, and each command names the ledger first', { timeout: 400_000 }, async () => {
     const home = await tempDir();
     const dsts = Array.from({ length: 6 }, (_, i) => deliveredNumber(700 + i));
     const job = await writeJob({ name: 'two-folders', src: '14155550177', text: 'hello', rate: 100 }, ['phone', ...dsts].join('\n'));
@@ -53,7 +53,7 @@ describe('the embedded ledger is one per user', () => {
     expect(existsSync(path.join(home, '.local'))).toBe(false);
   });
 
-  it('an older ./.smsrun in the current folder is used, and the run says so', async () => {
+  it('an older ./.smsrun in the current folder is used, and the run says so', { timeout: 400_000 }, async () => {
     const home = await tempDir();
     const legacy = path.join(home, 'proj', '.smsrun');
     const job = await writeJob({ name: 'legacy', src: '14155550178', text: 'hi', rate: 100 }, ['phone', deliveredNumber(800)].join('\n'));

@@ -77,7 +77,7 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     expect(last[1]).toMatch(new RegExp(`^ {4}smsrun resolve ${name} --batch ${batch} --mark-sent +# `));
 
     const resolved = await runCli(['resolve', name, '--batch', String(batch), '--resend', '--note', 'not in the console'], env);
-    expect(resolved.stderr).toBe('');
+    expect(resolved.stderr).toMatch(/^ledger: [^\n]*\n$/); // the ledger it opened, and nothing else
     expect(resolved.code).toBe(0);
     expect(resolved.stdout).toBe(
       `batch ${batch} (3 recipients from ${src}): marked not accepted by Plivo; its recipients are pending again and will be sent.\n` +
@@ -185,7 +185,7 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
 
     const refused = await runCli(['resolve', name, '--batch', String(batch.id), '--mark-sent'], env);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toBe(`smsrun: batch ${batch.id} of campaign '${name}' is in flight: a run may be sending it right now and will record the answer itself. ` +
+    expect(refused.stderr.replace(/^ledger: [^\n]*\n/, '')).toBe(`smsrun: batch ${batch.id} of campaign '${name}' is in flight: a run may be sending it right now and will record the answer itself. ` +
       'Wait for that run to finish, or stop it (Ctrl-C) first. If no run is going (it crashed or was killed), ' +
       `'smsrun resume ${name}' turns the batch into an ambiguous one and looks it up in Plivo's records; resolve it by hand only if that lookup cannot settle it.\n`);
 

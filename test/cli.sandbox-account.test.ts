@@ -23,7 +23,7 @@ describe.each(LEDGER_KINDS)('campaign accounts on %s', (kind) => {
   beforeAll(async () => { ledger = await createTestLedger(kind); });
   afterAll(async () => { await ledger?.dispose(); });
 
-  it('a sandbox run leaves the real campaign untouched: the real run then texts everyone', { timeout: 400_000 }, async () => {
+  it('a sandbox run leaves the real campaign untouched: the real run then texts everyone', { timeout: 600_000 }, async () => {
     const src = kind === 'pglite' ? '14155550181' : '14155550182';
     const dsts = Array.from({ length: 5 }, (_, i) => deliveredNumber(900 + i));
     const job = await writeJob({ name: 'trial', src, text: 'hi', rate: 100 }, ['phone', ...dsts].join('\n'));
@@ -36,6 +36,10 @@ describe.each(LEDGER_KINDS)('campaign accounts on %s', (kind) => {
     const rows = await ledgerRows<{ sandbox: boolean; auth_id: string | null; api_url: string | null }>(ledger,
       "SELECT sandbox, auth_id, api_url FROM campaigns WHERE name = 'trial' ORDER BY sandbox");
     expect(rows).toEqual([{ sandbox: false, auth_id: sim.authId, api_url: sim.url }, { sandbox: true, auth_id: null, api_url: null }]);
+
+    const status = await runCli(['status'], ledger.env);
+    expect(status.stdout).toContain('campaign trial (sandbox): ');
+    expect(status.stdout).toMatch(/^campaign trial: /m);
 
     // Resuming the real campaign as another account is refused before anything is sent.
     const other = await runCli(['resume', 'trial', ...FAST], { ...ledger.env, ...simEnv(sim), PLIVO_AUTH_ID: 'MAOTHERACCOUNT000000' });

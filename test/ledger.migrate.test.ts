@@ -129,12 +129,14 @@ describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', (
 });
 
 describe('the embedded ledger', () => {
-  // Readers (status, export) go through the holder instead (test/cli.live-read.test.ts); a writer is refused.
-  it('refuses a second writing process at once, saying why and what to do', async () => {
+  it('refuses a second writer at once, saying why and what to do; a reader reads through the holder', async () => {
     const ledger = ledgers.get('pglite')!;
     const db = await openLedger({ home: ledger.home });
     try {
-      const second = await runCli(['suppress', 'list', '--sandbox'], { SMSRUN_HOME: ledger.home });
+      const reader = await runCli(['status'], { SMSRUN_HOME: ledger.home });
+      expect(reader.code, reader.stderr).toBe(0);
+      expect(reader.stderr).toContain(`read through the smsrun process that holds it (pid ${process.pid})`);
+      const second = await runCli(['resolve', 'any', '--all', '--resend'], { SMSRUN_HOME: ledger.home });
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`in use by another smsrun process \\(pid ${process.pid}\\)`));
       expect(second.stderr).toMatch(/DATABASE_URL/);

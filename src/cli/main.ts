@@ -3,7 +3,9 @@
  * or throws into an exit code (README, "Exit codes"): 0 done, 1 the run stopped on a failure, 2 bad usage
  * or input, 3 the campaign was cancelled (smsrun cancel), 130 interrupted. A user's mistake prints its message, never a stack trace.
  */
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
+import { suggest } from '../campaign/suggest.js';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
 import { isConnectionLost } from '../ledger/faults.js';
 import type { Io } from './context.js';
@@ -67,8 +69,14 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
+const COMMANDS = ['run', 'resume', 'plan', 'status', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
+
 export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
+  // `smsrun export … | head`: the reader closing stdout ends the command quietly, not as a lost ledger.
+  let stdoutClosed = false;
+  const onStdoutError = (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stdoutClosed = true; };
+  io.stdout.on('error', onStdoutError);
   const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
   const parser = yargs(argv)
     .scriptName('smsrun')
@@ -147,17 +155,37 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()
-    .version(false)
+    .version(VERSION)
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageErrorFromYargs(msg);
+      throw err ?? new UsageErrorFromYargs(didYouMean(msg, argv, parser));
     });
   try {
     await parser.parseAsync();
     return exitCode;
   } catch (err) {
+    if (stdoutClosed || (isBrokenPipe(err) && (io.stdout as { destroyed?: boolean }).destroyed === true)) return EXIT.ok;
     return reportError(err, io);
+  } finally {
+    io.stdout.off('error', onStdoutError);
   }
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function isBrokenPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
+
+/** yargs' "Unknown argument: sttaus" with a guess: a command in the command's place, else an option. */
+function didYouMean(msg: string, argv: readonly string[], y: Argv): string {
+  const unknown = /^Unknown arguments?: ([^,\s]+)/.exec(msg)?.[1];
+  if (!unknown) return msg;
+  const dashes = argv.find((a) => a.replace(/^-+/, '').split('=')[0] === unknown)?.match(/^-*/)?.[0] ?? '';
+  const options = Object.keys((y as unknown as { getOptions?: () => { key: Record<string, unknown> } })?.getOptions?.().key ?? {});
+  const guess = dashes === '' && argv[0] === unknown ? suggest(unknown, COMMANDS) : suggest(unknown, options.filter((o) => o.length > 1));
+  if (!guess) return msg;
+  return `${msg} (did you mean '${dashes === '' && argv[0] === unknown ? guess : `--${guess}`}'?)`;
 }
 
 class UsageErrorFromYargs extends SmsrunError {

@@ -12,6 +12,8 @@ export class Progress {
   #final = 0;
   #ambiguous = 0;
   #total = 0;
+  /** What earlier runs of the campaign sent: shown apart, as the campaign's total, never as this run's. */
+  #sentBefore = 0;
   readonly #started = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #lastLine = '';
@@ -22,8 +24,10 @@ export class Progress {
     private readonly everyMs = out.isTTY ? 250 : 10_000,
   ) {}
 
-  start(toSend: number): void {
+  /** `toSend`: what this run has to send; `sentBefore`: what earlier runs of the campaign sent. */
+  start(toSend: number, sentBefore = 0): void {
     this.#total = toSend;
+    this.#sentBefore = sentBefore;
     this.#timer = setInterval(() => this.#render(), this.everyMs);
     this.#timer.unref();
   }
@@ -65,8 +69,11 @@ export class Progress {
     const left = Math.max(0, this.#total - done);
     // The limits set the pace, not the burst at the start: estimate from the job's rates.
     const eta = left > 0 ? ` · ETA ${formatDuration(left / this.ratePerSecond)}` : '';
-    const text = `sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
-      (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '');
+    const campaign = this.#sentBefore > 0
+      ? ` · campaign: ${this.#sentBefore + done}/${this.#sentBefore + this.#total} sent`
+      : '';
+    const text = `this run: sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
+      (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '') + campaign;
     if (this.out.isTTY) {
       const width = 24;
       const filled = this.#total > 0 ? Math.round((done / this.#total) * width) : width;

@@ -69,3 +69,11 @@ export async function setCampaignState(db: Queryable, id: number, state: Campaig
 export async function recordEvent(db: Queryable, campaignId: number, kind: string, detail: object = {}): Promise<void> {
   await db.query('INSERT INTO events (campaign_id, kind, detail) VALUES ($1, $2, $3)', [campaignId, kind, JSON.stringify(detail)]);
 }
+
+/** Recipients the campaign sends to, sent or not: every row but the invalid, duplicate, skipped and suppressed ones. */
+export async function countSendable(db: Queryable, campaignId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM recipients
+     WHERE campaign_id = $1 AND status NOT IN ('invalid', 'duplicate', 'skipped', 'suppressed')`, [campaignId]);
+  return row!.n;
+}

@@ -4,6 +4,7 @@
  * as CSV (line, row, dst, reason, detail).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import { loadJobFile, type Job } from '../../campaign/job.js';
@@ -23,6 +24,10 @@ export interface PlanArgs {
 
 export async function planCommand(jobFile: string, args: PlanArgs, io: Io): Promise<ExitCode> {
   const job = await loadJobFile(jobFile);
+  await access(job.recipientsPath, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`${job.recipientsPath}: cannot read the recipients CSV (${err.code === 'ENOENT' ? 'no such file' : err.code}). ` +
+      `Check the job's "recipients" path (${jobFile}); it is relative to the job file.`, { cause: err });
+  });
   const sinks: Sink[] = [];
   if (args.out) sinks.push(new Sink(await openOut(args.out), (r) => stringify([[r.line, r.row, r.dst, r.reason, r.detail]])));
   if (args.out) await sinks[0]!.write(stringify([['line', 'row', 'dst', 'reason', 'detail']]));

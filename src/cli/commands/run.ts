@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
-import { findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
+import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
 import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
@@ -127,7 +127,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
           if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
         } else if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
-          if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
+          if (e.campaign.state !== 'done') {
+            void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
+              .then(([unsent, sendable]) => progress.start(unsent, sendable - unsent), () => progress.start(0));
+          }
         } else if (e.kind === 'waiting') {
           io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {

@@ -1,5 +1,5 @@
 /** `smsrun sim --port N`: the Plivo simulator as a server, for trying smsrun (or any Plivo client) out. */
-import { EXIT, type ExitCode } from '../../errors.js';
+import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import type { Io } from '../context.js';
 
 export interface SimArgs {
@@ -15,6 +15,14 @@ export async function simCommand(args: SimArgs, io: Io): Promise<ExitCode> {
   const sim = await startSimulator({
     host: args.host, port: args.port, mps: args.mps,
     ...(authId && authToken ? { authId, authToken } : {}),
+  }).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new UsageError(`port ${args.port} on ${args.host} is taken (another 'smsrun sim' or another server is listening there): ` +
+        'stop it, or pass another --port.', { cause: err });
+    }
+    if (code === 'EACCES') throw new UsageError(`port ${args.port} on ${args.host} needs privileges: pass a --port above 1023.`, { cause: err });
+    throw err;
   });
   io.stdout.write(`Plivo simulator listening on ${sim.url}\n`);
   if (authId && authToken) {

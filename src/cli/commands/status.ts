@@ -40,13 +40,23 @@ export async function statusCommand(name: string | undefined, args: StatusArgs, 
 async function read(db: Db, name: string | undefined): Promise<Summary[]> {
   const campaigns = name === undefined ? await listCampaigns(db) : [await findCampaign(db, name)];
   if (name !== undefined && !campaigns[0]) throw new UnknownCampaignError(name);
-  return Promise.all(campaigns.map((c) => summarize(db, c as CampaignRow)));
+  // A sandbox campaign is marked: one of the same name may be the real one (sql/007).
+  return Promise.all(campaigns.map(async (c) => {
+    const summary = await summarize(db, c as CampaignRow);
+    return c!.sandbox ? { ...summary, sandbox: true } : summary;
+  }));
+}
+
+function formatMarked(s: Summary & { sandbox?: boolean }): string {
+  const text = formatSummary(s);
+  const head = `campaign ${s.campaign}:`;
+  return s.sandbox && text.startsWith(head) ? `campaign ${s.campaign} (sandbox):${text.slice(head.length)}` : text;
 }
 
 function render(summaries: Summary[], name: string | undefined, json: boolean): string {
   if (json) return JSON.stringify(name === undefined ? summaries : summaries[0], null, 2) + '\n';
   if (summaries.length === 0) return 'no campaigns in this ledger yet: smsrun run <job.json> starts one.\n';
-  return summaries.map(formatSummary).join('\n\n') + '\n';
+  return summaries.map(formatMarked).join('\n\n') + '\n';
 }
 
 const CLEAR = '\x1b[H\x1b[2J';
