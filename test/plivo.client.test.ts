@@ -150,10 +150,9 @@ describe('PlivoClient.send', () => {
 
   it('reports a server that never answers as ambiguous after timeoutMs', async () => {
     const { base } = await serve(() => undefined);
-    const started = Date.now();
+    // Without the timeout this would hang until vitest gives up: the answer itself is the proof, not a stopwatch.
     const outcome = await client(base, 150).send(SMS);
     expect(outcome).toEqual({ kind: 'ambiguous', reason: 'no answer within 150 ms: the message(s) may have been queued' });
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('reports a refused connection as retryable', async () => {

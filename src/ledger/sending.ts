@@ -7,6 +7,7 @@
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
+import { CLAIM_NOT_CANCELLED, SUPPRESS_AT_CLAIM } from './suppressions.js';
 import { flagUuidCount } from './unaccounted.js';
 
 export interface ReadyBatch {
@@ -88,11 +89,21 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
        WHERE id = (SELECT b.id FROM batches b
                    JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
                    WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
+                     AND ${CLAIM_NOT_CANCELLED}
                    FOR UPDATE OF b SKIP LOCKED)
        RETURNING id, sender, text, attempts, campaign_id`,
       [batchId, owner, leaseMs],
     );
     if (!batch) return undefined;
+    // Opt-outs since the load (sql/012, ledger/suppressions.ts): listed numbers leave the batch before its
+    // request is written; a batch left with nobody is closed without a request.
+    await tx.query(SUPPRESS_AT_CLAIM, [batchId]);
+    if (!(await hasRecipientsToSend(tx, batchId))) {
+      await tx.query(
+        `UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
+                lease_expires_at = NULL, attempts = attempts - 1 WHERE id = $1`, [batchId]);
+      return undefined;
+    }
     await tx.query(
       `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
       [batchId, batch.sender],
@@ -114,6 +125,11 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
     );
     return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst) };
   });
+}
+
+async function hasRecipientsToSend(tx: Queryable, batchId: number): Promise<boolean> {
+  const rows = await tx.query(`SELECT 1 FROM recipients WHERE batch_id = $1 AND status IN ('pending', 'sending') LIMIT 1`, [batchId]);
+  return rows.length > 0;
 }
 
 export interface Acceptance {

@@ -26,7 +26,7 @@ export async function claimedCampaign(
       name, job: { name, ...o.job }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [sender],
     });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
-      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null,
+      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null,
     })));
     await finalizeLoad(tx, campaignId, [sender], o.batchSize ?? dsts.length);
     return campaignId;
