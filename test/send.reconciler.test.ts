@@ -56,7 +56,7 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     const reconciler = new Reconciler({
       db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper, clock,
       onEvent: (e) => events.push(e),
-      options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3, settleMs: 0 } as never,
+      options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3 },
     });
     return { clock, plivo, stopper, events, reconciler };
   }
