@@ -85,7 +85,7 @@ export class Reconciler {
     const due = await dueAmbiguousBatches(db, campaignId, {
       now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
     });
-    for (const group of groupBySender(due)) {
+    for (const group of groupBySender(due, this.#skewMs)) {
       if (this.deps.stopper.stopped) break;
       await this.#reconcileGroup(group);
     }
@@ -214,8 +214,12 @@ export class Reconciler {
 /** Records per List page (Plivo's largest limit, and its default). */
 const PAGE_SIZE = 20;
 
-/** Per sender, runs of batches close enough in time that one window covers them without paging through much else. */
-function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
+/**
+ * Per sender, runs of batches whose windows overlap or touch: one listing covers them. Windows further
+ * apart are listed separately, so a listing never pages through the traffic between them (at 20 msg/s a
+ * minute between two windows is 60 pages).
+ */
+function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number): AmbiguousBatch[][] {
   const bySender = new Map<string, AmbiguousBatch[]>();
   for (const b of batches) bySender.set(b.sender, [...(bySender.get(b.sender) ?? []), b]);
   const groups: AmbiguousBatch[][] = [];
@@ -224,12 +228,12 @@ function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
     let group: AmbiguousBatch[] = [];
     let end = -Infinity;
     for (const b of list) {
-      if (group.length > 0 && b.startedAt.getTime() > end + GROUP_GAP_MS) {
+      if (group.length > 0 && windowStart(b, skewMs) > end + GROUP_GAP_MS) {
         groups.push(group);
         group = [];
       }
       group.push(b);
-      end = Math.max(end, b.endedAt.getTime());
+      end = Math.max(end, windowEnd(b, skewMs));
     }
     groups.push(group);
   }
