@@ -153,7 +153,7 @@ rows.`,
   },
 };
 
-const NOTES = `The export reads the ledger in keyset chunks of 5 000 rows (\`row_no > last\`, the recipients' primary key),
+const NOTES = `The export reads the ledger in keyset chunks of 2 000 rows (\`row_no > last\`, the recipients' primary key),
 reading the next chunk while it writes the last and waiting for the output to drain: its memory does not grow
 with the campaign. A chunk's messages and batches are read through its batch ids, not looked up one random
 uuid at a time. The status summary groups recipients and messages by batch (two scans of the campaign, no

@@ -8,10 +8,7 @@ import { randomUUID } from 'node:crypto';
 import plivo from 'plivo';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
-import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { openLedger } from '../src/ledger/open.js';
-import { acquireSenders } from '../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAccepted, type ClaimedBatch } from '../src/ledger/sending.js';
 import { applyProviderUpdates, applyWaitingCallbacks, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { PlivoClient } from '../src/plivo/client.js';
 import { startSimulator } from '../src/sim/index.js';
@@ -19,13 +16,12 @@ import { createRng } from '../src/sim/rng.js';
 import { signatureHeaders } from '../src/sim/signing.js';
 import { callbackUrlFor, checkSignature, parseListen, startReceiver, type Receiver, type ReceiverOptions } from '../src/track/receiver.js';
 import { freePort, killLeftovers, runCli, startCli } from './helpers/cli.js';
+import { accept, claimedCampaign, TEST_SENDER as SENDER, type ClaimedCampaign } from './helpers/campaigns.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
 
 const TOKEN = 'TestAuthTokenVq8Lm3Zx6Rt1Np4Kd9Hs2Wc7Yb5';
 const PUBLIC_URL = 'https://hooks.example.com/plivo/status';
-const SENDER = '14155550100';
-const OWNER = 'receiver-test';
 const rng = createRng(2024);
 
 // The published vectors (../shared/plivo-api.md, "Status callbacks").
@@ -118,38 +114,8 @@ async function receiver(o: Partial<ReceiverOptions> & Pick<ReceiverOptions, 'app
 // ---------------------------------------------------------------------------------------------------
 // Ledger fixtures, through the ledger's own load and write-ahead functions.
 
-interface Campaign {
-  id: number;
-  batches: ClaimedBatch[];
-}
-
-/** A loaded campaign whose batches are claimed (in flight): recipients `sending`, no message yet. */
-async function claimedCampaign(db: Db, dsts: string[], batchSize = dsts.length): Promise<Campaign> {
-  const name = `cb-${randomUUID().slice(0, 8)}`;
-  const id = await db.transaction(async (tx) => {
-    const campaignId = await insertCampaign(tx, { name, job: { name }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [SENDER] });
-    await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
-      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null,
-    })));
-    await finalizeLoad(tx, campaignId, [SENDER], batchSize);
-    return campaignId;
-  });
-  await acquireSenders(db, id, OWNER, [SENDER], 600_000, []);
-  const batches: ClaimedBatch[] = [];
-  for (let ready = await nextReadyBatch(db, id, SENDER, 0); ready; ready = await nextReadyBatch(db, id, SENDER, ready.id)) {
-    const claimed = await claimBatch(db, ready.id, OWNER, 600_000);
-    if (!claimed) throw new Error(`could not claim batch ${ready.id}`);
-    batches.push(claimed);
-  }
-  return { id, batches };
-}
-
-async function accept(db: Db, batch: ClaimedBatch, uuids: string[]): Promise<void> {
-  await recordAccepted(db, batch, { httpStatus: 202, apiId: randomUUID(), messageUuids: uuids, invalidNumbers: [] });
-}
-
 /** A campaign of one recipient whose message Plivo accepted (a lone pair: its number is known). */
-async function acceptedMessage(db: Db, dst: string): Promise<{ campaign: Campaign; uuid: string; query: string }> {
+async function acceptedMessage(db: Db, dst: string): Promise<{ campaign: ClaimedCampaign; uuid: string; query: string }> {
   const campaign = await claimedCampaign(db, [dst]);
   const batch = campaign.batches[0]!;
   const uuid = randomUUID();
@@ -465,7 +431,12 @@ describe.each(LEDGER_KINDS)('callbacks into the %s ledger', (kind) => {
       }
       expect(dsts.map((d) => sim.messages().find((m) => m.to === d)?.state)).toEqual(['delivered', 'undelivered', 'failed']);
       await sim.callbacksIdle();
-      expect(sim.callbackLog().every((c) => c.httpStatus === 200)).toBe(true);
+      // Every callback was recorded (a 200) and none refused. On a busy machine a micro-batch may take longer
+      // than the receiver's 6 s and be answered 503 first, as it should: the simulator retries it, as Plivo does.
+      const log = sim.callbackLog();
+      const recorded = new Set(log.filter((c) => c.httpStatus === 200).map((c) => `${c.uuid}/${c.sequence}`));
+      expect(log.filter((c) => !recorded.has(`${c.uuid}/${c.sequence}`))).toEqual([]);
+      expect(log.filter((c) => c.httpStatus !== null && c.httpStatus >= 400 && c.httpStatus < 500)).toEqual([]);
       expect(rx.stats.rejected).toBe(0);
     } finally {
       await sim.close();

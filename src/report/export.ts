@@ -36,7 +36,7 @@ export interface ExportOptions {
  * Rows per keyset page. A page's rows are all that the export holds at once (a few MB at most); large pages
  * keep the round trips few, and the next page is read while this one is formatted and written.
  */
-const PAGE = 5_000;
+const PAGE = 2_000;
 
 type ReportCampaign = Pick<CampaignRow, 'id' | 'job'> & { csv_columns?: string[] | null };
 

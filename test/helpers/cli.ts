@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/smsrun.js', import.meta.url));
@@ -32,6 +33,25 @@ export function startCli(args: string[], env: Record<string, string | undefined>
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return follow(child);
+}
+
+/**
+ * Like startCli, but with a pseudo-terminal for standard input and output (util-linux `script`), as when a
+ * person types the command: for what the CLI does only on a terminal. Write answers to `child.stdin`.
+ */
+export function startCliInTerminal(args: string[], env: Record<string, string | undefined>, cwd = ROOT): Spawned {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const command = [process.execPath, BIN, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], TERM: 'dumb', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return follow(child);
+}
+
+function follow(child: ChildProcess): Spawned {
   children.add(child);
   const out = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out.stdout += d; });
@@ -50,7 +70,11 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
   return startCli(args, env, cwd).done;
 }
 
-/** Kills (by pid) any CLI process a failed test left behind. Call from afterAll. */
+// Registered when a test file imports this module, so it runs after that file's last test: a CLI that a failed
+// or timed-out test left running is killed even if the file forgot to.
+afterAll(() => killLeftovers());
+
+/** Kills (by pid) any CLI process a failed test left behind. Also called from afterAll and a ledger's dispose(). */
 export function killLeftovers(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {

@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openLedger } from '../../src/ledger/open.js';
+import { killLeftovers } from './cli.js';
 import { tempDir } from './tmp.js';
 
 export interface TestLedger {
@@ -23,7 +24,7 @@ export async function createTestLedger(kind: 'pglite' | 'postgres'): Promise<Tes
   // Removed by dispose(), and in any case after the test file (tmp.ts), even if a beforeAll failed first.
   const home = await tempDir('smsrun-test-');
   if (kind === 'pglite') {
-    return { kind, home, env: { SMSRUN_HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
+    return { kind, home, env: { SMSRUN_HOME: home }, dispose: () => removeHome(home) };
   }
   const admin = process.env['TEST_DATABASE_URL']!;
   const name = `smsrun_t_${randomBytes(6).toString('hex')}`;
@@ -35,10 +36,20 @@ export async function createTestLedger(kind: 'pglite' | 'postgres'): Promise<Tes
     kind, home, databaseUrl,
     env: { SMSRUN_HOME: home, DATABASE_URL: databaseUrl },
     async dispose() {
+      killLeftovers();
       await adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await rm(home, { recursive: true, force: true });
+      await removeHome(home);
     },
   };
+}
+
+/**
+ * A CLI that a failed or timed-out test left running still holds the ledger (and writes into its directory):
+ * kill it first, and let rm retry while it is exiting.
+ */
+async function removeHome(home: string): Promise<void> {
+  killLeftovers();
+  await rm(home, { recursive: true, force: true, maxRetries: 5 });
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {
