@@ -56,7 +56,7 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     const reconciler = new Reconciler({
       db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper, clock,
       onEvent: (e) => events.push(e),
-      options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3, settleMs: 0 } as never,
+      options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3 },
     });
     return { clock, plivo, stopper, events, reconciler };
   }
@@ -244,6 +244,20 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     await s.reconciler.pass();
     expect(await batchStatus(a.batch.id)).toBe('accepted');
     expect((await recipients(db, a.campaignId))[0]!.message_uuid).toBe(sent.kind === 'accepted' ? sent.messageUuids[0] : '');
+  });
+
+  it("lists per number when the sender's window holds more pages than the batch has numbers (a busy sender)", async () => {
+    const dsts = numbers(2);
+    const { campaignId, batch } = await ambiguous(dsts);
+    const s = setup(campaignId);
+    const at = s.clock.now();
+    for (let i = 0; i < 200; i++) s.plivo.add({ from: SENDER, to: deliveredNumber(90_000 + i), at }); // others' traffic
+    s.plivo.queue({ src: SENDER, dst: dsts }, at);
+    s.clock.advance(PAST_WINDOW_MS);
+    await s.reconciler.pass();
+    expect(await batchStatus(batch.id)).toBe('accepted');
+    const calls = s.plivo.listCalls().map((c) => new URLSearchParams(c.query!.slice(1)).get('to_number'));
+    expect(calls).toEqual([null, `+${dsts[0]}`, `+${dsts[1]}`]); // 3 requests, not 11 pages
   });
 });
 

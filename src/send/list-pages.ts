@@ -30,19 +30,25 @@ export class ListingStoppedError extends PlivoApiError {
   }
 }
 
-/** Calls `onPage` with each page in turn; throws ListingStoppedError if the run stops before the last one. */
-export async function listPages(deps: ListDeps, filter: ListFilter, priority: number, onPage: (page: ListPage) => Promise<void> | void): Promise<void> {
+/**
+ * Calls `onPage` with each page in turn; throws ListingStoppedError if the run stops before the last one.
+ * `onPage` may return 'abandon' to stop on purpose (the caller chose another lookup): then 'abandoned'.
+ */
+export async function listPages(
+  deps: ListDeps, filter: ListFilter, priority: number, onPage: (page: ListPage) => Promise<void | 'abandon'> | void | 'abandon',
+): Promise<'complete' | 'abandoned'> {
   const { client, stopper } = deps;
   let page = await listedPage(deps, priority, () => client.listMessages(filter));
   let read = 1;
-  await onPage(page);
+  if ((await onPage(page)) === 'abandon') return 'abandoned';
   while (page.next) {
     if (stopper.stopped) throw new ListingStoppedError(read);
     const next = page.next;
     page = await listedPage(deps, priority, () => client.listNext(next));
     read++;
-    await onPage(page);
+    if ((await onPage(page)) === 'abandon') return 'abandoned';
   }
+  return 'complete';
 }
 
 async function listedPage(deps: ListDeps, priority: number, call: () => Promise<ListPage>): Promise<ListPage> {

@@ -22,11 +22,11 @@ import {
   type AmbiguousBatch, type FoundMessage,
 } from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
-import { PlivoApiError, type ListFilter } from '../plivo/client.js';
+import { PlivoApiError, type ListFilter, type ListPage } from '../plivo/client.js';
 import { mayBeAmong, senderFilter } from '../plivo/list.js';
 import type { Mdr } from '../plivo/types.js';
 import { RunFailedError } from '../errors.js';
-import { listPages, type ListClient } from './list-pages.js';
+import { listPages, ListingStoppedError, type ListClient } from './list-pages.js';
 import { PRIORITY, type Limiters } from './limits.js';
 import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import type { Stopper } from './stopper.js';
@@ -85,7 +85,7 @@ export class Reconciler {
     const due = await dueAmbiguousBatches(db, campaignId, {
       now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
     });
-    for (const group of groupBySender(due)) {
+    for (const group of groupBySender(due, this.#skewMs)) {
       if (this.deps.stopper.stopped) break;
       await this.#reconcileGroup(group);
     }
@@ -165,37 +165,61 @@ export class Reconciler {
 
   /**
    * Every outbound message from the batches' sender in the window around their attempts, all pages, and
-   * the skew bound measured from the pages' Date headers and the ledger's clock.
+   * the skew bound measured from the pages' Date headers and the ledger's clock. The cheapest lookup: the
+   * sender's window, unless its first page shows more pages left than there are numbers, in which case
+   * one listing per number (`to_number`, usually one page each) replaces the rest.
    */
   async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
-    const dsts = batches.flatMap((b) => b.dsts);
+    const dsts = [...new Set(batches.flatMap((b) => b.dsts))];
     const sender = batches[0]!.sender;
-    const filter: ListFilter = {
+    const window: ListFilter = {
       message_direction: 'outbound',
       message_time__gte: new Date(Math.min(...batches.map((b) => windowStart(b, skewMs)))),
       message_time__lte: new Date(Math.max(...batches.map((b) => windowEnd(b, skewMs)))),
       ...senderFilter(sender),
-      ...(dsts.length === 1 ? { to_number: dsts[0]! } : {}),
     };
     const records: Mdr[] = [];
     const wanted = { sender, to: new Set(dsts) };
     let plivo: { lo: number; hi: number } | null = null;
-    await listPages(this.deps, filter, PRIORITY.reconcile, (page) => {
+    const read = (page: ListPage): void => {
       // A record we cannot read is skipped if it cannot be these batches' (list.ts, mayBeAmong); else no verdict.
       const doubt = page.unreadable.find((r) => mayBeAmong(r, wanted));
       if (doubt) throw new PlivoApiError('retryable', `Plivo listed a record that may be one of these batches' messages but cannot be read (${doubt.reason})`);
       records.push(...page.objects);
       const offset = page.answered ? plivoOffset(page.answered) : null;
       if (offset) plivo = plivo === null ? offset : { lo: Math.min(plivo.lo, offset.lo), hi: Math.max(plivo.hi, offset.hi) };
+    };
+    const first = dsts.length === 1 ? { ...window, to_number: dsts[0]! } : window;
+    const whole = await listPages(this.deps, first, PRIORITY.reconcile, (page) => {
+      read(page);
+      const pagesLeft = page.totalCount === undefined ? 0 : Math.ceil(page.totalCount / PAGE_SIZE) - 1;
+      if (first === window && page.next && pagesLeft > dsts.length) {
+        records.length = 0;
+        return 'abandon';
+      }
+      return undefined;
     });
+    if (whole === 'abandoned') {
+      for (const dst of dsts) {
+        if (this.deps.stopper.stopped) throw new ListingStoppedError(0);
+        await listPages(this.deps, { ...window, to_number: dst }, PRIORITY.reconcile, read);
+      }
+    }
     // Without a Date header nothing is measured: the margin stands.
     const measured = plivo === null ? MAX_SKEW_MS : skewBound(plivo, await ledgerOffset(this.deps.db));
     return { records, skewMs: measured };
   }
 }
 
-/** Per sender, runs of batches close enough in time that one window covers them without paging through much else. */
-function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
+/** Records per List page (Plivo's largest limit, and its default). */
+const PAGE_SIZE = 20;
+
+/**
+ * Per sender, runs of batches whose windows overlap or touch: one listing covers them. Windows further
+ * apart are listed separately, so a listing never pages through the traffic between them (at 20 msg/s a
+ * minute between two windows is 60 pages).
+ */
+function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number): AmbiguousBatch[][] {
   const bySender = new Map<string, AmbiguousBatch[]>();
   for (const b of batches) bySender.set(b.sender, [...(bySender.get(b.sender) ?? []), b]);
   const groups: AmbiguousBatch[][] = [];
@@ -204,12 +228,12 @@ function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
     let group: AmbiguousBatch[] = [];
     let end = -Infinity;
     for (const b of list) {
-      if (group.length > 0 && b.startedAt.getTime() > end + GROUP_GAP_MS) {
+      if (group.length > 0 && windowStart(b, skewMs) > end + GROUP_GAP_MS) {
         groups.push(group);
         group = [];
       }
       group.push(b);
-      end = Math.max(end, b.endedAt.getTime());
+      end = Math.max(end, windowEnd(b, skewMs));
     }
     groups.push(group);
   }

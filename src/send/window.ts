@@ -39,8 +39,8 @@ export const SKEW_HEADROOM_MS = 1000;
 const MDR_TIME_RESOLUTION_MS = 1000;
 /** The least time between two listings that both miss a message before it is sent again. */
 export const CONFIRM_ABSENT_MS = 60_000;
-/** Batches of one sender whose windows are further apart than this are looked up separately. */
-export const GROUP_GAP_MS = 60_000;
+/** Batches of one sender whose windows are further apart than this are looked up separately (neighbours only). */
+export const GROUP_GAP_MS = 0;
 
 export interface AttemptTimes {
   startedAt: Date;
