@@ -30,7 +30,7 @@ describe.each(LEDGER_KINDS)('failures in a row on the %s ledger', (kind) => {
   it('counts only the retryable failures since the last attempt that was not one', async () => {
     const campaignId = await db.transaction(async (tx) => {
       const id = await insertCampaign(tx, { name: 'retries', job: { name: 'retries' }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [SENDER] });
-      await insertRecipients(tx, id, [{ rowNo: 1, lineNo: 2, rawDst: '14155550201', dst: '14155550201', text: 'hi', units: 1, status: 'pending' as const, reason: null }]);
+      await insertRecipients(tx, id, [{ rowNo: 1, lineNo: 2, rawDst: '14155550201', dst: '14155550201', text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null }]);
       await finalizeLoad(tx, id, [SENDER], 10);
       return id;
     });

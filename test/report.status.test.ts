@@ -37,7 +37,7 @@ describe.each(LEDGER_KINDS)('the status text on the %s ledger', (kind) => {
   it('never prints empty parentheses: an ambiguous batch without an error says so without them', async () => {
     const campaignId = await db.transaction(async (tx) => {
       const id = await insertCampaign(tx, { name: 'parens', job: { name: 'parens', rate: 1 }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [SENDER] });
-      await insertRecipients(tx, id, [1, 2].map((i) => ({ rowNo: i, lineNo: i + 1, rawDst: `1415555020${i}`, dst: `1415555020${i}`, text: `hi ${i}`, units: 1, status: 'pending' as const, reason: null })));
+      await insertRecipients(tx, id, [1, 2].map((i) => ({ rowNo: i, lineNo: i + 1, rawDst: `1415555020${i}`, dst: `1415555020${i}`, text: `hi ${i}`, units: 1, status: 'pending' as const, reason: null, country: null, numberType: null })));
       await finalizeLoad(tx, id, [SENDER], 10, ['phone']);
       return id;
     });

@@ -24,7 +24,7 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('sandbox', { type: 'boolean', default: false, describe: 'send to the built-in Plivo simulator instead of Plivo (nothing leaves this machine)' })
   .option('track-for', { type: 'number', default: 300, describe: 'seconds to keep tracking delivery after the last batch is sent (smsrun poll carries on later)' })
   .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
-  .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
+  .option('settle', { type: 'number', default: 60, describe: "seconds between the two lookups in Plivo's records that must both miss a message before it is sent again (Plivo's index lag is undocumented; lower it only against the simulator)" })
   .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
   .option('track-by', { choices: ['auto', 'list', 'get'] as const, default: 'auto' as const, describe: "how to read delivery states: auto picks the List API or single GETs per time window (list and get force one, to compare)" })
   .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
@@ -71,7 +71,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   const parser = yargs(argv)
     .scriptName('smsrun')
     .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
-    .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME, default ./.smsrun); ignored for the ledger when DATABASE_URL is set' })
+    .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME; default: your data directory, ~/.local/share/smsrun on Linux, or an older ./.smsrun found in this folder); ignored for the ledger when DATABASE_URL is set' })
     .command('run <job>', 'send a campaign from a job file, track it, print the summary and write the report', (y) => runFlags(y.positional('job', { type: 'string', demandOption: true, describe: 'the job file (JSON)' })),
       (a) => set(runCommand(a.job, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),

@@ -80,7 +80,8 @@ export async function senderBacklog(db: Queryable, campaignId: number, sender: s
  * when another process got there first (the row is locked or no longer pending), or when we no longer
  * hold the lease of its sender: only the lease owner sends from a sender, so its rate is never doubled.
  */
-export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number): Promise<ClaimedBatch | undefined> {
+/** `requestTimeoutMs` is stored with the attempt: its reconciliation window is sized by it (sql/008). */
+export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number, requestTimeoutMs?: number): Promise<ClaimedBatch | undefined> {
   return db.transaction(async (tx) => {
     const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
       `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
@@ -114,8 +115,8 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
       [batchId],
     );
     const [attempt] = await tx.query<{ id: number }>(
-      'INSERT INTO attempts (batch_id, attempt_no, owner) VALUES ($1, $2, $3) RETURNING id',
-      [batchId, batch.attempts, owner],
+      'INSERT INTO attempts (batch_id, attempt_no, owner, request_timeout_ms) VALUES ($1, $2, $3, $4) RETURNING id',
+      [batchId, batch.attempts, owner, requestTimeoutMs ?? null],
     );
     const recipients = await tx.query<{ dst: string }>(
       `UPDATE recipients SET status = 'sending' WHERE batch_id = $1 AND status IN ('pending', 'sending')

@@ -3,6 +3,7 @@
  * 'sandbox' for --sandbox runs (the built-in simulator), which must never share a list with a real account.
  */
 import { UsageError } from '../errors.js';
+import type { CampaignAccount } from '../ledger/campaigns.js';
 
 export const SANDBOX_ACCOUNT = 'sandbox';
 
@@ -14,4 +15,9 @@ export function suppressionAccount(sandbox: boolean, env: NodeJS.ProcessEnv): st
       'or pass --sandbox for the list of --sandbox runs.');
   }
   return authId;
+}
+
+/** The list of the account a run sends as (sql/007's campaign account). */
+export function suppressionAccountOf(account: CampaignAccount): string {
+  return account.sandbox ? SANDBOX_ACCOUNT : account.authId;
 }

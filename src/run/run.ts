@@ -10,7 +10,8 @@ import { loadCampaign } from '../campaign/load.js';
 import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
-import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
+import { claimAccount, findCampaign, recordEvent, setCampaignState, type CampaignAccount, type CampaignRow } from '../ledger/campaigns.js';
+import { CampaignAccountError } from '../ledger/errors.js';
 import { countUnsent, largestBatch } from '../ledger/sending.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
@@ -23,6 +24,7 @@ import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
 import { applyProviderUpdates } from '../ledger/tracking.js';
 import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
 import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { suppressionAccountOf } from '../optout/account.js';
 import { applyInbound, type InboundMessage } from '../optout/inbound.js';
 
 export interface RunOptions {
@@ -53,7 +55,7 @@ export interface CallbackSetup {
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
   requestTimeoutMs: 30_000,
-  settleMs: 10_000,
+  settleMs: 60_000,
   trackForMs: 300_000,
   maxAttempts: 8,
   retryBaseMs: 1000,
@@ -75,12 +77,12 @@ export interface RunDeps {
   db: Db;
   client: PlivoClient;
   job: Job;
+  /** Whom this run sends as; a campaign only ever runs as the account of its first run (sql/007). */
+  account: CampaignAccount;
   options: RunOptions;
   stopper: Stopper;
   onEvent?: (e: RunEvent) => void;
   callbacks?: CallbackSetup | undefined;
-  /** Whose suppression list applies (optout/account.ts): the Plivo auth id, or 'sandbox'. */
-  account: string;
   /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
   cancelRequestFile?: string | undefined;
 }
@@ -99,7 +101,8 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { db, job, stopper, onEvent } = deps;
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job));
+  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
+  await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: await ledger.run(() => cancelledAt(db, campaign.id)) };
   const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
@@ -107,7 +110,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   }
-  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, deps.account);
+  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, suppressionAccountOf(deps.account));
   onEvent?.({ kind: 'suppressed', ...optOuts });
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -128,15 +131,16 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       senderLeaseMs: SENDER_LEASE_MS,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
+      requestTimeoutMs: deps.options.requestTimeoutMs,
     },
   });
   const reconciler = new Reconciler({
     ...common, owner, onEvent,
-    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
-    (m) => ledger.run(() => applyInbound(db, deps.account, m)));
+    (m) => ledger.run(() => applyInbound(db, suppressionAccountOf(deps.account), m)));
   const watchEnd = new Stopper();
   const watching = watchCancel({ db, ledger, stopper, campaignId: campaign.id, requestFile: deps.cancelRequestFile, end: watchEnd })
     .catch((err: unknown) => stopper.fail(err));
@@ -166,12 +170,21 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     // A batch put back to `pending` after the cancel (a retryable answer, a reconciliation) is cancelled too.
     if (cancelledAtEnd !== null) await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelledAtEnd)));
     await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
     watchEnd.stop('run over');
     await receiver?.close();
     await limiters.stop();
     await runner.release();
+  }
+}
+
+/** Refuses to run a real campaign as another account, or against another endpoint, than it was started with. */
+export async function checkAccount(db: Db, campaign: CampaignRow, account: CampaignAccount): Promise<void> {
+  if (account.sandbox) return;
+  const row = await claimAccount(db, campaign.id, account);
+  if (row.auth_id !== account.authId || row.api_url !== account.apiUrl) {
+    throw new CampaignAccountError(campaign.name, { authId: row.auth_id!, apiUrl: row.api_url! }, account);
   }
 }
 
@@ -221,9 +234,10 @@ async function holdRunner(db: Db, owner: string, campaignId: number, stopper: St
 export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: CampaignRow; receiptCutoffHours: number }): Promise<RunResult> {
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
+  await ledger.run(() => checkAccount(db, campaign, deps.account));
   const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
-    (m) => ledger.run(() => applyInbound(db, deps.account, m)));
+    (m) => ledger.run(() => applyInbound(db, suppressionAccountOf(deps.account), m)));
   try {
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
@@ -235,7 +249,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     if (open === 0 && !stopper.stopped && (await ledger.run(() => countUnsent(db, campaign.id))) === 0) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
     }
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
   } finally {
     await receiver?.close();
     await limiters.stop();

@@ -35,6 +35,8 @@ export interface DispatchOptions {
   /** Attempts of one batch before the run stops (its recipients stay pending for a later resume). */
   maxAttempts: number;
   retryBaseMs: number;
+  /** The client's request timeout, stored with each attempt (its reconciliation window depends on it). */
+  requestTimeoutMs?: number;
 }
 
 export type SendEvent =
@@ -46,7 +48,7 @@ export type SendEvent =
 
 export interface DispatchDeps {
   db: Db;
-  client: PlivoClient;
+  client: Pick<PlivoClient, 'send'>;
   job: Job;
   campaignId: number;
   owner: string;
@@ -226,7 +228,7 @@ export class Dispatcher {
   /** Claims the batch; undefined if someone else has it, or if the claim's commit could not be confirmed. */
   async #claim(batch: ReadyBatch): Promise<ClaimedBatch | undefined> {
     try {
-      return await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs);
+      return await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs, this.deps.options.requestTimeoutMs);
     } catch (err) {
       if (!isConnectionLost(err)) throw err;
       this.#unconfirmed.add(batch.id); // settled once the ledger is back (see #manageSenders)

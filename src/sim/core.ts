@@ -19,6 +19,7 @@ import { forkRng, type Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStats, type SimStats } from './stats.js';
 import { messageIntent, postInbound, type InboundAttempt, type ReplyOptions } from './inbound.js';
+import type { SimJournal } from './journal.js';
 
 export interface AcceptContext {
   /** When the request reached the server (ms): the acceptLog's `at`. */
@@ -42,8 +43,10 @@ export class SimCore {
   #inboundRng: Rng;
   #byUuid = new Map<string, MessageRecord>();
   #shuffle: Rng;
+  #journal: SimJournal | undefined;
 
-  constructor(readonly opts: ResolvedOptions) {
+  constructor(readonly opts: ResolvedOptions, journal?: SimJournal) {
+    this.#journal = journal;
     this.scheduler = new Scheduler((error) => this.recordInternalError(error));
     this.callbacks = new CallbackDispatcher({
       authToken: opts.authToken,
@@ -60,7 +63,10 @@ export class SimCore {
       counts: opts.mpsCounts,
       deliveryDelayMs: opts.deliveryDelayMs,
       rng: forkRng(opts.seed, 'delivery'),
-      onChange: (m) => this.callbacks.notify(m),
+      onChange: (m) => {
+        this.#journal?.changed(m);
+        this.callbacks.notify(m);
+      },
     });
     this.limiter = new RequestLimiter(opts.limits);
     this.faults = new FaultInjector(opts.faults, forkRng(opts.seed, 'faults'));
@@ -103,6 +109,7 @@ export class SimCore {
       };
       this.messages.push(m);
       this.#byUuid.set(m.uuid, m);
+      this.#journal?.accepted(m);
       uuids.push(m.uuid);
       this.lifecycle.admit(m, acceptedAtUs / 1000);
       this.callbacks.notify(m);
@@ -137,6 +144,23 @@ export class SimCore {
   #lastSenderTo(to: string): string {
     for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.to === to) return this.messages[i]!.from;
     return '';
+  }
+
+  /**
+   * Takes back the messages of an earlier run (sim/journal.ts). One not final yet is queued again from now:
+   * its outcome follows from its number, as before.
+   */
+  restore(records: readonly MessageRecord[]): void {
+    const nowMs = nowUs() / 1000;
+    for (const m of records) {
+      const record: MessageRecord = { ...m, seq: this.messages.length };
+      this.messages.push(record);
+      this.#byUuid.set(record.uuid, record);
+      if (record.state === 'queued' || record.state === 'sent') {
+        record.state = 'queued';
+        this.lifecycle.admit(record, nowMs);
+      }
+    }
   }
 
   find(uuid: string): MessageRecord | undefined {

@@ -78,6 +78,11 @@ export interface SimOptions {
    * for `reply`. @default none: `reply` must be given a url
    */
   inboundUrl?: string;
+  /**
+   * A file that keeps the accepted messages and their states across simulator runs (sim/journal.ts): the
+   * sandbox's memory, beside the ledger. @default none (the simulator forgets everything when it stops)
+   */
+  journal?: string;
 }
 
 export interface ResolvedOptions {

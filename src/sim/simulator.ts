@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { CallbackAttempt } from './callbacks.js';
 import type { InboundAttempt, ReplyOptions } from './inbound.js';
 import { SimCore } from './core.js';
+import { SimJournal } from './journal.js';
 import type { SimMessage } from './message.js';
 import { checkLimits, resolveOptions, type Faults, type Limits, type SimOptions } from './options.js';
 import type { AcceptEntry } from './pacing.js';
@@ -52,7 +53,9 @@ export interface Simulator {
 
 export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
   const opts = resolveOptions(options);
-  const core = new SimCore(opts);
+  const journal = options.journal === undefined ? undefined : new SimJournal(options.journal);
+  const core = new SimCore(opts, journal);
+  if (journal) core.restore(journal.read());
   const server = createServer(requestHandler(core));
   // Longer than any client's idle keep-alive, so the server never closes a
   // socket the client is about to reuse (an ECONNRESET Plivo does not cause).

@@ -17,7 +17,7 @@ export interface ClaimedCampaign {
 
 /** A loaded campaign whose batches are all claimed. `job` is stored as the campaign's job (message_expiry, …). */
 export async function claimedCampaign(
-  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown> } = {},
+  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown>; requestTimeoutMs?: number } = {},
 ): Promise<ClaimedCampaign> {
   const name = `c-${randomUUID().slice(0, 8)}`;
   const sender = o.sender ?? TEST_SENDER;
@@ -26,7 +26,7 @@ export async function claimedCampaign(
       name, job: { name, ...o.job }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [sender],
     });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
-      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null,
+      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null,
     })));
     await finalizeLoad(tx, campaignId, [sender], o.batchSize ?? dsts.length);
     return campaignId;
@@ -34,7 +34,8 @@ export async function claimedCampaign(
   await acquireSenders(db, id, OWNER, [sender], 600_000, []);
   const batches: ClaimedBatch[] = [];
   for (let ready = await nextReadyBatch(db, id, sender, 0); ready; ready = await nextReadyBatch(db, id, sender, ready.id)) {
-    const claimed = await claimBatch(db, ready.id, OWNER, 600_000);
+    // The request timeout stored with each attempt sizes its reconciliation window: short in tests.
+    const claimed = await claimBatch(db, ready.id, OWNER, 600_000, o.requestTimeoutMs ?? 1000);
     if (!claimed) throw new Error(`could not claim batch ${ready.id}`);
     batches.push(claimed);
   }

@@ -37,7 +37,8 @@ export async function exportCommand(name: string, args: ExportArgs, io: Io): Pro
       'Drop them, or use --format csv.');
   }
   if (args.columns?.length === 0) throw new UsageError('--columns needs column names, separated by commas (smsrun export --help).');
-  const db = await openLedgerFor(args, io);
+  const db = await openLedgerFor(args, io, { read: true });
+  if (!db) throw new UnknownCampaignError(name);
   try {
     const campaign = await findCampaign(db, name);
     if (!campaign) throw new UnknownCampaignError(name);
