@@ -36,6 +36,9 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
 
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
+    // Create and migrate the ledger here, not in the first test's first command: on a busy machine PGlite's
+    // first start alone can take a minute or more.
+    await (await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home })).close();
     sim = await startSimulator({ mps: 2000, deliveryDelayMs: [5, 30], seed: 13, optedOut: [optedOutAtCarrier] });
     env = { ...ledger.env, ...simEnv(sim) };
   });
