@@ -52,7 +52,7 @@ describe.each(LEDGER_KINDS)('failures in a row on the %s ledger', (kind) => {
     const lost = await claim();
     seen.push(lost.failuresBefore);
     await recordAmbiguous(db, lost, 'socket hang up');
-    const [ambiguous] = await dueAmbiguousBatches(db, campaignId, 0);
+    const [ambiguous] = await dueAmbiguousBatches(db, campaignId, { now: new Date(Date.now() + 3_600_000), skewMs: 0, requestTimeoutMs: 0, confirmMs: 0 });
     expect(await recordReconciled(db, ambiguous!, [])).toBe('absent');
     const afterAbsent = await claim();
     seen.push(afterAbsent.failuresBefore);

@@ -237,7 +237,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
       const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 600 });
       const r = new Reconciler({
         db, client: c, campaignId, owner: 'test-owner', ledger: new LedgerRetry(60_000), limiters, stopper,
-        options: { requestTimeoutMs: 1, settleMs: 0, maxFailures: 1000 },
+        options: { requestTimeoutMs: 1, confirmAbsentMs: 0, maxFailures: 1000 },
       });
       try {
         await waitFor('a reconciliation pass that lists', async () => {

@@ -12,6 +12,8 @@ import { z } from 'zod';
 import { JobFileError } from '../errors.js';
 import { sanitizeSrc, srcProblem } from '../sms/numbers.js';
 import { compileTemplate, TemplateSyntaxError } from '../sms/template.js';
+import { isTimeZone } from '../window/zones.js';
+import { DAYS, parseClock } from '../window/window.js';
 import { suggest } from './suggest.js';
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -49,6 +51,17 @@ const jobSchema = z.strictObject({
   suppress: z.array(z.string().min(1, 'give the path of a suppression list, relative to the job file'), {
     error: 'use a list of CSV files of numbers not to text, relative to the job file, e.g. ["optouts.csv"]',
   }).optional(),
+  send_window: z.strictObject({
+    start: z.string().refine((v) => parseClock(v) !== undefined, 'use a 24-hour local time "HH:MM", e.g. "09:00"'),
+    end: z.string().refine((v) => parseClock(v) !== undefined, 'use a 24-hour local time "HH:MM", e.g. "20:00" (an end before the start runs past midnight)'),
+    timezone: z.string().refine((v) => v === 'recipient' || isTimeZone(v), {
+      error: (i) => `'${String(i.input)}' is not an IANA time zone; use "recipient" (each recipient's own zone) or a zone such as "America/New_York"`,
+    }),
+    days: z.array(z.enum(DAYS, { error: `use ${DAYS.map((d) => `"${d}"`).join(', ')}` })).min(1, 'list at least one day, or remove "days" for every day').optional(),
+  }).optional(),
+  timezone_column: z.string().min(1).optional(),
+  gsm_replace: z.boolean().optional(),
+  price_per_unit: z.number().nonnegative('must be a price per unit (segment), e.g. 0.0055').optional(),
 });
 
 export type JobFields = z.infer<typeof jobSchema>;
@@ -134,6 +147,9 @@ function crossFieldProblems(job: JobFields, unknown: ReadonlySet<string> = new S
   }
   if (known('type', 'media_urls') && job.type === 'sms' && job.media_urls !== undefined) {
     problems.push('media_urls: only an MMS carries media; set "type": "mms" or remove media_urls');
+  }
+  if (known('timezone_column', 'send_window') && job.timezone_column !== undefined && job.send_window?.timezone !== 'recipient') {
+    problems.push('timezone_column: only used with "send_window": {"timezone": "recipient", …}; set that, or remove timezone_column');
   }
   if (job.text !== undefined) {
     try {

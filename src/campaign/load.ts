@@ -130,7 +130,7 @@ const CONTENT_KEYS = ['text', 'src', 'powerpack_uuid', 'dst_column', 'batch_size
  * campaign loaded before the key existed, resumed with its job unchanged, keeps its hash. They have no
  * schema default for the same reason.
  */
-const LATER_CONTENT_KEYS = ['default_country', 'encoding', 'delimiter', 'landlines'] as const;
+const LATER_CONTENT_KEYS = ['default_country', 'encoding', 'delimiter', 'landlines', 'send_window', 'timezone_column', 'gsm_replace'] as const;
 
 function hashContent(job: Job, csvSha256: string): string {
   const content: Record<string, unknown> = Object.fromEntries(CONTENT_KEYS.map((k) => [k, job[k] ?? null]));

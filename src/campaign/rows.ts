@@ -6,11 +6,13 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import { UsageError } from '../errors.js';
 import type { RecipientRow } from '../ledger/load.js';
-import { analyzeText, textLengthProblem } from '../sms/encoding.js';
+import { analyzeText, gsmReplace, textLengthProblem } from '../sms/encoding.js';
 import { parseRecipientNumber } from '../sms/recipient-number.js';
 import { compileTemplate } from '../sms/template.js';
 import { delimiterName, splitHeader } from './csv.js';
 import type { Job } from './job.js';
+import { RecipientZones, sendWindowOf } from '../window/recipient-zone.js';
+import { describeWindow } from '../window/window.js';
 
 type RowValidator = (fields: string[], rowNo: number, lineNo: number) => RecipientRow;
 
@@ -40,6 +42,13 @@ export function makeRowValidator(job: Job, header: string[], info: HeaderInfo): 
   }
   const defaultCountry = job.default_country as CountryCode | undefined;
   const skipLandlines = job.landlines === 'skip';
+  const window = sendWindowOf(job);
+  const zoneIndex = job.timezone_column === undefined ? -1 : columns.indexOf(job.timezone_column);
+  if (job.timezone_column !== undefined && zoneIndex < 0) {
+    throw new UsageError(`${job.recipientsPath}:1: no '${job.timezone_column}' column (the job's "timezone_column") in the header (columns: ${columns.join(', ')}). ` +
+      'Rename the column, or fix or remove "timezone_column" to take each zone from the number.');
+  }
+  const zones = window ? new RecipientZones(window, job.timezone_column) : undefined;
   return (fields, rowNo, lineNo) => {
     const rawDst = fields[dstIndex] ?? '';
     const invalid = (reason: string): RecipientRow =>
@@ -57,16 +66,42 @@ export function makeRowValidator(job: Job, header: string[], info: HeaderInfo): 
     const rendered = template.render(values);
     if (!rendered.ok) return invalid(`line ${lineNo}: ${rendered.reason}`);
     let units = 1;
+    let text = rendered.text;
+    let nonGsm: readonly string[] | undefined;
+    let unitsUnreplaced: number | undefined;
     if (job.type === 'sms') {
-      if (rendered.text.trim() === '') return invalid(`line ${lineNo}: the text is empty for this row (give its columns a value or a fallback)`);
-      const info = analyzeText(rendered.text);
+      if (text.trim() === '') return invalid(`line ${lineNo}: the text is empty for this row (give its columns a value or a fallback)`);
+      if (job.gsm_replace) {
+        const replaced = gsmReplace(text);
+        if (replaced !== text) {
+          unitsUnreplaced = analyzeText(text).units;
+          text = replaced;
+        }
+      }
+      const info = analyzeText(text);
       const lengthProblem = textLengthProblem(info);
       if (lengthProblem) return { ...invalid(`line ${lineNo}: ${lengthProblem}`), dst, country, numberType };
       units = info.units;
+      nonGsm = info.nonGsm;
     }
-    const row: RecipientRow = { rowNo, lineNo, rawDst, dst, text: rendered.text, units, status: 'pending', reason: null, country, numberType };
+    let timeZone: string | null = null;
+    let outsideWindow = false;
+    if (zones) {
+      const zone = zones.of(dst, zoneIndex >= 0 ? fields[zoneIndex] : undefined);
+      if (!zone.ok) return { ...invalid(`line ${lineNo}: ${zone.reason}`), dst, country, numberType };
+      timeZone = zone.key;
+      outsideWindow = zone.neverOpen;
+    }
+    const row: RecipientRow = {
+      rowNo, lineNo, rawDst, dst, text, units, status: 'pending', reason: null, country, numberType, timeZone,
+      ...(nonGsm ? { nonGsm } : {}), ...(unitsUnreplaced !== undefined ? { unitsUnreplaced } : {}),
+    };
     if (skipLandlines && numberType === 'fixed_line') {
-      return { ...row, status: 'skipped', reason: `line ${lineNo}: a landline (fixed-line number${country ? ` in ${country}` : ''}): skipped, as the job's "landlines": "skip" says` };
+      return { ...row, status: 'skipped', skip: 'landline', reason: `line ${lineNo}: a landline (fixed-line number${country ? ` in ${country}` : ''}): skipped, as the job's "landlines": "skip" says` };
+    }
+    if (outsideWindow) {
+      return { ...row, status: 'skipped', skip: 'outside_window', reason: `line ${lineNo}: outside any window: the time zone cannot be told from the number, and the send window (${describeWindow(window!)}) ` +
+        `is never open in all of ${timeZone!.split(' ').join(', ')} at once; add a "${job.timezone_column ?? 'timezone'}" column (and "timezone_column") or widen the window` };
     }
     return row;
   };

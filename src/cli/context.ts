@@ -13,6 +13,8 @@ import type { Job } from '../campaign/job.js';
 import type { CampaignAccount } from '../ledger/campaigns.js';
 
 export interface Io {
+  /** Read only by `run`'s confirmation on a terminal. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;

@@ -30,6 +30,8 @@ const runFlags = <T>(y: Argv<T>) => y
   .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
   .option('listen', { type: 'string', describe: 'receive the status callbacks in this process: [host]:port, like :8080 (behind your proxy or tunnel); needs --callback-url' })
   .option('report', { type: 'string', describe: 'where to write the CSV report at the end (default: $SMSRUN_HOME/reports/<campaign>.csv)' })
+  .option('at', { type: 'string', describe: 'send nothing before this time: 2026-12-03T09:00+01:00, or 09:00 for the next 09:00 here (kept in the ledger: a restarted run still waits)' })
+  .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation on a terminal' })
   .check((a) => {
     if (!Number.isFinite(a['list-per-minute']) || a['list-per-minute'] < 2) throw new UsageErrorFromYargs('--list-per-minute must be a number, 2 or more');
     for (const key of ['track-for', 'settle'] as const) {
@@ -65,7 +67,7 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
   const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
   const parser = yargs(argv)
@@ -76,8 +78,12 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       (a) => set(runCommand(a.job, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
-    .command('plan <job>', 'validate a job and its CSV and estimate the campaign; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
-      (a) => set(planCommand(a.job, { json: a.json }, io)))
+    .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
+      .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
+      .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
+      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' }),
+      (a) => set(planCommand(a.job, { json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })
@@ -168,10 +174,12 @@ function commaList(values: string[] | undefined): string[] | undefined {
 function runArgs(a: {
   home?: string | undefined; sandbox: boolean; 'track-for': number; 'request-timeout': number; settle: number; 'list-per-minute': number;
   'track-by': TrackBy; 'callback-url'?: string | undefined; listen?: string | undefined; report?: string | undefined;
+  at?: string | undefined; yes: boolean;
 }): RunArgs {
   return {
     home: a.home, sandbox: a.sandbox, trackFor: a['track-for'], requestTimeout: a['request-timeout'], settle: a.settle,
     listPerMinute: a['list-per-minute'], trackBy: a['track-by'], callbackUrl: a['callback-url'], listen: a.listen, report: a.report,
+    at: a.at, yes: a.yes,
   };
 }
 

@@ -34,6 +34,16 @@ export interface RecipientRow {
   numberType: string | null;
   /** The row's CSV fields as read, in header order, for the report's user columns. */
   fields?: readonly string[] | null;
+  /**
+   * With a send window: the recipient's IANA zone, or when it cannot be told, every zone it may be in,
+   * separated by spaces (the window's strictest reading applies). Null without a send window.
+   */
+  timeZone?: string | null;
+  /** For `plan`, not kept: why a skipped row is skipped. */
+  skip?: 'landline' | 'outside_window';
+  /** For `plan`, not kept: the characters that forced UCS-2, and the units before `gsm_replace`. */
+  nonGsm?: readonly string[];
+  unitsUnreplaced?: number;
 }
 
 /** Serialises loaders of one campaign name until the end of the transaction. */
@@ -58,10 +68,10 @@ export async function insertCampaign(tx: Queryable, c: NewCampaign): Promise<num
 export async function insertRecipients(tx: Queryable, campaignId: number, rows: readonly RecipientRow[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
-    `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields)
-     SELECT $1, u.row_no, u.line_no, u.raw_dst, u.dst, u.text, u.units, u.status, u.reason, u.fields::text[]
-     FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[])
-       AS u(row_no, line_no, raw_dst, dst, text, units, status, reason, fields)`,
+    `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields, time_zone)
+     SELECT $1, u.row_no, u.line_no, u.raw_dst, u.dst, u.text, u.units, u.status, u.reason, u.fields::text[], u.time_zone
+     FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[])
+       AS u(row_no, line_no, raw_dst, dst, text, units, status, reason, fields, time_zone)`,
     [
       campaignId,
       rows.map((r) => r.rowNo),
@@ -73,6 +83,7 @@ export async function insertRecipients(tx: Queryable, campaignId: number, rows: 
       rows.map((r) => r.status),
       rows.map((r) => r.reason),
       rows.map((r) => (r.fields ? arrayLiteral(r.fields) : null)),
+      rows.map((r) => r.timeZone ?? null),
     ],
   );
 }
@@ -112,12 +123,13 @@ export async function finalizeLoad(tx: Queryable, campaignId: number, senders: r
   // cannot be hashed: with personalised texts every chunk is number 0, so that join compared rows²/senders
   // pairs. Sender and batch are then written in one pass over `recipients`, not two (each UPDATE rewrites
   // every row and its index entries: two thirds of a 1 000 000-row load's time went there).
+  // With a send window, a batch also holds one time zone only: it is sent when that zone's window is open.
   await tx.query(
     `CREATE TEMP TABLE load_chunks ON COMMIT DROP AS
-     SELECT row_no, sender, text, units, min(row_no) OVER (PARTITION BY sender, text, chunk) AS first_row
-     FROM (SELECT row_no, sender, text, units,
-                  (row_number() OVER (PARTITION BY sender, text ORDER BY row_no) - 1) / $3 AS chunk
-           FROM (SELECT row_no, text, units,
+     SELECT row_no, sender, text, units, time_zone, min(row_no) OVER (PARTITION BY sender, text, time_zone, chunk) AS first_row
+     FROM (SELECT row_no, sender, text, units, time_zone,
+                  (row_number() OVER (PARTITION BY sender, text, time_zone ORDER BY row_no) - 1) / $3 AS chunk
+           FROM (SELECT row_no, text, units, time_zone,
                         ($2::text[])[((row_number() OVER (ORDER BY units, row_no) - 1) % cardinality($2::text[])) + 1] AS sender
                  FROM recipients WHERE campaign_id = $1 AND status = 'pending') dealt) chunked`,
     [campaignId, senders, batchSize],
@@ -126,12 +138,12 @@ export async function finalizeLoad(tx: Queryable, campaignId: number, senders: r
   await tx.query(
     `CREATE TEMP TABLE load_groups ON COMMIT DROP AS
      SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
-       SELECT first_row, min(sender) AS sender, min(text) AS text, max(units) AS units, count(*) AS size
+       SELECT first_row, min(sender) AS sender, min(text) AS text, max(units) AS units, count(*) AS size, min(time_zone) AS time_zone
        FROM load_chunks GROUP BY first_row ORDER BY first_row) g`,
   );
   await tx.query(
-    `INSERT INTO batches (id, campaign_id, sender, text, units, size)
-     SELECT id, $1, sender, text, units, size FROM load_groups ORDER BY id`,
+    `INSERT INTO batches (id, campaign_id, sender, text, units, size, time_zone)
+     SELECT id, $1, sender, text, units, size, time_zone FROM load_groups ORDER BY id`,
     [campaignId],
   );
   await tx.query(

@@ -9,6 +9,7 @@
 import type { Db, Queryable } from './db.js';
 import { CLAIM_NOT_CANCELLED, SUPPRESS_AT_CLAIM } from './suppressions.js';
 import { flagUuidCount } from './unaccounted.js';
+import { WINDOW_OPEN, windowClosesAt } from './windows.js';
 
 export interface ReadyBatch {
   id: number;
@@ -26,6 +27,8 @@ export interface ClaimedBatch {
   /** Retryable failures this batch had in a row just before this attempt (what the give-up rule counts). */
   failuresBefore: number;
   dsts: string[];
+  /** When its recipients' send window closes (null without one): the messages' expiry is cut to it. */
+  windowClosesAt: Date | null;
 }
 
 /** The largest batch's cost (units, or destinations) and size: the limiters' burst. 1 for an empty campaign. */
@@ -48,8 +51,8 @@ export async function countUnsent(db: Queryable, campaignId: number): Promise<nu
 /** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
 export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
   const [row] = await db.query<ReadyBatch>(
-    `SELECT id, size, units FROM batches
-     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3
+    `SELECT id, size, units FROM batches b
+     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3 AND ${WINDOW_OPEN}
      ORDER BY id LIMIT 1`,
     [campaignId, sender, afterId],
   );
@@ -66,10 +69,13 @@ export interface SenderBacklog {
 
 export async function senderBacklog(db: Queryable, campaignId: number, sender: string): Promise<SenderBacklog> {
   const [row] = await db.query<SenderBacklog>(
+    // A batch waiting for its window (or the campaign's start) is ready no sooner than that opens.
     `SELECT count(*) FILTER (WHERE status = 'pending')::int AS waiting,
-            min(next_attempt_at) FILTER (WHERE status = 'pending') AS "nextAt",
+            min(greatest(next_attempt_at, w.opens_at, c.start_at)) FILTER (WHERE status = 'pending') AS "nextAt",
             count(*) FILTER (WHERE status IN ('in_flight', 'ambiguous'))::int AS unsettled
-     FROM batches WHERE campaign_id = $1 AND sender = $2`,
+     FROM batches b JOIN campaigns c ON c.id = b.campaign_id
+     LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
+     WHERE b.campaign_id = $1 AND b.sender = $2`,
     [campaignId, sender],
   );
   return row!;
@@ -83,15 +89,15 @@ export async function senderBacklog(db: Queryable, campaignId: number, sender: s
 /** `requestTimeoutMs` is stored with the attempt: its reconciliation window is sized by it (sql/008). */
 export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number, requestTimeoutMs?: number): Promise<ClaimedBatch | undefined> {
   return db.transaction(async (tx) => {
-    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
+    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number; closes_at: Date | null }>(
       `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
               lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
        WHERE id = (SELECT b.id FROM batches b
                    JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
                    WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
-                     AND ${CLAIM_NOT_CANCELLED}
+                     AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}
                    FOR UPDATE OF b SKIP LOCKED)
-       RETURNING id, sender, text, attempts, campaign_id`,
+       RETURNING id, sender, text, attempts, campaign_id, ${windowClosesAt('batches')} AS closes_at`,
       [batchId, owner, leaseMs],
     );
     if (!batch) return undefined;
@@ -123,7 +129,8 @@ export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs
        RETURNING dst`,
       [batchId],
     );
-    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst) };
+    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst),
+      windowClosesAt: batch.closes_at === null ? null : new Date(batch.closes_at) };
   });
 }
 

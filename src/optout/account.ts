@@ -17,7 +17,7 @@ export function suppressionAccount(sandbox: boolean, env: NodeJS.ProcessEnv): st
   return authId;
 }
 
-/** The list of the account a run sends as (sql/007's campaign account). */
-export function suppressionAccountOf(account: CampaignAccount): string {
+/** The suppression list of the account a run sends as (the campaign's account, sql/007). */
+export function listOwner(account: CampaignAccount): string {
   return account.sandbox ? SANDBOX_ACCOUNT : account.authId;
 }

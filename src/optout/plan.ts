@@ -1,7 +1,7 @@
 /**
  * For `plan` (issue 13, "counts per reason"): which of a CSV's rows would be `suppressed`, before anything is
  * loaded. Call it per chunk of rows as they are read (one query per chunk, memory flat), with the account the
- * run would send as (`suppressionAccountOf` in account.ts). A campaign already loaded has its suppressed rows
+ * run would send as (`listOwner` in account.ts). A campaign already loaded has its suppressed rows
  * in the ledger instead: `suppressedRecipients` in ledger/suppressions.ts (count and the first rows).
  */
 import type { Queryable } from '../ledger/db.js';

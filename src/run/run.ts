@@ -24,8 +24,12 @@ import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
 import { applyProviderUpdates } from '../ledger/tracking.js';
 import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
 import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
-import { suppressionAccountOf } from '../optout/account.js';
 import { applyInbound, type InboundMessage } from '../optout/inbound.js';
+import { listOwner } from '../optout/account.js';
+import { nextSendingAt, setStartAt } from '../ledger/windows.js';
+import { refreshOpenings } from '../window/keeper.js';
+import { sendWindowOf } from '../window/recipient-zone.js';
+import type { SendWindow } from '../window/window.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -71,7 +75,9 @@ export type RunEvent =
   | LedgerEvent
   | ReconcileEvent
   | TrackEvent
-  | { kind: 'tracking'; open: number; deadline: Date };
+  | { kind: 'tracking'; open: number; deadline: Date }
+  /** Nothing may be sent before `until`: the scheduled start (`--at`) or the next opening of a send window. */
+  | { kind: 'waiting'; until: Date; zone: string | null };
 
 export interface RunDeps {
   db: Db;
@@ -85,6 +91,8 @@ export interface RunDeps {
   callbacks?: CallbackSetup | undefined;
   /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
   cancelRequestFile?: string | undefined;
+  /** `--at`: nothing is sent before it (kept in the ledger, so a restarted run still waits). */
+  startAt?: Date | undefined;
 }
 
 export interface RunResult {
@@ -110,10 +118,11 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   }
-  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, suppressionAccountOf(deps.account));
+  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, listOwner(deps.account));
   onEvent?.({ kind: 'suppressed', ...optOuts });
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
@@ -140,7 +149,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
-    (m) => ledger.run(() => applyInbound(db, suppressionAccountOf(deps.account), m)));
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   const watchEnd = new Stopper();
   const watching = watchCancel({ db, ledger, stopper, campaignId: campaign.id, requestFile: deps.cancelRequestFile, end: watchEnd })
     .catch((err: unknown) => stopper.fail(err));
@@ -148,7 +157,11 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   try {
     let sendingDone = false;
     let deadline = Infinity;
-    const sending = Promise.all([dispatcher.run(), reconciler.run(() => dispatcher.active)]).finally(() => {
+    const window = sendWindowOf(job);
+    const sending = Promise.all([
+      dispatcher.run(), reconciler.run(() => dispatcher.active),
+      keepWindows({ db, campaignId: campaign.id, window, stopper, ledger, onEvent }, () => dispatcher.active),
+    ]).finally(() => {
       sendingDone = true;
       deadline = Date.now() + deps.options.trackForMs;
     });
@@ -191,6 +204,34 @@ export async function checkAccount(db: Db, campaign: CampaignRow, account: Campa
 function trackerOptions(o: RunOptions, receiptCutoffHours: number, callbacks: boolean) {
   return { receiptCutoffMs: receiptCutoffHours * 3_600_000, trackBy: o.trackBy, callbacks, listPerSecond: o.listPerMinute / 60 };
 }
+
+interface WindowDeps {
+  db: Db;
+  campaignId: number;
+  window: SendWindow | undefined;
+  stopper: Stopper;
+  ledger: LedgerRetry;
+  onEvent?: ((e: RunEvent) => void) | undefined;
+}
+
+/**
+ * While sending goes on: moves each zone's send-window opening on when it closes (the claim reads them),
+ * and says when nothing can be sent until a later time (a window opening, or the scheduled start).
+ */
+async function keepWindows(deps: WindowDeps, active: () => boolean): Promise<void> {
+  const { db, campaignId, window, stopper, ledger, onEvent } = deps;
+  let announced = 0;
+  do {
+    if (window) await ledger.run(() => refreshOpenings(db, campaignId, window));
+    const next = await ledger.run(() => nextSendingAt(db, campaignId));
+    if (next && next.at.getTime() !== announced) onEvent?.({ kind: 'waiting', until: next.at, zone: next.zone });
+    announced = next?.at.getTime() ?? 0;
+    await stopper.sleep(WINDOW_CHECK_MS);
+  } while (!stopper.stopped && active());
+}
+
+/** How often openings are checked: a closed window's next opening is written within this. */
+const WINDOW_CHECK_MS = 1000;
 
 /** A sender lease outlives a lost ledger connection by this much before another process may take it. */
 const SENDER_LEASE_MS = 30_000;
@@ -237,7 +278,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
-    (m) => ledger.run(() => applyInbound(db, suppressionAccountOf(deps.account), m)));
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   try {
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,

@@ -26,6 +26,7 @@ import { backoffMs } from './backoff.js';
 import { PRIORITY, scheduleOnBucket, type Limiters } from './limits.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import type { Stopper } from './stopper.js';
+import { cutExpiry } from '../window/keeper.js';
 
 export interface DispatchOptions {
   /** Lease on a claimed batch: longer than any wait for the account limiter plus the request timeout. */
@@ -254,8 +255,14 @@ export class Dispatcher {
       ...(this.deps.callbackUrl ? { url: this.deps.callbackUrl(claim.id), method: 'POST' as const } : job.url ? { url: job.url, method: job.method } : {}),
       log: job.log,
       trackable: job.trackable,
-      ...(job.message_expiry ? { messageExpiry: job.message_expiry } : {}),
+      ...this.#expiry(claim),
     };
+  }
+
+  /** The job's message_expiry, cut so that nothing is delivered after the batch's send window closes. */
+  #expiry(claim: ClaimedBatch): { messageExpiry?: number } {
+    const expiry = cutExpiry(this.deps.job.message_expiry, claim.windowClosesAt, Date.now());
+    return expiry === undefined ? {} : { messageExpiry: expiry };
   }
 
   async #record(claim: ClaimedBatch, batch: ReadyBatch, outcome: SendOutcome): Promise<void> {

@@ -18,8 +18,8 @@ import type { AcceptEntry } from './pacing.js';
 import { forkRng, type Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStats, type SimStats } from './stats.js';
-import { messageIntent, postInbound, type InboundAttempt, type ReplyOptions } from './inbound.js';
 import type { SimJournal } from './journal.js';
+import { messageIntent, postInbound, type InboundAttempt, type ReplyOptions } from './inbound.js';
 
 export interface AcceptContext {
   /** When the request reached the server (ms): the acceptLog's `at`. */
@@ -125,6 +125,23 @@ export class SimCore {
   }
 
   /**
+   * Takes back the messages of an earlier run (sim/journal.ts). One not final yet is queued again from now:
+   * its outcome follows from its number, as before.
+   */
+  restore(records: readonly MessageRecord[]): void {
+    const nowMs = nowUs() / 1000;
+    for (const m of records) {
+      const record: MessageRecord = { ...m, seq: this.messages.length };
+      this.messages.push(record);
+      this.#byUuid.set(record.uuid, record);
+      if (record.state === 'queued' || record.state === 'sent') {
+        record.state = 'queued';
+        this.lifecycle.admit(record, nowMs);
+      }
+    }
+  }
+
+  /**
    * `from` texts `text` to one of our numbers: posted, signed, to the inbound url. A STOP opts `from` out
    * (later messages to it fail with 200) and START lifts it, before the post, as the carrier would.
    */
@@ -144,23 +161,6 @@ export class SimCore {
   #lastSenderTo(to: string): string {
     for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.to === to) return this.messages[i]!.from;
     return '';
-  }
-
-  /**
-   * Takes back the messages of an earlier run (sim/journal.ts). One not final yet is queued again from now:
-   * its outcome follows from its number, as before.
-   */
-  restore(records: readonly MessageRecord[]): void {
-    const nowMs = nowUs() / 1000;
-    for (const m of records) {
-      const record: MessageRecord = { ...m, seq: this.messages.length };
-      this.messages.push(record);
-      this.#byUuid.set(record.uuid, record);
-      if (record.state === 'queued' || record.state === 'sent') {
-        record.state = 'queued';
-        this.lifecycle.admit(record, nowMs);
-      }
-    }
   }
 
   find(uuid: string): MessageRecord | undefined {

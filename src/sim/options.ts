@@ -68,6 +68,11 @@ export interface SimOptions {
    */
   unallocated?: string[];
   /**
+   * A file that keeps the accepted messages and their states across simulator runs (sim/journal.ts): the
+   * sandbox's memory, beside the ledger. @default none (the simulator forgets everything when it stops)
+   */
+  journal?: string;
+  /**
    * Numbers (sanitised digits) that opted out: their messages are accepted, then fail with error 200 when they
    * leave the queue, as Plivo reports a recipient who replied STOP. `reply` with STOP / START changes the set.
    * @default []
@@ -78,11 +83,6 @@ export interface SimOptions {
    * for `reply`. @default none: `reply` must be given a url
    */
   inboundUrl?: string;
-  /**
-   * A file that keeps the accepted messages and their states across simulator runs (sim/journal.ts): the
-   * sandbox's memory, beside the ledger. @default none (the simulator forgets everything when it stops)
-   */
-  journal?: string;
 }
 
 export interface ResolvedOptions {

@@ -100,3 +100,24 @@ export function textLengthProblem(info: TextInfo): string | null {
     `in GSM it could be up to ${MAX_GSM_LENGTH})`
   );
 }
+
+/**
+ * Look-alikes that a word processor or phone keyboard puts in a text, and the GSM characters Plivo's own
+ * "smart encoding" setting sends instead: one curly apostrophe would otherwise make the whole message
+ * UCS-2 (70 characters a unit instead of 160).
+ */
+const LOOK_ALIKES: ReadonlyMap<string, string> = new Map([
+  ...[...'‘’‚‛′`´'].map((c) => [c, "'"] as const),
+  ...[...'“”„‟″«»'].map((c) => [c, '"'] as const),
+  ...[...'‐‑‒–—―−'].map((c) => [c, '-'] as const),
+  ...[...'\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'].map((c) => [c, ' '] as const),
+  ['…', '...'], ['•', '-'], ['ˆ', '^'], ['˜', '~'], ['‹', '<'], ['›', '>'], ['ç', 'Ç'],
+  ['\u200b', ''], ['\u200c', ''], ['\u2060', ''], ['\ufeff', ''],
+]);
+
+const LOOK_ALIKE_CHARS = new RegExp(`[${[...LOOK_ALIKES.keys()].join('').replace(/[\]\\^-]/g, '\\$&')}]`, 'gu');
+
+/** `text` with its look-alikes replaced by GSM characters (the job's `gsm_replace`). */
+export function gsmReplace(text: string): string {
+  return text.replace(LOOK_ALIKE_CHARS, (c) => LOOK_ALIKES.get(c) ?? c);
+}

@@ -32,6 +32,25 @@ export function startCli(args: string[], env: Record<string, string | undefined>
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return follow(child);
+}
+
+/**
+ * Like startCli, but with a pseudo-terminal for standard input and output (util-linux `script`), as when a
+ * person types the command: for what the CLI does only on a terminal. Write answers to `child.stdin`.
+ */
+export function startCliInTerminal(args: string[], env: Record<string, string | undefined>, cwd = ROOT): Spawned {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const command = [process.execPath, BIN, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], TERM: 'dumb', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return follow(child);
+}
+
+function follow(child: ChildProcess): Spawned {
   children.add(child);
   const out = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out.stdout += d; });

@@ -1,94 +1,77 @@
 /**
- * `smsrun plan <job>`: validate the job and its CSV and estimate the campaign, sending nothing and writing
- * nothing to the ledger. The estimate assumes the senders share the recipients evenly, as `run` deals them.
+ * `smsrun plan <job>`: the whole plan of a campaign (src/plan), sending nothing and writing nothing to the
+ * ledger. `--json` prints it as one document with every refused row; `--out FILE` writes the refused rows
+ * as CSV (line, row, dst, reason, detail).
  */
-import { loadJobFile } from '../../campaign/job.js';
-import { readRecipientChunks } from '../../campaign/load.js';
-import { EXIT, type ExitCode } from '../../errors.js';
-import { formatDuration } from '../../report/summary.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { stringify } from 'csv-stringify/sync';
+import { loadJobFile, type Job } from '../../campaign/job.js';
+import { EXIT, UsageError, type ExitCode } from '../../errors.js';
+import { collectPlan, type Plan, type RefusedRow } from '../../plan/collect.js';
+import { formatPlan } from '../../plan/format.js';
+import { readRateCard } from '../../plan/rate-card.js';
+import { parseAt } from '../../window/at.js';
 import type { Io } from '../context.js';
 
-const SHOWN_PROBLEMS = 10;
-const NON_GEOGRAPHIC = 'non-geographic';
-
-/** Counts by key, largest first. */
-class Counter {
-  readonly #counts = new Map<string, number>();
-  add(key: string): void {
-    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
-  }
-  get(key: string): number {
-    return this.#counts.get(key) ?? 0;
-  }
-  sorted(): Record<string, number> {
-    return Object.fromEntries([...this.#counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
-  }
+export interface PlanArgs {
+  json: boolean;
+  out?: string | undefined;
+  rateCard?: string | undefined;
+  at?: string | undefined;
 }
 
-function formatCounts(counts: Record<string, number>): string {
-  return Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ');
-}
-
-export async function planCommand(jobFile: string, args: { json: boolean }, io: Io): Promise<ExitCode> {
+export async function planCommand(jobFile: string, args: PlanArgs, io: Io): Promise<ExitCode> {
   const job = await loadJobFile(jobFile);
-  const seen = new Set<string>();
-  const perText = new Map<string, number>();
-  let rows = 0, valid = 0, invalid = 0, duplicate = 0, skipped = 0, units = 0;
-  const problems: string[] = [];
-  // Who the valid rows are, one count per number (as duplicates are sent once), skipped landlines included.
-  const countries = new Counter();
-  const types = new Counter();
-  for await (const chunk of readRecipientChunks(job)) {
-    for (const r of chunk) {
-      rows++;
-      if (r.status === 'invalid') {
-        invalid++;
-        if (problems.length < SHOWN_PROBLEMS) problems.push(`row ${r.rowNo}: ${r.reason}`);
-      } else if (r.status === 'skipped') {
-        skipped++;
-        countries.add(r.country ?? NON_GEOGRAPHIC);
-        types.add(r.numberType ?? 'unknown');
-      } else if (seen.has(r.dst!)) {
-        duplicate++;
-      } else {
-        seen.add(r.dst!);
-        valid++;
-        units += r.units ?? 1;
-        perText.set(r.text ?? '', (perText.get(r.text ?? '') ?? 0) + 1);
-        countries.add(r.country ?? NON_GEOGRAPHIC);
-        types.add(r.numberType ?? 'unknown');
-      }
-    }
+  const sinks: Sink[] = [];
+  if (args.out) sinks.push(new Sink(await openOut(args.out), (r) => stringify([[r.line, r.row, r.dst, r.reason, r.detail]])));
+  if (args.out) await sinks[0]!.write(stringify([['line', 'row', 'dst', 'reason', 'detail']]));
+  const json = args.json ? new Sink(io.stdout, (r, first) => `${first ? '' : ',\n'}    ${JSON.stringify(r)}`) : undefined;
+  if (json) {
+    sinks.push(json);
+    await json.write('{\n  "refused": [\n');
   }
-  const landlines = types.get('fixed_line');
-  const senders = job.senders.length;
-  let batches = 0;
-  for (const n of perText.values()) batches += senders * Math.ceil(Math.ceil(n / senders) / job.batch_size);
-  batches = Math.min(batches, valid);
-  const cost = job.rate_counts === 'units' ? units : valid;
-  const seconds = cost / (senders * job.rate);
-  const limitedBy = job.account_rate && job.account_rate < senders * job.rate ? Math.max(seconds, valid / job.account_rate) : seconds;
-  const plan = {
-    campaign: job.name, rows, valid, invalid, duplicate, skipped, units, senders, batches, estimatedSeconds: Math.ceil(limitedBy),
-    countries: countries.sorted(), types: types.sorted(), landlines,
-  };
-  if (args.json) {
-    io.stdout.write(JSON.stringify({ ...plan, problems }, null, 2) + '\n');
-  } else {
-    io.stdout.write([
-      `plan for campaign '${job.name}' (nothing sent, nothing written):`,
-      `  rows ${rows}: ${valid} to send, ${invalid} invalid, ${duplicate} duplicate` + (skipped > 0 ? `, ${skipped} skipped (landlines)` : ''),
-      ...(rows > invalid ? [
-        `  by country: ${formatCounts(plan.countries)}`,
-        `  by number type: ${formatCounts(plan.types)}`,
-      ] : []),
-      ...(landlines > 0 ? [job.landlines === 'skip'
-        ? `  ${landlines} landline(s) (fixed-line numbers) will be skipped, as the job's "landlines": "skip" says`
-        : `  ${landlines} landline(s) (fixed-line numbers) will be sent to; most cannot receive a text: set "landlines": "skip" to skip them`] : []),
-      `  ${units} units from ${senders} sender(s) at ${job.rate}/s each (${job.rate_counts}), in about ${batches} request(s)`,
-      `  sending takes at least ${formatDuration(plan.estimatedSeconds)}`,
-      ...(problems.length > 0 ? ['  invalid rows' + (invalid > problems.length ? ` (first ${problems.length} of ${invalid})` : '') + ':', ...problems.map((p) => `    ${p}`)] : []),
-    ].join('\n') + '\n');
-  }
+  const plan = await planJob(job, args, async (r) => {
+    for (const s of sinks) await s.row(r);
+  });
+  if (json) await json.write(`\n  ],\n${JSON.stringify(plan, null, 2).slice(2)}\n`);
+  else io.stdout.write(formatPlan(plan, job, { details: true }) + (args.out ? `  refused rows written to ${args.out}\n` : ''));
+  for (const s of sinks) if (s.stream !== io.stdout) await s.close();
   return EXIT.ok;
+}
+
+/** The plan of a job, with the rate card and start time of the command line (also `run`'s confirmation). */
+export async function planJob(job: Job, args: { rateCard?: string | undefined; at?: string | undefined }, onRefused?: (r: RefusedRow) => Promise<void> | void): Promise<Plan> {
+  const rateCard = args.rateCard ? await readRateCard(args.rateCard) : undefined;
+  const startAt = args.at ? parseAt(args.at) : undefined;
+  return collectPlan(job, { rateCard, startAt, ...(onRefused ? { onRefused } : {}) });
+}
+
+async function openOut(file: string): Promise<WriteStream> {
+  const stream = createWriteStream(file);
+  try {
+    await once(stream, 'open');
+  } catch (err) {
+    throw new UsageError(`--out ${file}: cannot write it (${(err as NodeJS.ErrnoException).code}); check the folder exists and is writable.`, { cause: err });
+  }
+  return stream;
+}
+
+/** Writes refused rows to a stream, waiting when it is full, so a million refused rows keep memory flat. */
+class Sink {
+  #first = true;
+  constructor(readonly stream: NodeJS.WritableStream, private readonly format: (r: RefusedRow, first: boolean) => string) {}
+
+  async row(r: RefusedRow): Promise<void> {
+    await this.write(this.format(r, this.#first));
+    this.#first = false;
+  }
+
+  async write(text: string): Promise<void> {
+    if (!this.stream.write(text)) await once(this.stream, 'drain');
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
 }

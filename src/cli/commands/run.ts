@@ -18,7 +18,10 @@ import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
 import { cancelRequestFile } from '../../optout/run.js';
-import { suppressionAccountOf } from '../../optout/account.js';
+import { confirm, shouldConfirm } from '../confirm.js';
+import { planJob } from './plan.js';
+import { formatPlan } from '../../plan/format.js';
+import { parseAt } from '../../window/at.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -30,6 +33,8 @@ export interface RunArgs extends GlobalArgs {
   callbackUrl?: string | undefined;
   listen?: string | undefined;
   report?: string | undefined;
+  at?: string | undefined;
+  yes?: boolean;
 }
 
 /** The run's status-callback setup from --callback-url and --listen, or undefined without them. */
@@ -91,6 +96,7 @@ function reportRefusal(e: ReceiverEvent, io: Io): void {
 
 async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
   const options = runOptions(args);
+  const startAt = args.at === undefined ? undefined : parseAt(args.at);
   const db = openDb ?? (await openLedgerFor(args, io));
   const plivo = await connectPlivo(job, args.sandbox, io, options.requestTimeoutMs, smsrunHome(args, io.env)).catch(async (err: unknown) => {
     if (!openDb) await db.close();
@@ -98,21 +104,32 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   });
   const stopper = new Stopper();
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
-  const removeHandlers = onInterrupt(stopper, io);
+  let removeHandlers = () => {};
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
+    if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
+      const plan = await planJob(job, { at: args.at });
+      io.stderr.write(formatPlan(plan, job, { details: false }));
+      if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
+        io.stderr.write('not confirmed: nothing was sent or loaded (--yes skips this question).\n');
+        return EXIT.failure;
+      }
+    }
+    removeHandlers = onInterrupt(stopper, io);
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks,
+      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt,
       ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name) }),
       onEvent: (e) => {
         if (e.kind === 'suppressed') {
           if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
-          if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${suppressionAccountOf(plivo.account)}; they will not be texted\n`);
+          if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
         } else if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
+        } else if (e.kind === 'waiting') {
+          io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {
           io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
         }
