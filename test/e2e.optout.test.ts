@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { freePort, killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
 import { parseReport, usNumber, writeJob } from './helpers/csv.js';
@@ -36,9 +36,14 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
 
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
+    // Create and migrate the ledger here, not in the first test's first command: on a busy machine PGlite's
+    // first start alone can take a minute or more.
+    await (await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home })).close();
     sim = await startSimulator({ mps: 2000, deliveryDelayMs: [5, 30], seed: 13, optedOut: [optedOutAtCarrier] });
     env = { ...ledger.env, ...simEnv(sim) };
   });
+  // A test that failed half-way must not leave a CLI holding the embedded ledger for the next one.
+  afterEach(() => killLeftovers());
   afterAll(async () => {
     killLeftovers();
     await sim?.close();

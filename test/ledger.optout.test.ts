@@ -16,6 +16,7 @@ import { claimBatch, nextReadyBatch, recordAccepted } from '../src/ledger/sendin
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { TEST_SENDER, recipients } from './helpers/campaigns.js';
+import { suppressedRows } from '../src/optout/plan.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
 const ACCOUNT = 'MAOPTOUTTEST000000001';
@@ -77,6 +78,9 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     expect(s.count).toBe(1);
     expect(s.rows[0]).toMatchObject({ row_no: 1, dst: '14155553001' });
     expect((await suppressedAmong(db, ACCOUNT, ['14155553001', '14155553003'])).map((r) => r.number)).toEqual(['14155553001']);
+    // What plan calls for rows not loaded yet.
+    const planned = await suppressedRows(db, ACCOUNT, [{ line: 2, dst: '14155553001' }, { line: 3, dst: null }, { line: 4, dst: '14155553003' }]);
+    expect(planned).toEqual([{ row: { line: 2, dst: '14155553001' }, reason: expect.stringMatching(/^on the suppression list \(manual, .* UTC\): asked by email$/) }]);
   });
 
   it('a number listed after the load is taken out of its batch at claim time; a batch left empty is closed unsent', async () => {

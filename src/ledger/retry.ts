@@ -43,6 +43,8 @@ export async function createRetryCampaign(
       csvSha256: original.csv_sha256,
       contentHash: `retry of ${original.name}: ${original.content_hash}`,
       senders: original.senders,
+      // A sandbox campaign's retry is a sandbox campaign (sql/007): `smsrun resume NEW --sandbox` sends it.
+      sandbox: original.sandbox,
     });
     await tx.query('UPDATE campaigns SET retry_of = $2 WHERE id = $1', [campaignId, original.id]);
     const copied = await tx.query<{ status: string; n: number }>(

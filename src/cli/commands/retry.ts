@@ -28,7 +28,7 @@ export async function retryCommand(name: string, args: RetryArgs, io: Io): Promi
     if (!original) throw new UnknownCampaignError(name);
     const newName = args.name ?? (await nextRetryName(db, name));
     if (!CAMPAIGN_NAME.test(newName)) throw new UsageError(`'${newName}' is too long for a campaign name: give one with --name`);
-    if (await findCampaign(db, newName)) throw new UsageError(`a campaign named '${newName}' exists already: give another --name`);
+    if (await findCampaign(db, newName, original.sandbox)) throw new UsageError(`a campaign named '${newName}' exists already: give another --name`);
     const batchSize = jobFromLedger(original).batch_size;
     const r = await createRetryCampaign(db, original, { name: newName, statuses, batchSize });
     if (!r) {
@@ -39,7 +39,7 @@ export async function retryCommand(name: string, args: RetryArgs, io: Io): Promi
     const counts = Object.entries(r.byStatus).map(([s, n]) => `${n} ${s}`).join(', ');
     io.stdout.write(`created campaign '${newName}' from '${name}': ${counts}.\n`);
     if (r.leftOut > 0) io.stdout.write(`  ${r.leftOut} left out: their number was reached, or is being texted, by '${name}' or another of its retries.\n`);
-    io.stdout.write(`  Send it: smsrun resume ${newName}   (with --sandbox, --callback-url… as for any run; opt-outs are checked again)\n`);
+    io.stdout.write(`  Send it: smsrun resume ${newName}${original.sandbox ? ' --sandbox' : ''}   (with any run option; opt-outs are checked again)\n`);
     return EXIT.ok;
   } finally {
     await db.close();
