@@ -1,6 +1,6 @@
 /**
  * The write-ahead protocol of sending. For each batch:
- *   1. claimBatch commits `in_flight` (batch, attempt, recipients `sending`) BEFORE the request leaves;
+ *   1. claimDue commits `in_flight` (batch, attempt, recipients `sending`) BEFORE the request leaves;
  *   2. the outcome is committed as soon as it is read: recordAccepted / recordRetryable /
  *      recordPermanent / recordAmbiguous.
  * A crash between 1 and 2 leaves an `in_flight` attempt that nobody owns; adoptOrphans turns it into
@@ -8,6 +8,7 @@
  */
 import type { Db, Queryable } from './db.js';
 import { flagUuidCount } from './unaccounted.js';
+import { WINDOWS } from './senders.js';
 
 export interface ReadyBatch {
   id: number;
@@ -44,76 +45,133 @@ export async function countUnsent(db: Queryable, campaignId: number): Promise<nu
   return row!.n;
 }
 
-/** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
-export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
-  const [row] = await db.query<ReadyBatch>(
-    `SELECT id, size, units FROM batches
-     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3
-     ORDER BY id LIMIT 1`,
-    [campaignId, sender, afterId],
-  );
-  return row;
+export interface ClaimOptions {
+  account: string;
+  campaignId: number;
+  owner: string;
+  /** Lease on each claimed batch: longer than the request timeout (see reconciler's orphan adoption). */
+  leaseMs: number;
+  /** At most this many batches (one per sender) in one claim. */
+  max: number;
+  /** A sender claimed this late after its time keeps its schedule (see CATCH_UP_MS). */
+  catchUpMs: number;
+  /** The database clock unless given (tests). */
+  now?: Date | undefined;
 }
 
-export interface SenderBacklog {
-  /** Batches that will become ready later (retry backoff), with the earliest time. */
-  waiting: number;
-  nextAt: Date | null;
-  /** Batches in flight or ambiguous (ours or another process's): the sender is not done until they settle. */
-  unsettled: number;
-}
-
-export async function senderBacklog(db: Queryable, campaignId: number, sender: string): Promise<SenderBacklog> {
-  const [row] = await db.query<SenderBacklog>(
-    `SELECT count(*) FILTER (WHERE status = 'pending')::int AS waiting,
-            min(next_attempt_at) FILTER (WHERE status = 'pending') AS "nextAt",
-            count(*) FILTER (WHERE status IN ('in_flight', 'ambiguous'))::int AS unsettled
-     FROM batches WHERE campaign_id = $1 AND sender = $2`,
-    [campaignId, sender],
-  );
-  return row!;
+export interface Claim {
+  batches: (ClaimedBatch & { campaignId: number })[];
+  /**
+   * Milliseconds until the next claim may find something (a sender's time, a retry's backoff, a request
+   * slot freeing), by the database clock; null when no batch of these campaigns is pending at all.
+   */
+  nextInMs: number | null;
 }
 
 /**
- * Claims one batch and writes its attempt ahead of the request, in one transaction. Returns undefined
- * when another process got there first (the row is locked or no longer pending), or when we no longer
- * hold the lease of its sender: only the lease owner sends from a sender, so its rate is never doubled.
+ * The claim, in one statement: for every sender of the campaign whose time has come (sender_budgets.tat
+ * <= now) and that has a ready batch, take its next batch (lowest id), one free request slot of the account
+ * window each, advance the sender's GCRA time by the batch's cost / rate, mark the batch in flight, write
+ * its attempt ahead of the request and mark its recipients `sending`. Sender rows, batches and slots are
+ * locked FOR UPDATE SKIP LOCKED, so processes claiming at once never take one sender twice, one batch twice,
+ * or one slot twice; each just takes what the others left.
+ *
+ * The cost is destinations × units, or destinations with the job's `rate_counts: "messages"`. A sender
+ * claimed late (timer and round trip) keeps its schedule: tat advances from greatest(tat, now - catch-up),
+ * so up to catch-up of lateness is not lost, and the sender is never ahead of rate·T + one batch + catch-up.
+ *
+ * Per-recipient "may send now" checks (suppression, send windows) belong in the `may_send` CTE: a recipient
+ * it excludes is neither marked `sending` nor sent in this attempt.
  */
-export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number): Promise<ClaimedBatch | undefined> {
-  return db.transaction(async (tx) => {
-    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number }>(
-      `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
-              lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE id = (SELECT b.id FROM batches b
-                   JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
-                   WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
-                   FOR UPDATE OF b SKIP LOCKED)
-       RETURNING id, sender, text, attempts, campaign_id`,
-      [batchId, owner, leaseMs],
-    );
-    if (!batch) return undefined;
-    await tx.query(
-      `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
-      [batchId, batch.sender],
-    );
-    // Retryable failures in a row just before this attempt: an absent, ambiguous or accepted one ends a streak.
-    const [streak] = await tx.query<{ failures: number }>(
-      `SELECT count(*)::int AS failures FROM attempts
-       WHERE batch_id = $1 AND attempt_no > coalesce((SELECT max(attempt_no) FROM attempts WHERE batch_id = $1 AND status <> 'failed_retryable'), 0)`,
-      [batchId],
-    );
-    const [attempt] = await tx.query<{ id: number }>(
-      'INSERT INTO attempts (batch_id, attempt_no, owner) VALUES ($1, $2, $3) RETURNING id',
-      [batchId, batch.attempts, owner],
-    );
-    const recipients = await tx.query<{ dst: string }>(
-      `UPDATE recipients SET status = 'sending' WHERE batch_id = $1 AND status IN ('pending', 'sending')
-       RETURNING dst`,
-      [batchId],
-    );
-    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst) };
-  });
+export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
+  const rows = await db.query<{
+    id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
+    failures_before: number; dsts: string[] | null; next_in_ms: number | null;
+  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.catchUpMs, WINDOWS.request.holdMs]);
+  const summary = rows.find((r) => r.id === null);
+  const batches = rows.filter((r) => r.id !== null).map((r) => ({
+    id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
+    attemptNo: r.attempts, failuresBefore: r.failures_before, dsts: r.dsts ?? [],
+  }));
+  return { batches, nextInMs: summary?.next_in_ms ?? null };
 }
+
+const CLAIM_SQL = `
+WITH clock AS (SELECT coalesce($6::timestamptz, now()) AS now),
+-- senders of the account whose time has come and that have a batch ready in this campaign
+due AS (
+  SELECT sb.sender, sb.rate, sb.tat FROM sender_budgets sb, clock
+  WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[]) AND sb.tat <= clock.now
+    AND EXISTS (SELECT 1 FROM batches b WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender
+                AND b.next_attempt_at <= clock.now)
+  ORDER BY sb.tat LIMIT $5
+  FOR UPDATE OF sb SKIP LOCKED),
+-- each one's next batch
+pick AS (
+  SELECT d.sender, d.rate, d.tat, nb.id, nb.cost FROM due d CROSS JOIN LATERAL (
+    SELECT b.id, CASE WHEN c.job->>'rate_counts' = 'messages' THEN b.size ELSE b.size * b.units END AS cost
+    FROM batches b JOIN campaigns c ON c.id = b.campaign_id, clock
+    WHERE b.status = 'pending' AND b.sender = d.sender AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
+    ORDER BY b.id LIMIT 1
+    FOR UPDATE OF b SKIP LOCKED) nb),
+-- one free slot of the account's request window per batch (the first picked senders get them)
+free AS (
+  SELECT a.slot FROM account_slots a, clock WHERE a.account = $1 AND a.kind = 'request' AND a.free_at <= clock.now
+  ORDER BY a.free_at, a.slot LIMIT (SELECT count(*) FROM pick)
+  FOR UPDATE OF a SKIP LOCKED),
+go AS (
+  SELECT p.*, s.slot, greatest(p.tat, clock.now - make_interval(secs => $7::float8 / 1000)) + make_interval(secs => p.cost / p.rate) AS next_tat
+  FROM (SELECT pick.*, row_number() OVER (ORDER BY tat, id) AS n FROM pick) p
+  JOIN (SELECT slot, row_number() OVER (ORDER BY slot) AS n FROM free) s USING (n), clock),
+advanced AS (
+  UPDATE sender_budgets sb SET tat = go.next_tat FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
+held AS (
+  UPDATE account_slots a SET free_at = clock.now + make_interval(secs => $8::float8 / 1000) FROM go, clock
+  WHERE a.account = $1 AND a.kind = 'request' AND a.slot = go.slot RETURNING a.slot),
+claimed AS (
+  UPDATE batches b SET status = 'in_flight', attempts = b.attempts + 1, lease_owner = $3,
+         lease_expires_at = clock.now + make_interval(secs => $4::float8 / 1000)
+  FROM go, clock WHERE b.id = go.id
+  RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts),
+attempt AS (
+  INSERT INTO attempts (batch_id, attempt_no, owner, started_at) SELECT id, attempts, $3, clock.now FROM claimed, clock
+  RETURNING id, batch_id),
+-- THE place for per-recipient "may send now" predicates (suppression list, send window): AND them below.
+may_send AS (
+  SELECT r.campaign_id, r.row_no FROM recipients r JOIN claimed ON r.batch_id = claimed.id
+  WHERE r.status IN ('pending', 'sending')),
+sending AS (
+  UPDATE recipients r SET status = 'sending' FROM may_send m
+  WHERE r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
+-- when the next claim may find work: a sender's next time (the claimed ones' new time), a retry's backoff, a slot
+next_at AS (
+  SELECT least(
+    (SELECT min(next_tat) FROM go),
+    (SELECT min(greatest(sb.tat, CASE
+         WHEN EXISTS (SELECT 1 FROM batches b WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender
+                      AND b.next_attempt_at <= clock.now) THEN clock.now
+         ELSE (SELECT min(b.next_attempt_at) FROM batches b WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) END))
+     FROM sender_budgets sb, clock
+     WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
+       AND NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender))
+  ) AS at)
+SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
+       (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(
+          (SELECT max(y.attempt_no) FROM attempts y WHERE y.batch_id = c.id AND y.status <> 'failed_retryable'), 0))::int AS failures_before,
+       (SELECT array_agg(s.dst) FROM sending s WHERE s.batch_id = c.id) AS dsts, NULL::float8 AS next_in_ms
+FROM claimed c JOIN attempt a ON a.batch_id = c.id
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
+         greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END
+FROM next_at, clock`;
+
+/**
+ * A sender claimed up to this late after its time keeps its schedule (see claimDue). The wake-up timer
+ * and the claim's round trip make a few milliseconds of lateness on every claim; without this they would
+ * add up to a slower rate. The simulator's judge allows 150 ms of arrival jitter; this stays well inside.
+ */
+export const CATCH_UP_MS = 30;
 
 export interface Acceptance {
   httpStatus: number;
@@ -202,20 +260,20 @@ async function settle(tx: Queryable, batch: ClaimedBatch, set: string, extra: re
 
 /**
  * A claim whose commit was never confirmed (the connection dropped during it) may or may not have
- * committed; if it did, its request never left, but nothing can prove that to a later run. Treat it as
- * ambiguous: reconciliation will find it absent and send it.
+ * committed; if it did, its requests never left, but nothing can prove that to a later run. Our in-flight
+ * batches other than `sending` (the ones whose request we know about) are such claims: treat them as
+ * ambiguous, and reconciliation will find them absent and send them.
  */
-export async function settleUnconfirmedClaim(db: Db, batchId: number, owner: string): Promise<void> {
+export async function settleUnconfirmedClaims(db: Db, owner: string, campaignIds: readonly number[], sending: readonly number[]): Promise<void> {
   await db.transaction(async (tx) => {
-    const rows = await tx.query(
+    const rows = await tx.query<{ id: number }>(
       `UPDATE batches SET status = 'ambiguous', last_error = 'the commit of its claim was not confirmed (ledger connection lost)',
               lease_owner = NULL, lease_expires_at = NULL
-       WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
-      [batchId, owner],
+       WHERE campaign_id = ANY($3::int[]) AND status = 'in_flight' AND lease_owner = $1 AND id <> ALL($2::int[]) RETURNING id`,
+      [owner, sending, campaignIds],
     );
-    if (rows.length === 1) {
-      await tx.query(`UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'claim not confirmed' WHERE batch_id = $1 AND status = 'in_flight'`, [batchId]);
-    }
+    await tx.query(`UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'claim not confirmed'
+                    WHERE batch_id = ANY($1::int[]) AND status = 'in_flight'`, [rows.map((r) => r.id)]);
   });
 }
 

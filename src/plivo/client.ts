@@ -73,6 +73,8 @@ const MAX_DST = 1000;
 type Exchange = { ok: true; answer: HttpAnswer } | { ok: false; error: unknown; status?: number };
 
 export class PlivoClient {
+  /** The account's auth id (not a secret): what the ledger's shared budgets are kept by. */
+  readonly account: string;
   readonly #authorization: string;
   readonly #secrets: string[];
   readonly #base: string;
@@ -90,6 +92,7 @@ export class PlivoClient {
     const base = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     if (!URL.canParse(base)) throw new TypeError(`PlivoClient: baseUrl '${base}' is not a URL`);
     const credential = Buffer.from(`${opts.authId}:${opts.authToken}`).toString('base64');
+    this.account = opts.authId;
     this.#authorization = `Basic ${credential}`;
     // Anything echoed back (a proxy's error page, say) is scrubbed of these before it reaches a reason.
     this.#secrets = [credential, opts.authToken].filter((s) => s.length >= 8);

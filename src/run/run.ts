@@ -11,7 +11,8 @@ import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
 import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
-import { countUnsent, largestBatch } from '../ledger/sending.js';
+import { countUnsent } from '../ledger/sending.js';
+import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
@@ -96,19 +97,16 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
-  const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
-  const limiters = createLimiters({
-    rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
-    listPerMinute: deps.options.listPerMinute,
-  });
+  const account = deps.client.account;
+  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, onEvent,
+    ...common, job, owner, account, onEvent,
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
-      senderLeaseMs: SENDER_LEASE_MS,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
     },
@@ -152,9 +150,6 @@ function trackerOptions(o: RunOptions, receiptCutoffHours: number, callbacks: bo
   return { receiptCutoffMs: receiptCutoffHours * 3_600_000, trackBy: o.trackBy, callbacks, listPerSecond: o.listPerMinute / 60 };
 }
 
-/** A sender lease outlives a lost ledger connection by this much before another process may take it. */
-const SENDER_LEASE_MS = 30_000;
-
 /**
  * Registers this process as a runner, holding its liveness lock (ledger/runners.ts). If that session is
  * lost, other processes may take us for dead; our claims and records are guarded by our leases, so that
@@ -194,7 +189,9 @@ async function holdRunner(db: Db, owner: string, campaignId: number, stopper: St
 export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: CampaignRow; receiptCutoffHours: number }): Promise<RunResult> {
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
+  const account = deps.client.account;
+  await ledger.run(() => prepareAccountSlots(db, account, deps.options.listPerMinute));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
   try {
     const tracker = new Tracker({

@@ -4,6 +4,7 @@ import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { findCampaign } from '../../ledger/campaigns.js';
 import { countUnsent } from '../../ledger/sending.js';
+import { describeConflicts, rateConflicts } from '../../ledger/senders.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
@@ -90,6 +91,9 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
   const removeHandlers = onInterrupt(stopper, io);
   try {
+    // Said first: a number shared with another campaign runs at the lower rate, whatever this job says.
+    const conflicts = await rateConflicts(db, job.name, job.senders, job.rate);
+    if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
