@@ -153,7 +153,8 @@ next_at AS (
          ELSE (SELECT min(b.next_attempt_at) FROM batches b WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) END))
      FROM sender_budgets sb, clock
      WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
-       AND NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender))
+       AND NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender)
+       AND EXISTS (SELECT 1 FROM batches b WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender))
   ) AS at)
 SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
        (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(

@@ -121,10 +121,19 @@ export class Dispatcher {
 
   /** Sleeps `ms`, cut short by a stop or by a request finishing (room for another, or a retry due). */
   async #sleep(ms: number): Promise<void> {
-    if (ms <= 0) return;
-    const woken = new Promise<void>((resolve) => { this.#wake = resolve; });
-    await Promise.race([this.deps.stopper.sleep(ms), woken]);
-    this.#wake = undefined;
+    if (ms <= 0 || this.deps.stopper.stopped) return;
+    const { signal } = this.deps.stopper;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
   }
 
   /** Claims what is due; undefined if the claim's commit could not be confirmed (settled on the next turn). */
