@@ -17,7 +17,7 @@ CREATE TABLE sender_budgets (
   account  text NOT NULL,
   sender   text NOT NULL,
   rate     float8 NOT NULL CHECK (rate > 0),
-  tat      timestamptz NOT NULL DEFAULT '-infinity',
+  tat      timestamptz NOT NULL DEFAULT 'epoch',
   PRIMARY KEY (account, sender)
 );
 
@@ -25,7 +25,7 @@ CREATE TABLE account_slots (
   account  text NOT NULL,
   kind     text NOT NULL CHECK (kind IN ('request', 'list')),
   slot     integer NOT NULL,
-  free_at  timestamptz NOT NULL DEFAULT '-infinity',
+  free_at  timestamptz NOT NULL DEFAULT 'epoch',
   PRIMARY KEY (account, kind, slot)
 );
 
