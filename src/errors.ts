@@ -3,7 +3,7 @@
  * CLI turns it into (see README, "Exit codes"). Anything else reaching the CLI is a bug and prints a
  * stack trace; these never do.
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, cancelled: 3, interrupted: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export class SmsrunError extends Error {

@@ -4,16 +4,16 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
-import { assertBuilt, killLeftovers, quickSim, runCli, simEnv, STACK_LINE, tempDir, writeJson, writeText } from './support-validation.js';
+import { assertBuilt, killLeftovers, quickSim, runCli, simEnv, STACK_LINE, writeJson, writeText } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('callbacks'));
+  dir = await tempDir('smsrun-callbacks-');
   sim = await quickSim();
   env = simEnv(sim, path.join(dir, 'home'));
   await writeText(path.join(dir, 'people.csv'), 'phone\n14155550201\n');
@@ -21,7 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 describe('callback flags', () => {

@@ -12,19 +12,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import {
-  assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseJsonl, parseReportCsv, quickSim, REPORT_HEADER, runCli,
-  simEnv, STACK_LINE, tempDir, writeJson, writeText, type CliResult,
+  assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseJsonl, parseReportCsv, quickSim, REPORT_HEADER, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
 let home: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('csvval'));
+  dir = await tempDir('smsrun-csvval-');
   home = path.join(dir, 'home');
   sim = await quickSim();
   env = simEnv(sim, home);
@@ -33,7 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const cli = (...args: string[]) => runCli(args, { cwd: dir, env });

@@ -6,18 +6,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import {
-  assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseReportCsv, quickSim, runCli, simEnv, spawnCli, STACK_LINE,
-  tempDir, waitFor, writeJson, writeText,
+  assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseReportCsv, quickSim, runCli, simEnv, spawnCli, STACK_LINE, writeJson, writeText,
 } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
 
 let sim: Simulator;
 let dir: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('interrupt'));
+  dir = await tempDir('smsrun-interrupt-');
   sim = await quickSim({ seed: 3 });
   env = simEnv(sim, path.join(dir, 'home'));
 });
@@ -25,7 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 describe('SIGINT and resume', () => {
@@ -39,7 +38,7 @@ describe('SIGINT and resume', () => {
 
     const run = spawnCli(['run', job, ...FAST], { cwd: dir, env });
     // Interrupt once sending has visibly started (the first run also initialises the ledger, ~4 s).
-    await waitFor(() => fromSender(sim, src).length >= 3, 40_000, 'the first messages');
+    await waitFor('the first messages', () => fromSender(sim, src).length >= 3);
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.stderr).not.toMatch(STACK_LINE);

@@ -8,20 +8,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import {
-  assertBuilt, killLeftovers, quickSim, runCli, simEnv, STACK_LINE, tempDir, writeJson, writeText, type CliResult,
+  assertBuilt, killLeftovers, quickSim, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
 let home: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 const SRC = '14155550100';
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('jobval'));
+  dir = await tempDir('smsrun-jobval-');
   home = path.join(dir, 'home');
   sim = await quickSim();
   env = simEnv(sim, home);
@@ -42,7 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const base = { name: 'jv', recipients: 'people.csv', src: SRC, text: 'Hi {{first_name|there}}', rate: 500 };

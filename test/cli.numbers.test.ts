@@ -15,18 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countryIso2, type Simulator } from '../src/sim/index.js';
 import { openLedger } from '../src/ledger/open.js';
 import {
-  assertBuilt, FAST, fromSender, killLeftovers, parseJsonl, quickSim, runCli, simEnv, STACK_LINE, tempDir, writeJson, writeText, type CliResult,
+  assertBuilt, FAST, fromSender, killLeftovers, parseJsonl, quickSim, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
 
 let sim: Simulator;
 let dir: string;
 let home: string;
-let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('numbers'));
+  dir = await tempDir('smsrun-numbers-');
   home = path.join(dir, 'home');
   sim = await quickSim();
   env = simEnv(sim, home);
@@ -35,7 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   killLeftovers();
   await sim?.close();
-  await cleanup?.();
 });
 
 const cli = (...args: string[]) => runCli(args, { cwd: dir, env });

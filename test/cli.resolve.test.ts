@@ -11,11 +11,12 @@ import { MARKED_SENT_REASON } from '../src/ledger/resolve.js';
 import { killLeftovers, runCli, startCli, simEnv } from './helpers/cli.js';
 import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { parseReport, usNumber, writeJob } from './helpers/csv.js';
+import { waitFor } from './helpers/wait.js';
 
 const STACK_LINE = /\n\s+at /;
 // The run gives up after 3 failed look-ups of 5 tries each (with backoff), paced by the List bucket, which
 // --list-per-minute 600 widens: about 25 s, plus a first PGlite initialisation on a loaded machine.
-const LIST_DOWN_TIMEOUT_MS = 180_000;
+const LIST_DOWN_TIMEOUT_MS = 600_000; // a safety net: about 25 s idle, many times that on a busy machine
 
 
 /** dst → messages the simulator accepted from `src`. */
@@ -23,14 +24,6 @@ function sentFrom(sim: Simulator, src: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const m of sim.messages()) if (m.from === src) counts[m.to] = (counts[m.to] ?? 0) + 1;
   return counts;
-}
-
-async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 interface Row { [column: string]: unknown }
@@ -127,7 +120,7 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     sim.setFaults({ dropAfterAccept: 1 });
     const run = startCli(['run', job, '--request-timeout', '1', '--settle', '600', '--track-for', '0'], env);
     try {
-      await waitFor('the ambiguous answer to be recorded', () => run.out.stderr.includes('may or may not have been accepted'), 60_000);
+      await waitFor('the ambiguous answer to be recorded', () => run.out.stderr.includes('may or may not have been accepted'));
     } finally {
       sim.setFaults({ dropAfterAccept: 0 });
     }
@@ -176,7 +169,7 @@ describe.each(LEDGER_KINDS)('smsrun resolve on the %s ledger', (kind) => {
     sim.setFaults({ latencyMs: [60_000, 60_000] });
     const run = startCli(['run', job, '--request-timeout', '30', '--settle', '0', '--track-for', '0'], env);
     try {
-      await waitFor('the simulator to accept the message', () => sim.messages().some((m) => m.from === src), 60_000);
+      await waitFor('the simulator to accept the message', () => sim.messages().some((m) => m.from === src));
       run.child.kill('SIGKILL');
       await run.done;
     } finally {

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import {
-  assertBuilt, countByDst, killLeftovers, parseJsonl, parseReportCsv, quickSim, readText, runCli, spawnCli, STACK_LINE, tempDir,
-  waitFor, writeJson, writeText, type CliResult,
+  assertBuilt, countByDst, killLeftovers, parseJsonl, parseReportCsv, quickSim, readText, runCli, spawnCli, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
+import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
 
 // Letters and digits only, long and unlike anything else a run prints.
 const WRONG_TOKEN = 'WrongTokenQz7Xk2Vb9Lm4Np8Rt6Ys3Uw5Hj1Gd0';
@@ -20,19 +21,17 @@ const SECRET_TOKEN = 'SecretTokenPq3Zx8Cv1Bn6Mk4Lj9Hg2Fd7Sa5We0';
 
 let dir: string;
 let home: string;
-let cleanup: () => Promise<void>;
 const sims: Simulator[] = [];
 
 beforeAll(async () => {
   assertBuilt();
-  ({ dir, cleanup } = await tempDir('secrets'));
+  dir = await tempDir('smsrun-secrets-');
   home = path.join(dir, 'home');
 });
 
 afterAll(async () => {
   killLeftovers();
   await Promise.all(sims.map((s) => s.close()));
-  await cleanup?.();
 });
 
 function envFor(sim: Simulator, token: string): Record<string, string> {
@@ -103,7 +102,7 @@ describe('the auth token is never printed or stored', () => {
     const job = await campaign('sec-5xx', src, dsts);
 
     const run = spawnCli(['run', job, '--track-for', '15', '--settle', '0', '--request-timeout', '1'], { cwd: dir, env });
-    await waitFor(() => (sim.stats().byEndpoint['create'] ?? 0) >= 4, 30_000, 'four (refused) creates');
+    await waitFor('four (refused) creates', () => (sim.stats().byEndpoint['create'] ?? 0) >= 4);
     sim.setFaults({ rate5xx: 0 });
     const r = await run.done;
     expect(r.stderr).not.toMatch(STACK_LINE);

@@ -1,17 +1,27 @@
 /** The migration runner and the embedded ledger's single-process guard, on every available ledger. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openLedger } from '../src/ledger/open.js';
-import { migrate, readMigrations, splitStatements } from '../src/ledger/migrate.js';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { migrate, readMigrations, splitStatements, type Migration } from '../src/ledger/migrate.js';
+import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
 import { LedgerTooNewError } from '../src/ledger/errors.js';
 import { runCli } from './helpers/cli.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
-describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
-  let ledger: TestLedger;
-  beforeAll(async () => { ledger = await createTestLedger(kind); });
-  afterAll(async () => { await ledger?.dispose(); });
+// One ledger per kind for the file: creating an embedded one costs seconds, and these tests need no fresh one
+// (the "new Postgres database" case makes its own).
+const ledgers = new Map<'pglite' | 'postgres', TestLedger>();
+beforeAll(async () => {
+  for (const kind of LEDGER_KINDS) ledgers.set(kind, await createTestLedger(kind));
+});
+afterAll(async () => {
+  for (const ledger of ledgers.values()) await ledger.dispose();
+});
 
+describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
   it('applies every numbered file once, even when two runners start together, and refuses a newer database', async () => {
+    const ledger = ledgers.get(kind)!;
     const db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
     try {
       const files = await readMigrations();
@@ -24,6 +34,81 @@ describe.each(LEDGER_KINDS)('migrations on %s', (kind) => {
     } finally {
       await db.close();
     }
+  });
+});
+
+/** The ledger's database with no migration applied (openLedger would apply them all). */
+async function bareDb(ledger: TestLedger): Promise<Db> {
+  return ledger.databaseUrl ? openPostgres(ledger.databaseUrl) : wrapPglite(await PGlite.create(path.join(ledger.home, 'bare')));
+}
+
+const table: Migration = { version: 1, name: '001_t.sql', sql: 'CREATE TABLE t (a int, b int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;' };
+
+describe.each(LEDGER_KINDS)('no-transaction migrations on %s', (kind) => {
+  let ledger: TestLedger;
+  let db: Db;
+  beforeEach(async () => { ledger = await createTestLedger(kind); db = await bareDb(ledger); });
+  afterEach(async () => { await db?.close(); await ledger?.dispose(); });
+
+  const versions = async () => (await db.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version')).map((r) => r.version);
+  const indexes = async () => (await db.query<{ name: string }>(
+    "SELECT indexname AS name FROM pg_indexes WHERE tablename IN ('t', 'u') ORDER BY 1")).map((r) => r.name);
+
+  it('are read from the marker on their first line; only 010 has it among ours', async () => {
+    const files = await readMigrations();
+    expect(files.filter((f) => f.transactional === false).map((f) => f.version)).toEqual([10]);
+  });
+
+  it('run outside a transaction, so CREATE INDEX CONCURRENTLY works, and are recorded after their last statement', async () => {
+    const concurrent: Migration = { version: 2, name: '002_i.sql', transactional: false,
+      sql: '--! no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_a;\nCREATE INDEX CONCURRENTLY t_a ON t (a);' };
+    expect(await migrate(db, [table, concurrent])).toEqual([1, 2]);
+    expect(await versions()).toEqual([1, 2]);
+    expect(await indexes()).toEqual(['t_a']);
+    expect(await migrate(db, [table, concurrent])).toEqual([]);
+  });
+
+  it('stopped half way, run again from the top and are recorded once', async () => {
+    const halfway: Migration = { version: 2, name: '002_i.sql', transactional: false,
+      sql: 'DROP INDEX CONCURRENTLY IF EXISTS t_a;\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS u_b ON u (b);' };
+    await expect(migrate(db, [table, halfway])).rejects.toThrow(/"u" does not exist/);
+    expect(await versions()).toEqual([1]);
+    expect(await indexes()).toEqual(['t_a']);
+    await db.query('CREATE TABLE u (b int)');
+    expect(await migrate(db, [table, halfway])).toEqual([2]);
+    expect(await versions()).toEqual([1, 2]);
+    expect(await indexes()).toEqual(['t_a', 'u_b']);
+  });
+
+  it('are not run on a database newer than the code', async () => {
+    const later: Migration = { version: 3, name: '003_x.sql', sql: 'SELECT 1;' };
+    await migrate(db, [table, later]);
+    const concurrent: Migration = { version: 2, name: '002_i.sql', transactional: false, sql: 'CREATE INDEX CONCURRENTLY t_a ON t (a);' };
+    await expect(migrate(db, [table, concurrent])).rejects.toBeInstanceOf(LedgerTooNewError);
+    expect(await indexes()).toEqual([]);
+  });
+
+  it('upgrade an existing ledger: 010 leaves recipients and attempts without status indexes, with room for HOT updates', async () => {
+    const all = await readMigrations();
+    await migrate(db, all.filter((m) => m.version < 10));
+    const [c] = await db.query<{ id: number }>(
+      `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)
+       VALUES ('old', '{}', 'job.json', 'r.csv', '-', '-', ARRAY['1415']) RETURNING id`);
+    await db.query(
+      `INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, status)
+       SELECT $1, g, g + 1, '+1415555' || g, '1415555' || g, 'pending' FROM generate_series(1, 100) g`, [c!.id]);
+    expect(await migrate(db)).toEqual(all.filter((m) => m.version >= 10).map((m) => m.version));
+    const names = (await db.query<{ name: string }>(
+      "SELECT indexname AS name FROM pg_indexes WHERE tablename IN ('recipients', 'attempts')")).map((r) => r.name);
+    expect(names).not.toContain('recipients_status');
+    expect(names).not.toContain('attempts_open');
+    const options = await db.query<{ relname: string; reloptions: string[] }>(
+      "SELECT relname, reloptions FROM pg_class WHERE relname IN ('recipients', 'attempts') ORDER BY relname");
+    expect(options).toEqual([
+      { relname: 'attempts', reloptions: ['fillfactor=70'] },
+      { relname: 'recipients', reloptions: ['fillfactor=80'] },
+    ]);
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM recipients'))[0]!.n).toBe(100);
   });
 });
 
@@ -44,11 +129,8 @@ describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', (
 });
 
 describe('the embedded ledger', () => {
-  let ledger: TestLedger;
-  beforeAll(async () => { ledger = await createTestLedger('pglite'); });
-  afterAll(async () => { await ledger?.dispose(); });
-
   it('refuses a second process at once, saying why and what to do', async () => {
+    const ledger = ledgers.get('pglite')!;
     const db = await openLedger({ home: ledger.home });
     try {
       const second = await runCli(['status'], { SMSRUN_HOME: ledger.home });

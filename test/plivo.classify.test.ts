@@ -42,19 +42,32 @@ describe('classifyResponse', () => {
     ['401 empty', { status: 401, body: '' }, { kind: 'auth', status: 401, reason: 'HTTP 401 (empty body)' }],
     ['403 geo permission', { status: 403, body: json({ api_id: 'a', error: 'geo permission' }) }, { kind: 'permanent', status: 403, reason: 'geo permission' }],
     ['404', { status: 404, body: json({ api_id: 'a', error: 'not found' }) }, { kind: 'permanent', status: 404, reason: 'not found' }],
-    ['413 HTML', { status: 413, body: '<h1>Too large</h1>' }, { kind: 'permanent', status: 413, reason: 'HTTP 413 (<h1>Too large</h1>)' }],
+    // Not a documented refusal: the request may have been queued (issue 10 item 2).
+    ['403 HTML from a proxy', { status: 403, body: '<h1>Forbidden</h1>' }, { kind: 'ambiguous', status: 403 }],
+    ['413 HTML', { status: 413, body: '<h1>Too large</h1>' }, { kind: 'ambiguous', status: 413 }],
+    ['409 JSON error', { status: 409, body: json({ api_id: 'a', error: 'conflict' }) }, { kind: 'ambiguous', status: 409 }],
+    ['402 JSON error', { status: 402, body: json({ error: 'payment required' }) }, { kind: 'ambiguous', status: 402 }],
     ['429 with seconds', { status: 429, body: json({ error: 'too many requests' }), retryAfter: '7' }, { kind: 'throttled', status: 429, reason: 'too many requests', retryAfterMs: 7000 }],
     ['429 with a date', { status: 429, body: '', retryAfter: 'Wed, 01 May 2024 12:00:30 GMT' }, { kind: 'throttled', status: 429, reason: 'too many requests', retryAfterMs: 30_000 }],
     ['429 without Retry-After', { status: 429, body: '' }, { kind: 'throttled', status: 429, reason: 'too many requests' }],
-    ['500 JSON error', { status: 500, body: json({ api_id: 'a', error: 'internal error' }) }, { kind: 'retryable', status: 500, reason: 'internal error' }],
-    ['503 JSON error without api_id', { status: 503, body: json({ error: 'service unavailable' }) }, { kind: 'retryable', status: 503, reason: 'service unavailable' }],
+    // No document says a 5xx means nothing was queued, and no SDK retries a send: ambiguous, even with Plivo's body.
+    ['500 JSON error', { status: 500, body: json({ api_id: 'a', error: 'internal error' }) }, { kind: 'ambiguous', status: 500 }],
+    ['503 JSON error without api_id', { status: 503, body: json({ error: 'service unavailable' }) }, { kind: 'ambiguous', status: 503 }],
     ['500 HTML', { status: 500, body: '<html>oops</html>' }, { kind: 'ambiguous', status: 500 }],
     ['502 JSON that is not an error', { status: 502, body: json({ message: 'bad gateway' }) }, { kind: 'ambiguous', status: 502 }],
-    ['301 redirect', { status: 301, body: '' }, { kind: 'permanent', status: 301, reason: 'unexpected redirect (HTTP 301): check the base URL' }],
+    ['301 redirect', { status: 301, body: '' }, { kind: 'ambiguous', status: 301 }],
   ])('%s', (_title, answer, expected) => {
     const outcome = classifyResponse(answer, NOW);
     expect(outcome).toMatchObject(expected);
     if (expected.kind === 'throttled' && !('retryAfterMs' in expected)) expect(outcome).not.toHaveProperty('retryAfterMs');
+  });
+
+  it("says why a 5xx with Plivo's own error body is still ambiguous", () => {
+    expect(classifyResponse({ status: 503, body: json({ api_id: 'a', error: 'service unavailable' }) })).toEqual({
+      kind: 'ambiguous',
+      status: 503,
+      reason: "HTTP 503 (service unavailable): no Plivo document says a 5xx means nothing was queued, so the message(s) may have been",
+    });
   });
 
   it('says why a 5xx HTML body is ambiguous', () => {

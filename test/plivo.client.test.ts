@@ -126,9 +126,9 @@ describe('PlivoClient.send', () => {
     expect(await client(base).send(SMS)).toMatchObject({ kind: 'ambiguous', status: 500 });
   });
 
-  it("reports a 500 with Plivo's JSON error as retryable", async () => {
+  it("reports a 500 with Plivo's JSON error as ambiguous (no document says nothing was queued)", async () => {
     const { base } = await serve(reply(500, { api_id: 'a1', error: 'internal server error' }));
-    expect(await client(base).send(SMS)).toEqual({ kind: 'retryable', status: 500, reason: 'internal server error' });
+    expect(await client(base).send(SMS)).toMatchObject({ kind: 'ambiguous', status: 500 });
   });
 
   it('reports a connection destroyed after the request as ambiguous', async () => {
@@ -150,10 +150,9 @@ describe('PlivoClient.send', () => {
 
   it('reports a server that never answers as ambiguous after timeoutMs', async () => {
     const { base } = await serve(() => undefined);
-    const started = Date.now();
+    // Without the timeout this would hang until vitest gives up: the answer itself is the proof, not a stopwatch.
     const outcome = await client(base, 150).send(SMS);
     expect(outcome).toEqual({ kind: 'ambiguous', reason: 'no answer within 150 ms: the message(s) may have been queued' });
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('reports a refused connection as retryable', async () => {
@@ -163,7 +162,8 @@ describe('PlivoClient.send', () => {
 
   it('does not follow a redirect, which would turn the POST into a GET', async () => {
     const { base, seen } = await serve(reply(302, '', { Location: '/elsewhere/' }));
-    expect(await client(base).send(SMS)).toEqual({ kind: 'permanent', status: 302, reason: 'unexpected redirect (HTTP 302): check the base URL' });
+    // Not a documented refusal, so ambiguous (issue 10 item 2); the reason still points at the base URL.
+    expect(await client(base).send(SMS)).toMatchObject({ kind: 'ambiguous', status: 302, reason: expect.stringContaining('check the base URL') });
     expect(seen).toHaveLength(1);
   });
 
@@ -243,7 +243,8 @@ describe('PlivoClient reads', () => {
     const { base, seen } = await serve(reply(200, { meta: { next: '' }, objects: [] }));
     const page = await client(base).listNext(`${MESSAGE_PATH}?limit=20&offset=20`);
     expect(seen[0]?.url).toBe(`${MESSAGE_PATH}?limit=20&offset=20`);
-    expect(page).toEqual({ objects: [], unreadable: [], next: null });
+    expect(page).toMatchObject({ objects: [], unreadable: [], next: null });
+    expect(page.answered?.date).toEqual(expect.any(Number)); // Plivo's Date header, for clock skew
   });
 
   it('will not follow next to another host', async () => {

@@ -3,7 +3,7 @@
  * what identifies it, never the whole page; `mayBeAmong` says whether such a record can matter to a caller.
  */
 import { describe, expect, it } from 'vitest';
-import { mayBeAmong, parseListPage, type UnreadableRecord } from '../src/plivo/list.js';
+import { listQuery, mayBeAmong, parseListPage, senderFilter, type UnreadableRecord } from '../src/plivo/list.js';
 
 const mdr = (uuid: string, extra: Record<string, unknown> = {}) => ({
   message_uuid: uuid, message_time: '2024-08-21 18:28:49.244057+05:30', message_direction: 'outbound', message_state: 'delivered',
@@ -60,5 +60,16 @@ describe('mayBeAmong: can an unreadable record matter?', () => {
     expect(mayBeAmong(record({ messageUuid: null, direction: null, fromNumber: null, toNumber: null }), batch)).toBe(true);
     expect(mayBeAmong(record({}), { uuids: new Set(['u9']) })).toBe(true);
     expect(mayBeAmong(record({ powerpackId: 'pp-1', fromNumber: '14155550777' }), { sender: 'powerpack:pp-1' })).toBe(true);
+  });
+});
+
+describe('senderFilter', () => {
+  it("asks for each sender kind the way Plivo's docs say: a long code in E.164, a short code or sender ID exactly", () => {
+    const query = (sender: string) => new URLSearchParams(listQuery(senderFilter(sender)).slice(1));
+    expect(query('14155550100').get('from_number')).toBe('+14155550100');
+    expect(query('12345').get('from_number')).toBe('12345');
+    expect(query('ACME').get('from_number')).toBe('ACME');
+    expect(query('powerpack:pp-1').get('powerpack_id')).toBe('pp-1');
+    expect(query('powerpack:pp-1').has('from_number')).toBe(false);
   });
 });

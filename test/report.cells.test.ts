@@ -69,7 +69,7 @@ describe.each(LEDGER_KINDS)('CSV fields in the %s ledger', (kind) => {
     const id = await db.transaction(async (tx) => {
       const campaignId = await insertCampaign(tx, { name: `fields-${kind}`, job: {}, jobFile: 'j', csvFile: 'c', csvSha256: '-', contentHash: '-', senders: ['14155550200'] });
       await insertRecipients(tx, campaignId, rows.map((fields, i) => ({
-        rowNo: i + 1, lineNo: i + 2, rawDst: fields[0]!, dst: fields[0]!, text: 'hi', units: 1, status: 'pending' as const, reason: null, fields,
+        rowNo: i + 1, lineNo: i + 2, rawDst: fields[0]!, dst: fields[0]!, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null, fields,
       })));
       await finalizeLoad(tx, campaignId, ['14155550200'], 10, ['phone', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
       return campaignId;

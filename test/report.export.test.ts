@@ -199,7 +199,7 @@ describe.each(LEDGER_KINDS)('export on the %s ledger', (kind) => {
       await db.transaction(async (tx) => {
         // What an earlier smsrun's load wrote: no header, no fields.
         const id = await insertCampaign(tx, { name: `${name}-old`, job: { name: `${name}-old`, dst_column: 'phone' }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [SRC] });
-        await insertRecipients(tx, id, [{ rowNo: 1, lineNo: 2, rawDst: '+14155550301', dst: '14155550301', text: 'hi', units: 1, status: 'pending', reason: null }]);
+        await insertRecipients(tx, id, [{ rowNo: 1, lineNo: 2, rawDst: '+14155550301', dst: '14155550301', text: 'hi', units: 1, status: 'pending', reason: null, country: null, numberType: null }]);
         await finalizeLoad(tx, id, [SRC], 10);
       });
     } finally {

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { startSimulator, type Simulator, type SimOptions } from '../src/sim/index.js';
+import { waitFor } from './helpers/wait.js';
 
 // The simulator's HTTP surface, spoken to with plain fetch: routes, auth,
 // validation of a send, the List API, account limits and injected faults.
@@ -284,6 +285,21 @@ describe('reading', () => {
     expect(g.body.to_number).toBe('141XXXXX123');
   });
 
+  test('List compares from_number exactly per sender kind: E.164 for a long code, a short code or sender ID as it is', async () => {
+    const s = await sim();
+    await send(s, { src: '12345', dst: '14155550401', text: 'short' });
+    await send(s, { src: 'ACME', dst: '14155550402', text: 'alpha' });
+    await send(s, { src: '14155550100', dst: '14155550403', text: 'long' });
+    const to = async (from: string) =>
+      ((await call(s, 'GET', `${messagesPath(s)}?from_number=${encodeURIComponent(from)}`)).body.objects as { to_number: string }[]).map((o) => o.to_number);
+    expect(await to('12345')).toEqual(['14155550401']);
+    expect(await to('+12345')).toEqual([]);
+    expect(await to('ACME')).toEqual(['14155550402']);
+    expect(await to('+14155550100')).toEqual(['14155550403']);
+    expect(await to('14155550100')).toEqual([]);
+    expect(await to('+1 (415) 555-0100')).toEqual([]);
+  });
+
   test('List filters, newest first, and pages with next/previous carrying the filters', async () => {
     const s = await sim();
     const numbers = Array.from({ length: 25 }, (_, i) => String(14155500000 + i));
@@ -307,8 +323,12 @@ describe('reading', () => {
     expect(last.body.meta.next).toBeNull();
     expect(last.body.meta.previous).toBe(`/v1/Account/${s.authId}/Message/?limit=10&offset=10&from_number=%2B14155550100`);
 
-    const to = await call(s, 'GET', `${messagesPath(s)}?to_number=14155550301`);
+    const to = await call(s, 'GET', `${messagesPath(s)}?to_number=%2B14155550301`);
     expect(to.body.objects.map((o: { from_number: string }) => o.from_number)).toEqual(['14155550200']);
+    // Exact, as Plivo's docs ask: a long code only in E.164 with '+', no separators.
+    for (const form of ['14155550301', '%2B1%20415%20555%200301', '%2B1-415-555-0301']) {
+      expect((await call(s, 'GET', `${messagesPath(s)}?to_number=${form}`)).body.objects, form).toEqual([]);
+    }
     const all = await call(s, 'GET', messagesPath(s));
     expect(all.body.meta).toMatchObject({ limit: 20, total_count: 26 });
     expect(all.body.objects[0].to_number).toBe('14155550301');
@@ -317,7 +337,7 @@ describe('reading', () => {
   test('List filters by state, type and error code, and refuses bad values', async () => {
     const s = await sim();
     await send(s, { src: '14155550100', dst: '14155550101<14155550198', text: 'x' });
-    await waitFor(() => s.messages().every((m) => m.state === 'delivered' || m.state === 'failed'));
+    await waitFor('both messages final', () => s.messages().every((m) => m.state === 'delivered' || m.state === 'failed'));
     const failed = await call(s, 'GET', `${messagesPath(s)}?message_state=failed&error_code=90&message_type=sms`);
     expect(failed.body.objects.map((o: { to_number: string }) => o.to_number)).toEqual(['14155550198']);
     expect((await call(s, 'GET', `${messagesPath(s)}?message_direction=inbound`)).body.objects).toEqual([]);
@@ -435,7 +455,7 @@ describe('faults', () => {
   test('a dropped connection frees its in-flight slot', async () => {
     const s = await sim({ faults: { dropAfterAccept: 1 }, limits: { requestsPer5s: 300, concurrent: 1, listPerMinute: 20 } });
     await expect(send(s, { src: '14155550100', dst: '14155550101', text: 'x' })).rejects.toThrow();
-    await waitFor(() => s.stats().inFlight === 0);
+    await waitFor('the dropped request to leave', () => s.stats().inFlight === 0);
     s.setFaults({ dropAfterAccept: 0 });
     expect((await send(s, { src: '14155550100', dst: '14155550102', text: 'x' })).status).toBe(202);
   });
@@ -456,9 +476,9 @@ describe('faults', () => {
     });
     req.on('error', () => undefined);
     req.write('{"src": "14155550100", ');
-    await waitFor(() => s.stats().inFlight === 1);
+    await waitFor('the request to arrive', () => s.stats().inFlight === 1);
     req.destroy();
-    await waitFor(() => s.stats().inFlight === 0);
+    await waitFor('the hung-up request to leave', () => s.stats().inFlight === 0);
     expect(s.stats().internalErrors).toBe(0);
     expect(s.messages()).toHaveLength(0);
   });
@@ -471,11 +491,13 @@ describe('faults', () => {
   test('latency delays the answer after the messages were recorded', async () => {
     const s = await sim({ faults: { latencyMs: [300, 300] } });
     const started = Date.now();
-    const pending = send(s, { src: '14155550100', dst: '14155550101', text: 'x' });
-    await waitFor(() => s.messages().length === 1);
-    expect(Date.now() - started).toBeLessThan(250);
+    let answered = false;
+    const pending = send(s, { src: '14155550100', dst: '14155550101', text: 'x' }).finally(() => { answered = true; });
+    await waitFor('the message to be recorded', () => s.messages().length === 1);
+    expect(answered).toBe(false); // recorded first, answered after
     const a = await pending;
     expect(a.status).toBe(202);
+    // A lower bound only: the simulator holds the answer at least this long; load can only add to it.
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
@@ -502,10 +524,3 @@ describe('faults', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -4,8 +4,7 @@
  * in-process Plivo simulator. Not a test file itself (no `.test.` in the name).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { startSimulator, type Simulator, type SimOptions } from '../src/sim/index.js';
@@ -26,12 +25,6 @@ export function spawnCli(args: string[], opts: { cwd: string; env: Record<string
 
 export function runCli(args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<CliResult> {
   return startCli(args, opts.env, opts.cwd).done;
-}
-
-/** A fresh temp directory; removed by the returned cleanup. */
-export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `smsrun-${prefix}-`));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A quick simulator: no account limits, fast queues and receipts. */
@@ -99,12 +92,4 @@ export function countByDst(sim: Simulator, src: string): Map<string, number> {
 
 export function fromSender(sim: Simulator, src: string) {
   return sim.messages().filter((m) => m.sender === src);
-}
-
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -7,7 +7,8 @@ const T0 = Date.UTC(2026, 10, 25, 12);
 
 /** A message whose request left at T0 + `atMs` and was answered 100 ms later. */
 function due(atMs: number, uuid = `u${atMs}`): DueMessage {
-  return { message_uuid: uuid, sent_after: new Date(T0 + atMs), submitted_at: new Date(T0 + atMs + 100), due_since: new Date(T0 + atMs + 5000) };
+  return { message_uuid: uuid, sent_after: new Date(T0 + atMs), submitted_at: new Date(T0 + atMs + 100), due_since: new Date(T0 + atMs + 5000),
+    expiry_s: 10_800, give_up_at: new Date(T0 + atMs + 100 + 10_800_000 + 600_000) };
 }
 
 function input(over: Partial<PlanInput>): PlanInput {

@@ -45,6 +45,10 @@ const jobSchema = z.strictObject({
   encoding: z.string().refine((e) => iconv.encodingExists(e), { error: (i) => encodingProblem(String(i.input)) }).optional(),
   delimiter: z.enum([',', ';', '\t', '|'], { error: 'use ",", ";", "\\t" (a tab) or "|"; without the key it is detected from the header line' }).optional(),
   landlines: z.enum(['send', 'skip'], { error: 'use "send" (the default) or "skip" (landlines are kept in the report as skipped)' }).optional(),
+  // Not a content key: suppression lists grow between runs, and every run reads them again (src/optout/).
+  suppress: z.array(z.string().min(1, 'give the path of a suppression list, relative to the job file'), {
+    error: 'use a list of CSV files of numbers not to text, relative to the job file, e.g. ["optouts.csv"]',
+  }).optional(),
 });
 
 export type JobFields = z.infer<typeof jobSchema>;

@@ -26,9 +26,10 @@ export interface LoadResult {
   loaded: boolean;
 }
 
-export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
+/** `sandbox`: the job's sandbox campaign, another campaign than the real one of the same name (sql/007). */
+export async function loadCampaign(db: Db, job: Job, sandbox = false): Promise<LoadResult> {
   if (job.fromLedger) {
-    const campaign = await findCampaign(db, job.name);
+    const campaign = await findCampaign(db, job.name, sandbox);
     if (campaign) return { campaign, loaded: false };
   }
   const csvSha256 = await sha256File(job.recipientsPath);
@@ -37,13 +38,13 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
     if (existing.content_hash !== contentHash) throw conflict(job, existing, csvSha256);
     return { campaign: existing, loaded: false };
   };
-  const existing = await findCampaign(db, job.name);
+  const existing = await findCampaign(db, job.name, sandbox);
   if (existing) return check(existing);
   const loadedBySomeoneElse = await db.transaction(async (tx) => {
     // Two processes starting the same new campaign at once: the second waits here for the first's load,
     // then finds the campaign loaded.
     await lockCampaignName(tx, job.name);
-    const loadedMeanwhile = await findCampaign(tx, job.name);
+    const loadedMeanwhile = await findCampaign(tx, job.name, sandbox);
     if (loadedMeanwhile) return loadedMeanwhile;
     const campaignId = await insertCampaign(tx, {
       name: job.name,
@@ -53,6 +54,7 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
       csvSha256,
       contentHash,
       senders: job.senders,
+      sandbox,
     });
     let header: string[] = [];
     for await (const chunk of readRecipientChunks(job, (h) => { header = h; })) await insertRecipients(tx, campaignId, chunk);
@@ -60,7 +62,7 @@ export async function loadCampaign(db: Db, job: Job): Promise<LoadResult> {
     return undefined;
   });
   if (loadedBySomeoneElse) return check(loadedBySomeoneElse);
-  return { campaign: (await findCampaign(db, job.name))!, loaded: true };
+  return { campaign: (await findCampaign(db, job.name, sandbox))!, loaded: true };
 }
 
 /**

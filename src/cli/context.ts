@@ -2,12 +2,15 @@
  * What every command needs from the environment: where the ledger is, and how to reach Plivo
  * (or the built-in simulator with --sandbox). The auth token is passed to the client and nowhere else.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { describePlace, ledgerPlace } from '../ledger/place.js';
 import type { Db } from '../ledger/db.js';
 import { openLedger } from '../ledger/open.js';
 import { PlivoClient } from '../plivo/client.js';
 import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
+import type { CampaignAccount } from '../ledger/campaigns.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -19,15 +22,38 @@ export interface GlobalArgs {
   home?: string | undefined;
 }
 
+/** Where the embedded ledger and the reports live (ledger/place.ts). */
 export function smsrunHome(args: GlobalArgs, env: NodeJS.ProcessEnv): string {
-  return path.resolve(args.home ?? env['SMSRUN_HOME'] ?? '.smsrun');
+  return ledgerPlace(args.home, env).home;
 }
 
-export function openLedgerFor(args: GlobalArgs, io: Io): Promise<Db> {
-  return openLedger({
-    databaseUrl: io.env['DATABASE_URL'] || undefined,
-    home: smsrunHome(args, io.env),
+/**
+ * Opens the ledger for a command, naming it on the command's first line of output (stderr, so that
+ * stdout stays the command's data). A command that only reads passes `read: true`: an embedded ledger that
+ * does not exist yet is then not created (undefined is returned).
+ */
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read: true }): Promise<Db | undefined>;
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts?: { read?: false }): Promise<Db>;
+export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boolean } = {}): Promise<Db | undefined> {
+  const place = ledgerPlace(args.home, io.env);
+  if (opts.read && !place.databaseUrl && !existsSync(path.join(place.home, 'ledger'))) {
+    io.stderr.write(`${describePlace(place, io.env)} (none there yet)\n`);
+    return undefined;
+  }
+  if (!opts.read) {
+    io.stderr.write(`${describePlace(place, io.env)}\n`);
+    return openLedger({ databaseUrl: place.databaseUrl, home: place.home });
+  }
+  let via: string | undefined;
+  const db = await openLedger({
+    databaseUrl: place.databaseUrl, home: place.home,
+    read: { onShared: (pid) => { via = `read through the smsrun process that holds it (pid ${pid})`; } },
+  }).catch((err: unknown) => {
+    io.stderr.write(`${describePlace(place, io.env)}\n`);
+    throw err;
   });
+  io.stderr.write(`${describePlace(place, io.env, via)}\n`);
+  return db;
 }
 
 export interface PlivoConnection {
@@ -35,14 +61,21 @@ export interface PlivoConnection {
   /** For checking status-callback signatures only; never printed. */
   authToken: string;
   description: string;
+  /** Whom the run sends as, recorded with the campaign and checked on every resume (sql/007). */
+  account: CampaignAccount;
   close(): Promise<void>;
 }
 
+/** Plivo's API, unless PLIVO_API_URL says otherwise. */
+export const PLIVO_API_URL = 'https://api.plivo.com';
+
 /** A client for real Plivo (credentials from the environment), or for an in-process simulator. */
-export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: Io, timeoutMs: number): Promise<PlivoConnection> {
+export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: Io, timeoutMs: number, home?: string): Promise<PlivoConnection> {
   if (sandbox) {
     const { startSimulator } = await import('../sim/index.js');
     const sim = await startSimulator({
+      // The sandbox's memory, beside the ledger, so that a resumed sandbox campaign tracks what it sent.
+      ...(home && job ? { journal: path.join(home, 'sandbox', `${job.name}.jsonl`) } : {}),
       mps: job?.rate ?? 1,
       mpsCounts: job?.rate_counts ?? 'units',
       deliveryDelayMs: [300, 2000],
@@ -51,6 +84,7 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
       client: new PlivoClient({ authId: sim.authId, authToken: sim.authToken, baseUrl: sim.url, timeoutMs }),
       authToken: sim.authToken,
       description: `the built-in Plivo simulator at ${sim.url} (--sandbox: nothing leaves this machine)`,
+      account: { sandbox: true },
       close: () => sim.close(),
     };
   }
@@ -61,7 +95,10 @@ export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: I
       '(find them on the Plivo console\'s overview page), or pass --sandbox to try the job on the built-in simulator.');
   }
   const baseUrl = io.env['PLIVO_API_URL'] || undefined;
+  // The endpoint as recorded with the campaign: one spelling per server, whatever the trailing slashes.
+  const apiUrl = (baseUrl ?? PLIVO_API_URL).replace(/\/+$/, '');
   return {
+    account: { sandbox: false, authId, apiUrl },
     client: new PlivoClient({ authId, authToken, timeoutMs, ...(baseUrl ? { baseUrl } : {}) }),
     authToken,
     description: `Plivo at ${baseUrl ?? 'https://api.plivo.com'} as ${authId}`,

@@ -1,7 +1,7 @@
 /**
  * The command line: yargs wires each command to a plain function in ./commands and turns what it returns
  * or throws into an exit code (README, "Exit codes"): 0 done, 1 the run stopped on a failure, 2 bad usage
- * or input, 130 interrupted. A user's mistake prints its message, never a stack trace.
+ * or input, 3 the campaign was cancelled (smsrun cancel), 130 interrupted. A user's mistake prints its message, never a stack trace.
  */
 import yargs, { type Argv } from 'yargs';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
@@ -15,13 +15,16 @@ import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
 import { webhookCommand } from './commands/webhook.js';
+import { SUPPRESS_ACTIONS, suppressCommand } from './commands/suppress.js';
+import { cancelCommand } from './commands/cancel.js';
+import { retryCommand } from './commands/retry.js';
 import type { TrackBy } from '../track/planner.js';
 
 const runFlags = <T>(y: Argv<T>) => y
   .option('sandbox', { type: 'boolean', default: false, describe: 'send to the built-in Plivo simulator instead of Plivo (nothing leaves this machine)' })
   .option('track-for', { type: 'number', default: 300, describe: 'seconds to keep tracking delivery after the last batch is sent (smsrun poll carries on later)' })
   .option('request-timeout', { type: 'number', default: 30, describe: 'seconds to wait for Plivo to answer a request' })
-  .option('settle', { type: 'number', default: 10, describe: "seconds to wait, after a request's timeout, before looking it up in Plivo's records" })
+  .option('settle', { type: 'number', default: 60, describe: "seconds between the two lookups in Plivo's records that must both miss a message before it is sent again (Plivo's index lag is undocumented; lower it only against the simulator)" })
   .option('list-per-minute', { type: 'number', default: 20, describe: "your account's List API limit: Plivo's is 20 a minute; raise it only if Plivo raised yours" })
   .option('track-by', { choices: ['auto', 'list', 'get'] as const, default: 'auto' as const, describe: "how to read delivery states: auto picks the List API or single GETs per time window (list and get force one, to compare)" })
   .option('callback-url', { type: 'string', describe: "the public https url where Plivo should send status callbacks (received by --listen, or by 'smsrun webhook'); polling then only finishes what callbacks did not" })
@@ -68,7 +71,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   const parser = yargs(argv)
     .scriptName('smsrun')
     .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
-    .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME, default ./.smsrun); ignored for the ledger when DATABASE_URL is set' })
+    .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME; default: your data directory, ~/.local/share/smsrun on Linux, or an older ./.smsrun found in this folder); ignored for the ledger when DATABASE_URL is set' })
     .command('run <job>', 'send a campaign from a job file, track it, print the summary and write the report', (y) => runFlags(y.positional('job', { type: 'string', demandOption: true, describe: 'the job file (JSON)' })),
       (a) => set(runCommand(a.job, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
@@ -113,6 +116,28 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         'recorded wait in the ledger and are applied within a second of it. Works on DATABASE_URL, or on the embedded ledger when no ' +
         'other smsrun process has it open.'),
       (a) => set(webhookCommand({ home: a.home, callbackUrl: a['callback-url'], listen: a.listen }, io)))
+    .command('suppress <action> [items..]', 'the suppression list (numbers never texted) of the account in PLIVO_AUTH_ID, or of --sandbox: add NUMBER…, import FILE, remove NUMBER…, list, export', (y) => y
+      .positional('action', { choices: SUPPRESS_ACTIONS, demandOption: true })
+      .positional('items', { type: 'string', array: true, describe: 'numbers (add, remove) or a CSV file (import)' })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'the list of --sandbox runs instead of the Plivo account\'s' })
+      .option('reason', { type: 'string', describe: 'why (add, import: for rows without a reason column)' })
+      .option('default-country', { type: 'string', describe: 'how to read national numbers, e.g. US' })
+      .option('out', { type: 'string', describe: 'export: the CSV file to write (default: standard output)' })
+      .epilog('A CSV to import has a column named number, phone, dst, e164, mobile or to (and optionally reason), or one number a line. ' +
+        'Export writes number, reason, source, created_at, which import reads back. Opt-outs also arrive by themselves: Plivo error 200, ' +
+        'and STOP texted to your numbers (smsrun webhook, run --listen).'),
+      (a) => set(suppressCommand({
+        home: a.home, action: a.action, items: (a.items ?? []).map(String), sandbox: a.sandbox, reason: a.reason,
+        defaultCountry: a['default-country'], out: a.out,
+      }, io)))
+    .command('cancel <campaign>', 'stop a campaign for good: pending recipients become cancelled; a run of it stops within seconds (exit 3)', (y) => y
+      .positional('campaign', { type: 'string', demandOption: true }),
+      (a) => set(cancelCommand(a.campaign, { home: a.home }, io)))
+    .command('retry <campaign>', 'make a new campaign of the recipients that failed (send it with smsrun resume); nobody reached is texted again', (y) => y
+      .positional('campaign', { type: 'string', demandOption: true })
+      .option('only', { type: 'string', array: true, describe: 'statuses to retry (default failed,undelivered,expired; also rejected, cancelled)' })
+      .option('name', { type: 'string', describe: 'the new campaign\'s name (default <campaign>-retryN)' }),
+      (a) => set(retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name }, io)))
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()

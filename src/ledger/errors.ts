@@ -17,6 +17,26 @@ export class LedgerLockedError extends RunFailedError {
 }
 
 export class CampaignConflictError extends UsageError {}
+
+/** A campaign resumed as another Plivo account, or against another endpoint, than the one it runs as. */
+export class CampaignAccountError extends UsageError {
+  constructor(name: string, owner: { authId: string; apiUrl: string }, asked: { authId: string; apiUrl: string }) {
+    super(`campaign '${name}' belongs to Plivo account ${owner.authId} at ${owner.apiUrl}, but this run would send as ` +
+      `${asked.authId} at ${asked.apiUrl}. Set PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (and PLIVO_API_URL) to that account's ` +
+      'to resume it, or give the job another name to start a new campaign on this account.');
+  }
+}
+
+/** A campaign resumed by name in the other world: a sandbox campaign without --sandbox, or a real one with it. */
+export class CampaignWorldError extends UsageError {
+  constructor(name: string, sandbox: boolean) {
+    super(sandbox
+      ? `campaign '${name}' is a sandbox campaign (run with --sandbox): resume it with --sandbox. A real campaign of that name ` +
+        "is started by 'smsrun run <job file>' without --sandbox."
+      : `campaign '${name}' is a real campaign, not a sandbox one: resume it without --sandbox. A sandbox trial of its job ` +
+        "is 'smsrun run <job file> --sandbox'.");
+  }
+}
 export class UnknownCampaignError extends UsageError {
   constructor(name: string) {
     super(`no campaign named '${name}' in this ledger. Run 'smsrun status' to list campaigns, ` +

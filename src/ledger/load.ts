@@ -13,6 +13,8 @@ export interface NewCampaign {
   csvSha256: string;
   contentHash: string;
   senders: readonly string[];
+  /** A sandbox campaign (sql/007); a real one by default. */
+  sandbox?: boolean;
 }
 
 export interface RecipientRow {
@@ -41,9 +43,9 @@ export async function lockCampaignName(tx: Queryable, name: string): Promise<voi
 
 export async function insertCampaign(tx: Queryable, c: NewCampaign): Promise<number> {
   const [row] = await tx.query<{ id: number }>(
-    `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [c.name, JSON.stringify(c.job), c.jobFile, c.csvFile, c.csvSha256, c.contentHash, c.senders],
+    `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders, sandbox)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [c.name, JSON.stringify(c.job), c.jobFile, c.csvFile, c.csvSha256, c.contentHash, c.senders, c.sandbox ?? false],
   );
   return row!.id;
 }

@@ -1,52 +1,124 @@
 /**
- * Applies the numbered migrations in `sql/` (the ledger's only schema source), in order, all in one
- * transaction. A lock serialises concurrent runners (two `smsrun run` processes starting at once on one
- * Postgres), and each migration row is recorded in the same transaction as its DDL, so migrations are
- * either wholly applied and recorded or not at all. A database that is newer than this code is refused.
+ * Applies the numbered migrations in `sql/` (the ledger's only schema source), in order. One lock serialises
+ * concurrent runners (two `smsrun run` processes starting at once on one Postgres), and a database that is
+ * newer than this code is refused before anything is applied.
+ *
+ * Most migrations run in a transaction of their own, which records the migration row together with its DDL:
+ * either wholly applied and recorded, or not at all. A file whose first line is `--! no-transaction` runs
+ * statement by statement outside any transaction and is recorded only after its last statement: that is what
+ * `CREATE INDEX CONCURRENTLY` needs, so that a big index on a shared Postgres does not block the campaigns
+ * running on it. Such a file must be safe to run again from the top (a crash can stop it half way): `IF
+ * EXISTS`/`IF NOT EXISTS` everywhere, and a `DROP INDEX CONCURRENTLY IF EXISTS x` before each `CREATE INDEX
+ * CONCURRENTLY x`, which also removes the INVALID index a failed concurrent build leaves behind.
+ *
+ * The lock: on Postgres, a session advisory lock taken by polling `pg_try_advisory_lock` on a connection of
+ * its own. Waiting in `pg_advisory_lock` would hold a snapshot while it waits, and `CREATE INDEX
+ * CONCURRENTLY` in the lock holder waits for every older snapshot to go: the two would deadlock. PGlite is
+ * one process (its data directory is locked); migrations of one `Db` are serialised in this process.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 import { LedgerTooNewError } from './errors.js';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 const MIGRATION_FILE = /^(\d{3})_[a-z0-9_]+\.sql$/;
+/** The first line of a migration that must run outside a transaction. */
+const NO_TRANSACTION = /^--! no-transaction\s*$/;
 // Any constant shared by all smsrun processes: the key of the advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY = 7_468_291;
+/** How often a runner waiting for another one's migrations tries the lock again. */
+const LOCK_POLL_MS = 50;
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** False for a `--! no-transaction` file. */
+  transactional?: boolean | undefined;
 }
 
 export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => MIGRATION_FILE.test(f)).sort();
-  return Promise.all(
-    files.map(async (name) => ({ version: Number(name.slice(0, 3)), name, sql: await readFile(dir + name, 'utf8') })),
-  );
+  return Promise.all(files.map(async (name) => {
+    const sql = await readFile(dir + name, 'utf8');
+    return { version: Number(name.slice(0, 3)), name, sql, transactional: !NO_TRANSACTION.test(sql.split('\n', 1)[0] ?? '') };
+  }));
 }
 
-export async function migrate(db: Db, migrations?: Migration[]): Promise<number[]> {
-  const all = migrations ?? (await readMigrations());
-  const latest = all.at(-1)?.version ?? 0;
-  const applied: number[] = [];
-  await db.transaction(async (tx) => {
-    // The lock comes first: even CREATE TABLE IF NOT EXISTS fails when two processes race on a new database.
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    await tx.query(`CREATE TABLE IF NOT EXISTS smsrun_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const rows = await tx.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version');
-    const done = new Set(rows.map((r) => r.version));
-    const newest = rows.at(-1)?.version ?? 0;
-    if (newest > latest) throw new LedgerTooNewError(newest, latest);
-    for (const m of all) {
-      if (done.has(m.version)) continue;
-      await tx.query('INSERT INTO smsrun_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      await execScript(tx, m.sql);
-      applied.push(m.version);
+/** One connection that migrations run on, with the lock held. */
+interface Runner extends Queryable {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+const running = new WeakMap<Db, Promise<unknown>>();
+
+/** Applies the migrations this database lacks; resolves with their versions. */
+export function migrate(db: Db, migrations?: Migration[]): Promise<number[]> {
+  const previous = running.get(db) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(async () => apply(db, migrations ?? (await readMigrations())));
+  running.set(db, next);
+  return next;
+}
+
+async function apply(db: Db, all: Migration[]): Promise<number[]> {
+  if (db.kind === 'pglite') return applyMissing(db, all);
+  const session = await db.openSession(() => undefined);
+  try {
+    while (!(await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK_KEY]))[0]?.ok) {
+      await sleep(LOCK_POLL_MS);
     }
-  });
+    // Closing the session releases the lock too; unlocking first hands it over without waiting for that.
+    const result = await applyMissing(sessionRunner(session), all);
+    await session.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    return result;
+  } finally {
+    await session.close();
+  }
+}
+
+/** Transactions on one session connection (the lock is that session's). */
+function sessionRunner(session: Queryable): Runner {
+  return {
+    query: (sql, params) => session.query(sql, params),
+    async transaction(fn) {
+      await session.query('BEGIN');
+      try {
+        const result = await fn(session);
+        await session.query('COMMIT');
+        return result;
+      } catch (err) {
+        await session.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+}
+
+async function applyMissing(runner: Runner, all: Migration[]): Promise<number[]> {
+  const latest = all.at(-1)?.version ?? 0;
+  await runner.query(`CREATE TABLE IF NOT EXISTS smsrun_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const rows = await runner.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version');
+  const newest = rows.at(-1)?.version ?? 0;
+  if (newest > latest) throw new LedgerTooNewError(newest, latest);
+  const done = new Set(rows.map((r) => r.version));
+  const applied: number[] = [];
+  for (const m of all) {
+    if (done.has(m.version)) continue;
+    const record = (q: Queryable) => q.query('INSERT INTO smsrun_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    if (m.transactional === false) {
+      await execScript(runner, m.sql);
+      await record(runner);
+    } else {
+      await runner.transaction(async (tx) => {
+        await record(tx);
+        await execScript(tx, m.sql);
+      });
+    }
+    applied.push(m.version);
+  }
   return applied;
 }
 
@@ -54,7 +126,6 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<number[
 async function execScript(tx: { query(sql: string): Promise<unknown> }, script: string): Promise<void> {
   for (const statement of splitStatements(script)) await tx.query(statement);
 }
-
 /** Splits on `;` at line ends outside dollar-quoted bodies; our migrations keep to that shape. */
 export function splitStatements(script: string): string[] {
   const out: string[] = [];

@@ -7,15 +7,28 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { openPostgres, wrapPglite, type Db } from './db.js';
 import { migrate } from './migrate.js';
-import { acquireDirLock } from './lock.js';
+import { acquireDirLock, readOwner } from './lock.js';
+import { LedgerLockedError } from './errors.js';
+import { connectReader, serveReaders } from './share.js';
+import { initPgliteDir } from './pglite-init.js';
 import { RunFailedError } from '../errors.js';
+import { redactUrl } from './place.js';
 
 export interface LedgerOptions {
   databaseUrl?: string | undefined;
   home: string;
+  /**
+   * Only reading (status, export): when another process holds the embedded ledger, read it through that
+   * process (ledger/share.ts) instead of being refused. `onShared` is told when that happens.
+   */
+  read?: { onShared(pid: number): void } | undefined;
 }
 
 export async function openLedger(opts: LedgerOptions): Promise<Db> {
+  if (!opts.databaseUrl && opts.read) {
+    const shared = await readThroughHolder(opts.home, opts.read.onShared);
+    if (shared) return shared;
+  }
   const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl) : await openEmbedded(opts.home);
   try {
     await migrate(db);
@@ -25,6 +38,21 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
   }
   return db;
 }
+
+/** The ledger through the process that holds it, or undefined when nobody holds it. */
+async function readThroughHolder(home: string, onShared: (pid: number) => void): Promise<Db | undefined> {
+  const owner = await readOwner(lockFile(home));
+  if (!owner.alive) return undefined;
+  try {
+    const db = await connectReader(home);
+    onShared(owner.pid);
+    return db;
+  } catch {
+    throw new LedgerLockedError(home, owner.pid); // an older smsrun, or one still starting: it serves no readers
+  }
+}
+
+const lockFile = (home: string) => path.join(home, 'ledger.lock');
 
 async function connectPostgres(url: string): Promise<Db> {
   const db = openPostgres(url);
@@ -41,24 +69,31 @@ async function connectPostgres(url: string): Promise<Db> {
 async function openEmbedded(home: string): Promise<Db> {
   const dir = path.join(home, 'ledger');
   await mkdir(home, { recursive: true });
-  const release = await acquireDirLock(path.join(home, 'ledger.lock'), home);
+  const release = await acquireDirLock(lockFile(home), home);
   try {
+    await initPgliteDir(dir);
     const { PGlite } = await import('@electric-sql/pglite');
-    const db = wrapPglite(await PGlite.create(dir));
-    return { ...db, close: async () => { try { await db.close(); } finally { await release(); } } };
+    const pglite = await PGlite.create(dir);
+    const db = wrapPglite(pglite);
+    const readers = await serveReaders(pglite, home).catch(async (err: unknown) => {
+      await db.close();
+      throw err;
+    });
+    return {
+      ...db,
+      close: async () => {
+        try {
+          await readers.close();
+          await db.close();
+        } finally {
+          await release();
+        }
+      },
+    };
   } catch (err) {
     await release();
     throw err;
   }
 }
 
-/** A connection string with its password masked, for error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable DATABASE_URL)';
-  }
-}
+export { redactUrl } from './place.js';

@@ -16,25 +16,100 @@ export interface AmbiguousBatch {
   startedAt: Date;
   /** When the attempt was found ambiguous (answer lost, or its process found dead): its request had left by then. */
   endedAt: Date;
+  /** The request timeout the attempt ran under (sql/008), or the fallback for older attempts. */
+  requestTimeoutMs: number;
+  /** When a first listing that missed some of its messages began; null if none has yet. */
+  absentSeenAt: Date | null;
   dsts: string[];
 }
 
+/** For attempts written before sql/008: the larger of the current timeout and smsrun's default. */
+const OLD_ATTEMPT_TIMEOUT_MS = 30_000;
+
 /**
- * Ambiguous batches whose last attempt ended at least `quietMs` ago. The caller picks `quietMs` so that
- * the window it looks the attempt up in is wholly in the past.
+ * Ambiguous batches due for a listing at ledger time `now`: their window, widened by `skewMs`, has
+ * closed (src/send/window.ts: E + T + 2K ≤ now), and a first miss, if any, is at least `confirmMs` old.
  */
-export async function dueAmbiguousBatches(db: Db, campaignId: number, quietMs: number): Promise<AmbiguousBatch[]> {
+export async function dueAmbiguousBatches(
+  db: Db, campaignId: number, o: { now: Date; skewMs: number; requestTimeoutMs: number; confirmMs: number },
+): Promise<AmbiguousBatch[]> {
   return db.query<AmbiguousBatch>(
     `SELECT b.id AS "batchId", a.id AS "attemptId", b.sender, b.text, b.units, a.started_at AS "startedAt",
-            coalesce(a.finished_at, a.started_at) AS "endedAt",
+            coalesce(a.finished_at, a.started_at) AS "endedAt", a.timeout AS "requestTimeoutMs", a.absent_seen_at AS "absentSeenAt",
             array(SELECT dst FROM recipients r WHERE r.batch_id = b.id AND r.status = 'sending' ORDER BY row_no) AS dsts
      FROM batches b
-     JOIN LATERAL (SELECT id, started_at, finished_at FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
+     JOIN LATERAL (SELECT id, started_at, finished_at, absent_seen_at,
+                          coalesce(request_timeout_ms, greatest($4::int, ${OLD_ATTEMPT_TIMEOUT_MS})) AS timeout
+                   FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
      WHERE b.campaign_id = $1 AND b.status = 'ambiguous'
-       AND coalesce(a.finished_at, a.started_at) <= now() - make_interval(secs => $2::float8 / 1000)
+       AND coalesce(a.finished_at, a.started_at) + make_interval(secs => (a.timeout + 2 * $3::float8) / 1000) <= $2::timestamptz
+       AND (a.absent_seen_at IS NULL OR a.absent_seen_at <= $2::timestamptz - make_interval(secs => $5::float8 / 1000))
      ORDER BY b.id`,
-    [campaignId, quietMs],
+    [campaignId, o.now, o.skewMs, o.requestTimeoutMs, o.confirmMs],
   );
+}
+
+/** The ledger's clock (ms), for measuring clock skew. */
+export async function ledgerClock(db: Db): Promise<number> {
+  const [row] = await db.query<{ t: Date }>('SELECT clock_timestamp() AS t');
+  return row!.t.getTime();
+}
+
+/**
+ * Notes the first listing that missed some of the batch's messages (it began at `at`). Nothing is sent
+ * again before a second listing, at least a minute later, misses them too. False if the batch moved on.
+ */
+export async function recordFirstMiss(db: Db, batch: AmbiguousBatch, at: Date): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE attempts a SET absent_seen_at = $3
+     FROM batches b
+     WHERE a.id = $2 AND b.id = $1 AND a.batch_id = b.id AND b.status = 'ambiguous' AND a.absent_seen_at IS NULL
+     RETURNING a.id`,
+    [batch.batchId, batch.attemptId, at],
+  );
+  return rows.length === 1;
+}
+
+/** How many of the batch's attempts were ambiguous and then proven absent (sent again). */
+export async function absentAttempts(db: Db, batchId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM attempts WHERE batch_id = $1 AND status = 'absent'`, [batchId]);
+  return row!.n;
+}
+
+/** A listed record that a batch wants: its destination (no '+') and Plivo's time for it. */
+export interface Candidate {
+  dst: string;
+  time: Date;
+}
+
+/**
+ * For each candidate record, the OTHER unsettled batches (of any campaign) that could own it: same
+ * sender, the same number still `sending`, and the record's time inside their window (an attempt in
+ * flight has a window still open). Plivo's records carry no text, so such a record is attributed to
+ * nobody until only one batch can own it. Keyed by `dst|time-in-ms`.
+ */
+export async function rivalBatches(
+  db: Db, batch: AmbiguousBatch, candidates: readonly Candidate[], o: { skewMs: number; requestTimeoutMs: number },
+): Promise<Map<string, number[]>> {
+  if (candidates.length === 0) return new Map();
+  const rows = await db.query<{ dst: string; t: Date; batch_id: number }>(
+    `SELECT f.dst, f.t, b.id AS batch_id
+     FROM unnest($3::text[], $4::timestamptz[]) AS f(dst, t)
+     JOIN recipients r ON r.dst = f.dst AND r.status = 'sending'
+     JOIN batches b ON b.id = r.batch_id
+     JOIN attempts a ON a.batch_id = b.id AND a.status IN ('in_flight', 'ambiguous')
+     WHERE b.sender = $2 AND b.id <> $1 AND b.status IN ('in_flight', 'ambiguous')
+       AND f.t >= a.started_at - make_interval(secs => ($5::float8 + 1000) / 1000)
+       AND (b.status = 'in_flight' OR f.t <= coalesce(a.finished_at, a.started_at)
+            + make_interval(secs => (coalesce(a.request_timeout_ms, greatest($6::int, ${OLD_ATTEMPT_TIMEOUT_MS})) + $5::float8) / 1000))`,
+    [batch.batchId, batch.sender, candidates.map((c) => c.dst), candidates.map((c) => c.time), o.skewMs, o.requestTimeoutMs],
+  );
+  const out = new Map<string, number[]>();
+  for (const r of rows) {
+    const key = `${r.dst}|${r.t.getTime()}`;
+    out.set(key, [...(out.get(key) ?? []), r.batch_id]);
+  }
+  return out;
 }
 
 /** Batches whose fate is not known yet: in flight (ours or another process's) or ambiguous. */

@@ -1,7 +1,7 @@
 /**
  * Read-only queries behind `status`, the run summary, `export` and the HTML report. Everything a report shows
  * is aggregated here, in SQL, so a report of a 1 000 000-row campaign reads a few hundred rows, not a million;
- * `reportPage` is the one row-by-row query, read a page at a time.
+ * `reportChunk` is the one row-by-row query, read a chunk at a time.
  */
 import type { Queryable } from './db.js';
 
@@ -25,16 +25,15 @@ export interface CostSummary {
   /** Units of messages whose amount is known, and their amount: the average price per unit. */
   pricedUnits: number;
   pricedAmount: string;
-  /** Units not sent yet (pending, sending). */
-  unsentUnits: number;
 }
 
+/** In one pass over the campaign's messages (units not sent yet are in statusCounts). */
 export async function costSummary(db: Queryable, campaignId: number): Promise<CostSummary> {
   const [row] = await db.query<CostSummary>(
-    `SELECT coalesce((SELECT sum(total_amount) FROM messages WHERE campaign_id = $1), 0)::text AS spent,
-            coalesce((SELECT sum(units) FROM messages WHERE campaign_id = $1 AND total_rate IS NOT NULL), 0)::int AS "pricedUnits",
-            coalesce((SELECT sum(total_rate * units) FROM messages WHERE campaign_id = $1 AND total_rate IS NOT NULL), 0)::text AS "pricedAmount",
-            coalesce((SELECT sum(units) FROM recipients WHERE campaign_id = $1 AND status IN ('pending', 'sending')), 0)::int AS "unsentUnits"`,
+    `SELECT coalesce(sum(total_amount), 0)::text AS spent,
+            coalesce(sum(units) FILTER (WHERE total_rate IS NOT NULL), 0)::int AS "pricedUnits",
+            coalesce(sum(total_rate * units) FILTER (WHERE total_rate IS NOT NULL), 0)::text AS "pricedAmount"
+     FROM messages WHERE campaign_id = $1`,
     [campaignId],
   );
   return row!;
@@ -81,8 +80,9 @@ export interface ReportRow {
   error_code: string | null;
   units: number | null;
   total_amount: string | null;
-  submitted_at: Date | null;
-  final_at: Date | null;
+  /** A Date, or (from reportChunk) the same instant as ISO 8601 text: Postgres formats it faster than a Date is parsed. */
+  submitted_at: Date | string | null;
+  final_at: Date | string | null;
   reason: string | null;
   /** The row's CSV fields (null for campaigns loaded before the ledger kept them). */
   fields: string[] | null;
@@ -102,25 +102,54 @@ export interface ReportFilter {
   text?: boolean | undefined;
 }
 
+export interface ReportChunk {
+  /** The chunk's rows that pass the filter. */
+  rows: ReportRow[];
+  /** The last CSV row the chunk read (the next chunk starts after it); null when there was none left. */
+  last: number | null;
+}
+
 /**
- * One row per CSV row, in CSV order, a page at a time (keyset pagination: flat memory, same SQL on both
- * engines). A submitted recipient's status is Plivo's state of its message (queued, sent...).
+ * One row per CSV row, in CSV order, `limit` rows of the campaign at a time (keyset pagination on the
+ * primary key: flat memory, same SQL on both engines). A submitted recipient's status is Plivo's state of its
+ * message (queued, sent...).
+ *
+ * The chunk's messages and batches are read through the chunk's batch ids (messages_batch, batches_pkey), not
+ * looked up one uuid at a time: uuids are random, so a lookup per row read a random page of `messages` per
+ * row (a million random reads for a million rows), while a batch's messages were written together and sit
+ * side by side. This relies on a recipient's message being of the recipient's batch, which holds wherever
+ * a uuid is linked (sending, reconciliation and tracking all match on the batch).
+ * The status filter is applied to the chunk here, so that a chunk with no matching row still moves on.
  */
-export async function reportPage(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportRow[]> {
-  return db.query<ReportRow>(
-    `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src,
+export async function reportChunk(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportChunk> {
+  const rows = await db.query<ReportRow>(
+    `WITH page AS MATERIALIZED (
+       SELECT row_no, line_no, dst, raw_dst, sender, status, reason, batch_id, message_uuid, units, fields, CASE WHEN $4 THEN text END AS text
+       FROM recipients WHERE campaign_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3),
+     ids AS MATERIALIZED (SELECT coalesce(array_agg(DISTINCT batch_id), '{}') AS batch_ids FROM page WHERE batch_id IS NOT NULL)
+     SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src,
             ${REPORT_STATUS} AS status, r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units,
             m.total_amount::text AS total_amount,
-            coalesce(m.submitted_at, CASE WHEN r.status NOT IN ('pending', 'sending') THEN b.accepted_at END) AS submitted_at,
-            m.final_at, coalesce(r.reason, m.final_reason) AS reason, r.fields, CASE WHEN $5 THEN r.text END AS text,
+            ${iso(`coalesce(m.submitted_at, CASE WHEN r.status NOT IN ('pending', 'sending') THEN b.accepted_at END)`)} AS submitted_at,
+            ${iso('m.final_at')} AS final_at, coalesce(r.reason, m.final_reason) AS reason, r.fields, r.text,
             b.id AS batch_id, b.status AS batch_status, b.attempts AS batch_attempts, b.last_error AS batch_error
-     FROM recipients r
-     LEFT JOIN messages m ON m.message_uuid = r.message_uuid
-     LEFT JOIN batches b ON b.id = r.batch_id
-     WHERE r.campaign_id = $1 AND r.row_no > $2 AND ($4::text[] IS NULL OR ${REPORT_STATUS} = ANY($4::text[]))
-     ORDER BY r.row_no LIMIT $3`,
-    [campaignId, afterRow, limit, filter.statuses ? [...filter.statuses] : null, filter.text === true],
+     FROM page r
+     LEFT JOIN (SELECT m.* FROM messages m, ids WHERE m.batch_id = ANY(ids.batch_ids)) m ON m.message_uuid = r.message_uuid
+     LEFT JOIN (SELECT b.* FROM batches b, ids WHERE b.id = ANY(ids.batch_ids)) b ON b.id = r.batch_id
+     ORDER BY r.row_no`,
+    [campaignId, afterRow, limit, filter.text === true],
   );
+  const last = rows.at(-1)?.row ?? null;
+  const wanted = filter.statuses ? new Set(filter.statuses) : null;
+  return { rows: wanted ? rows.filter((r) => wanted.has(r.status)) : rows, last };
+}
+
+/** A timestamptz as Date.prototype.toISOString writes it (UTC, milliseconds truncated). */
+const iso = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The rows of one chunk (see reportChunk). */
+export async function reportPage(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportRow[]> {
+  return (await reportChunk(db, campaignId, afterRow, limit, filter)).rows;
 }
 
 /** Report statuses present in the campaign (for checking `--only`). */
@@ -160,28 +189,48 @@ export interface SenderStats {
   requests: number;
 }
 
-/** Per sender, in one pass over the campaign's recipients. */
+/**
+ * Per sender: one pass over the campaign's recipients and one over its messages, each grouped by batch (a
+ * few thousand groups), joined by batch. Not a join of recipients to messages row by row: on a million rows
+ * that join and its sort took seconds. Units and amount are those of the messages of the sender's batches
+ * (what Plivo billed, linked to a recipient yet or not); a message's units not known yet are its batch's.
+ */
 export async function senderStats(db: Queryable, campaignId: number): Promise<SenderStats[]> {
   return db.query<SenderStats>(
-    `SELECT r.sender,
-            count(*)::int AS assigned,
-            count(m.message_uuid)::int AS accepted,
-            count(*) FILTER (WHERE r.status = 'delivered')::int AS delivered,
-            count(*) FILTER (WHERE r.status = 'undelivered')::int AS undelivered,
-            count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
-            count(*) FILTER (WHERE r.status = 'rejected')::int AS rejected,
-            count(*) FILTER (WHERE r.status = 'sent')::int AS sent,
-            count(*) FILTER (WHERE r.status = 'submitted')::int AS open,
-            count(*) FILTER (WHERE r.status IN ('pending', 'sending'))::int AS unsent,
-            coalesce(sum(coalesce(m.units, r.units)) FILTER (WHERE m.message_uuid IS NOT NULL), 0)::int AS units,
-            coalesce(sum(m.total_amount), 0)::text AS amount,
-            count(*) FILTER (WHERE b.attempts > 0)::int AS requested,
+    `WITH r AS (
+       SELECT sender, batch_id,
+              count(*) AS assigned,
+              count(message_uuid) AS accepted,
+              count(*) FILTER (WHERE status = 'delivered') AS delivered,
+              count(*) FILTER (WHERE status = 'undelivered') AS undelivered,
+              count(*) FILTER (WHERE status = 'failed') AS failed,
+              count(*) FILTER (WHERE status = 'rejected') AS rejected,
+              count(*) FILTER (WHERE status = 'sent') AS sent,
+              count(*) FILTER (WHERE status = 'submitted') AS open,
+              count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unsent,
+              coalesce(sum(units), 0) AS units
+       FROM recipients WHERE campaign_id = $1 AND sender IS NOT NULL GROUP BY sender, batch_id),
+     m AS (
+       SELECT m.batch_id, sum(coalesce(m.units, b.units)) AS units, sum(m.total_amount) AS amount
+       FROM messages m JOIN batches b ON b.id = m.batch_id WHERE m.campaign_id = $1 GROUP BY m.batch_id)
+     SELECT r.sender,
+            sum(r.assigned)::int AS assigned,
+            sum(r.accepted)::int AS accepted,
+            sum(r.delivered)::int AS delivered,
+            sum(r.undelivered)::int AS undelivered,
+            sum(r.failed)::int AS failed,
+            sum(r.rejected)::int AS rejected,
+            sum(r.sent)::int AS sent,
+            sum(r.open)::int AS open,
+            sum(r.unsent)::int AS unsent,
+            coalesce(sum(m.units), 0)::int AS units,
+            coalesce(sum(m.amount), 0)::text AS amount,
+            coalesce(sum(r.assigned) FILTER (WHERE b.attempts > 0), 0)::int AS requested,
             coalesce(sum(r.units) FILTER (WHERE b.attempts > 0), 0)::int AS "requestedUnits",
             count(DISTINCT b.id) FILTER (WHERE b.attempts > 0)::int AS requests
-     FROM recipients r
-     LEFT JOIN messages m ON m.message_uuid = r.message_uuid
+     FROM r
      LEFT JOIN batches b ON b.id = r.batch_id
-     WHERE r.campaign_id = $1 AND r.sender IS NOT NULL
+     LEFT JOIN m ON m.batch_id = r.batch_id
      GROUP BY r.sender ORDER BY r.sender`,
     [campaignId],
   );

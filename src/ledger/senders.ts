@@ -65,7 +65,7 @@ export async function prepareBudgets(db: Db, account: string, campaignId: number
     await tx.query(
       `INSERT INTO sender_budgets AS sb (account, sender, rate)
        SELECT $1, m.sender, least(m.rate, min((c.job->>'rate')::float8))
-       FROM (SELECT unnest(senders) AS sender, (job->>'rate')::float8 AS rate FROM campaigns WHERE id = $2) m
+       FROM (SELECT unnest(senders) AS sender, coalesce((job->>'rate')::float8, 1) AS rate FROM campaigns WHERE id = $2) m
        LEFT JOIN campaigns c ON c.id <> $2 AND c.state = 'sending' AND m.sender = ANY(c.senders)
        GROUP BY m.sender, m.rate
        ON CONFLICT (account, sender) DO UPDATE SET rate = excluded.rate`,

@@ -7,6 +7,7 @@
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
+import { CLAIM_NOT_CANCELLED, SUPPRESSED_REASON } from './suppressions.js';
 import { flagUuidCount } from './unaccounted.js';
 import { WINDOWS } from './senders.js';
 
@@ -55,6 +56,8 @@ export interface ClaimOptions {
   max: number;
   /** A sender claimed this late after its time keeps its schedule (see CATCH_UP_MS). */
   catchUpMs: number;
+  /** The client's request timeout, stored with each attempt: its reconciliation window is sized by it (sql/008). */
+  requestTimeoutMs?: number | undefined;
   /** The database clock unless given (tests). */
   now?: Date | undefined;
 }
@@ -87,13 +90,31 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
   const rows = await db.query<{
     id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
     failures_before: number; dsts: string[] | null; next_in_ms: number | null;
-  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.catchUpMs, WINDOWS.request.holdMs]);
+  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.catchUpMs, WINDOWS.request.holdMs, o.requestTimeoutMs ?? null]);
   const summary = rows.find((r) => r.id === null);
   const batches = rows.filter((r) => r.id !== null).map((r) => ({
     id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
     attemptNo: r.attempts, failuresBefore: r.failures_before, dsts: r.dsts ?? [],
   }));
-  return { batches, nextInMs: summary?.next_in_ms ?? null };
+  const empty = batches.filter((b) => b.dsts.length === 0);
+  if (empty.length > 0) await closeEmptyClaims(db, empty);
+  return { batches: batches.filter((b) => b.dsts.length > 0), nextInMs: summary?.next_in_ms ?? null };
+}
+
+/**
+ * Batches whose every recipient was suppressed (or cancelled) at the claim: closed without a request, and
+ * their attempt, which never left, is taken back. Rare, so a statement of its own rather than a branch of
+ * the claim; the sender's time and the request slot the claim spent on them are not given back (stricter).
+ */
+async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): Promise<void> {
+  await db.query(
+    `WITH closed AS (
+       UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
+              lease_expires_at = NULL, attempts = attempts - 1
+       WHERE id = ANY($1::int[]) AND status = 'in_flight' RETURNING id)
+     DELETE FROM attempts WHERE id = ANY($2::int[]) AND batch_id IN (SELECT id FROM closed)`,
+    [empty.map((b) => b.id), empty.map((b) => b.attemptId)],
+  );
 }
 
 const CLAIM_SQL = `
@@ -112,6 +133,7 @@ pick AS (
     SELECT b.id, CASE WHEN c.job->>'rate_counts' = 'messages' THEN b.size ELSE b.size * b.units END AS cost
     FROM batches b JOIN campaigns c ON c.id = b.campaign_id, clock
     WHERE b.status = 'pending' AND b.sender = d.sender AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
+      AND ${CLAIM_NOT_CANCELLED}
     ORDER BY b.id LIMIT 1
     FOR UPDATE OF b SKIP LOCKED) nb),
 -- one free slot of the account's request window per batch (the first picked senders get them)
@@ -125,7 +147,7 @@ go AS (
   JOIN (SELECT slot, row_number() OVER (ORDER BY slot) AS n FROM free) s USING (n), clock),
 advanced AS (
   UPDATE sender_budgets sb SET tat = go.next_tat FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
-held AS (
+slots_held AS (
   UPDATE account_slots a SET free_at = clock.now + make_interval(secs => $8::float8 / 1000) FROM go, clock
   WHERE a.account = $1 AND a.kind = 'request' AND a.slot = go.slot RETURNING a.slot),
 claimed AS (
@@ -134,15 +156,24 @@ claimed AS (
   FROM go, clock WHERE b.id = go.id
   RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts),
 attempt AS (
-  INSERT INTO attempts (batch_id, attempt_no, owner, started_at) SELECT id, attempts, $3, clock.now FROM claimed, clock
+  INSERT INTO attempts (batch_id, attempt_no, owner, started_at, request_timeout_ms) SELECT id, attempts, $3, clock.now, $9::int FROM claimed, clock
   RETURNING id, batch_id),
--- THE place for per-recipient "may send now" predicates (suppression list, send window): AND them below.
-may_send AS (
-  SELECT r.campaign_id, r.row_no FROM recipients r JOIN claimed ON r.batch_id = claimed.id
+-- the claimed batches' recipients still to send, each with why it may not be sent now (null: it may)
+candidates AS (
+  SELECT r.campaign_id, r.row_no, r.dst, r.batch_id,
+         -- THE place for per-recipient "may send now" checks: a reason not to send now, or null. Opt-outs since
+         -- the load (sql/012, ledger/suppressions.ts) leave the batch as 'suppressed'; a send-window check goes
+         -- beside this one (coalesce its reason in, and decide in \`suppressed\` below what status it leaves).
+         (SELECT ${SUPPRESSED_REASON} FROM campaigns c JOIN suppressions s ON s.account = c.suppression_account
+          WHERE c.id = r.campaign_id AND s.number = r.dst LIMIT 1) AS not_now
+  FROM recipients r JOIN claimed ON r.batch_id = claimed.id
   WHERE r.status IN ('pending', 'sending')),
+suppressed AS (
+  UPDATE recipients r SET status = 'suppressed', reason = m.not_now FROM candidates m
+  WHERE m.not_now IS NOT NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.row_no),
 sending AS (
-  UPDATE recipients r SET status = 'sending' FROM may_send m
-  WHERE r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
+  UPDATE recipients r SET status = 'sending' FROM candidates m
+  WHERE m.not_now IS NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
 -- when the next claim may find work: a sender's next time (the claimed ones' new time), a retry's backoff, a slot
 next_at AS (
   SELECT least(

@@ -20,6 +20,7 @@
  */
 import type { Db, Queryable } from './db.js';
 import { FINAL_STATES } from '../plivo/types.js';
+import { OPTED_OUT_ERROR, suppressOptedOut } from './suppressions.js';
 
 export type UpdateSource = 'get' | 'list' | 'callback';
 
@@ -126,6 +127,8 @@ async function applyIn(tx: Queryable, updates: readonly ProviderUpdate[]): Promi
      SELECT count(*) FILTER (WHERE became_final AND news)::int AS finals, count(*)::int AS matched FROM changed`,
     params,
   );
+  // Error 200 (the recipient opted out): the number joins the account's suppression list (sql/012).
+  await suppressOptedOut(tx, updates.filter((u) => u.errorCode === OPTED_OUT_ERROR).map((u) => u.uuid));
   // Callbacks for messages not recorded yet wait for them (every sequence, deduplicated).
   const waiting = await tx.query(
     `INSERT INTO callback_inbox (message_uuid, sequence, campaign_id, batch_id, state, to_number, error_code, units,

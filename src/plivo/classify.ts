@@ -10,6 +10,8 @@ export interface HttpAnswer {
   body: string;
   /** The Retry-After header, if any. */
   retryAfter?: string | null;
+  /** When the request left and the answer was read (ms), and the Date header (ms), for clock skew. */
+  timing?: { sentAt: number; receivedAt: number; date: number | null };
 }
 
 type NetworkOutcome = Extract<SendOutcome, { kind: 'retryable' | 'ambiguous' }>;
@@ -60,21 +62,27 @@ export function classifyResponse(answer: HttpAnswer, now: number = Date.now()): 
       ? { kind: 'throttled', status, reason }
       : { kind: 'throttled', status, reason, retryAfterMs };
   }
-  if (status >= 500) {
-    // Plivo's own error body means Plivo answered and refused; anything else
-    // (a proxy's HTML, a truncated body) may hide a request that went through.
-    if (apiError !== null) return { kind: 'retryable', status, reason: apiError };
-    return {
-      kind: 'ambiguous',
-      status,
-      reason: `HTTP ${status} without Plivo's JSON error body (${excerpt(answer.body)}): the message(s) may have been queued`,
-    };
+  if (DOCUMENTED_REFUSALS.has(status) || (status === 403 && apiError !== null)) {
+    return { kind: 'permanent', status, reason: apiError ?? `HTTP ${status} (${excerpt(answer.body)})` };
   }
-  if (status >= 300 && status < 400) {
-    return { kind: 'permanent', status, reason: `unexpected redirect (HTTP ${status}): check the base URL` };
-  }
-  return { kind: 'permanent', status, reason: apiError ?? `HTTP ${status} (${excerpt(answer.body)})` };
+  // Everything else may hide a request that went through: a 5xx (even with Plivo's own error body: no
+  // document says it means nothing was queued, and no SDK retries a send), a redirect, an undocumented 4xx,
+  // a proxy's page. Reconciliation looks it up; it is never sent again blindly.
+  const said = apiError !== null ? `HTTP ${status} (${apiError})` : `HTTP ${status} without Plivo's JSON error body (${excerpt(answer.body)})`;
+  const why = status >= 500
+    ? apiError !== null ? 'no Plivo document says a 5xx means nothing was queued, so the message(s) may have been' : 'the message(s) may have been queued'
+    : status >= 300 && status < 400
+      ? 'an unexpected redirect (check the base URL); the message(s) may have been queued'
+      : 'not one of the refusals Plivo documents (400, 401, 404, 429), so the message(s) may have been queued';
+  return { kind: 'ambiguous', status, reason: `${said}: ${why}` };
 }
+
+/**
+ * Answers to a send that Plivo documents as refusals: nothing was queued (plivo-api.md). 401 and 429 are
+ * handled above; 403 counts only with Plivo's own error body (geo permission, documented for sends).
+ */
+const DOCUMENTED_REFUSALS = new Set([400, 404]);
+
 
 /**
  * Classifies a rejected fetch. undici rejects with `TypeError: fetch failed`

@@ -73,8 +73,6 @@ const MAX_DST = 1000;
 type Exchange = { ok: true; answer: HttpAnswer } | { ok: false; error: unknown; status?: number };
 
 export class PlivoClient {
-  /** The account's auth id (not a secret): what the ledger's shared budgets are kept by. */
-  readonly account: string;
   readonly #authorization: string;
   readonly #secrets: string[];
   readonly #base: string;
@@ -92,7 +90,6 @@ export class PlivoClient {
     const base = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     if (!URL.canParse(base)) throw new TypeError(`PlivoClient: baseUrl '${base}' is not a URL`);
     const credential = Buffer.from(`${opts.authId}:${opts.authToken}`).toString('base64');
-    this.account = opts.authId;
     this.#authorization = `Basic ${credential}`;
     // Anything echoed back (a proxy's error page, say) is scrubbed of these before it reaches a reason.
     this.#secrets = [credential, opts.authToken].filter((s) => s.length >= 8);
@@ -128,12 +125,12 @@ export class PlivoClient {
 
   /** One page of `GET /Message/`. Without a message_time filter Plivo lists only the last 24 hours. */
   async listMessages(filter: ListFilter): Promise<ListPage> {
-    return this.#parse(await this.#get(`${this.#messageUrl}${listQuery(filter)}`), parseListPage);
+    return withTiming(await this.#get(`${this.#messageUrl}${listQuery(filter)}`), (a) => this.#parse(a, parseListPage));
   }
 
   /** Follows a page's `next` (a path relative to the API host, as Plivo returns it). */
   async listNext(nextPath: string): Promise<ListPage> {
-    return this.#parse(await this.#get(this.#resolveNext(nextPath)), parseListPage);
+    return withTiming(await this.#get(this.#resolveNext(nextPath)), (a) => this.#parse(a, parseListPage));
   }
 
   /** A read: the answer if 2xx, else a PlivoApiError. */
@@ -152,7 +149,7 @@ export class PlivoClient {
     const outcome = classifyResponse(answer);
     if (outcome.kind === 'accepted' || outcome.kind === 'ambiguous') {
       // For a send this is "may have been queued"; for a read, just worth another try.
-      const reason = `HTTP ${answer.status} without Plivo's JSON error body: safe to ask again`;
+      const reason = `${outcome.kind === 'ambiguous' ? outcome.reason.split(': ')[0] : `HTTP ${answer.status}`}: safe to ask again`;
       throw new PlivoApiError('retryable', this.#redact(`GET ${url}: ${reason}`), { status: answer.status });
     }
     throw new PlivoApiError(outcome.kind, this.#redact(`GET ${url}: ${outcome.reason}`), {
@@ -175,6 +172,7 @@ export class PlivoClient {
     const headers: Record<string, string> = { Authorization: this.#authorization, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let status: number | undefined;
+    const sentAt = Date.now();
     try {
       const res = await this.#fetch(url, {
         method,
@@ -187,7 +185,9 @@ export class PlivoClient {
       status = res.status;
       // Redacted before anything cuts an excerpt from it: a cut could leave part of a secret unmatched.
       const text = this.#redact(await res.text());
-      return { ok: true, answer: { status, body: text, retryAfter: res.headers.get('retry-after') } };
+      const date = Date.parse(res.headers.get('date') ?? '');
+      const timing = { sentAt, receivedAt: Date.now(), date: Number.isNaN(date) ? null : date };
+      return { ok: true, answer: { status, body: text, retryAfter: res.headers.get('retry-after'), timing } };
     } catch (error) {
       return status === undefined ? { ok: false, error } : { ok: false, error, status };
     }
@@ -211,6 +211,12 @@ export class PlivoClient {
   #scrub(outcome: SendOutcome): SendOutcome {
     return 'reason' in outcome ? { ...outcome, reason: this.#redact(outcome.reason) } : outcome;
   }
+}
+
+function withTiming(answer: HttpAnswer, parse: (a: HttpAnswer) => ListPage): ListPage {
+  const page = parse(answer);
+  if (answer.timing) page.answered = answer.timing;
+  return page;
 }
 
 function sendBody(req: SendRequest): Record<string, unknown> {

@@ -1,5 +1,6 @@
 /** The List API's query (filters) and answer (one page of MDRs). */
 import { toE164 } from '../sms/numbers.js';
+import { listFilterForm } from '../sms/sender.js';
 import { parseMdr } from './mdr.js';
 import { formatListFilterTime } from './time.js';
 import type { Mdr, MessageState } from './types.js';
@@ -15,8 +16,12 @@ export interface ListFilter {
   message_state?: MessageState;
   message_type?: string;
   error_code?: string;
-  /** A number is sent as E.164 ('+' added); an alphanumeric sender as is. */
+  /**
+   * Sent exactly as given: Plivo matches it exactly, so the caller picks the form for the sender's kind
+   * (senderFilter: '+E.164' for a long code, a short code or sender ID as it is).
+   */
   from_number?: string;
+  /** A destination: digits are sent as E.164 ('+' added). */
   to_number?: string;
   /**
    * Sent to the millisecond while MDR times carry microseconds, so a boundary
@@ -44,6 +49,11 @@ export interface ListPage {
   next: string | null;
   /** Not always sent (unconfirmed), so optional. */
   totalCount?: number;
+  /**
+   * When the request left and its answer was read (local clock, ms), and Plivo's Date header (ms, whole
+   * seconds; null if absent): what clock skew is measured from (src/send/skew.ts).
+   */
+  answered?: { sentAt: number; receivedAt: number; date: number | null };
 }
 
 /** A List record that parseMdr refused, with the fields that say whose it may be (null where unreadable). */
@@ -86,6 +96,11 @@ export function mayBeAmong(r: UnreadableRecord, wanted: Wanted): boolean {
   return true;
 }
 
+/** The List filter that names a sender key (a sanitised src, or `powerpack:<uuid>`). */
+export function senderFilter(sender: string): Pick<ListFilter, 'from_number' | 'powerpack_id'> {
+  return sender.startsWith('powerpack:') ? { powerpack_id: sender.slice('powerpack:'.length) } : { from_number: listFilterForm(sender) };
+}
+
 const bare = (n: string) => n.replace(/^\+/, '');
 
 const TIME_FILTERS = ['message_time__gt', 'message_time__gte', 'message_time__lt', 'message_time__lte'] as const;
@@ -112,10 +127,8 @@ export function listQuery(filter: ListFilter): string {
     const value = filter[key];
     if (value !== undefined) q.set(key, value);
   }
-  for (const key of ['from_number', 'to_number'] as const) {
-    const value = filter[key];
-    if (value !== undefined) q.set(key, /^\+?\d+$/.test(value) ? toE164(value) : value);
-  }
+  if (filter.from_number !== undefined) q.set('from_number', filter.from_number);
+  if (filter.to_number !== undefined) q.set('to_number', /^\+?\d+$/.test(filter.to_number) ? toE164(filter.to_number) : filter.to_number);
   for (const key of TIME_FILTERS) {
     const value = filter[key];
     if (value !== undefined) q.set(key, formatListFilterTime(value));

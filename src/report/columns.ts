@@ -53,8 +53,8 @@ export function reportColumns(o: ColumnOptions): Column[] {
     error_meaning: (r) => errorMeaning(r.error_code),
     units: (r) => r.units,
     total_amount: (r) => r.total_amount,
-    submitted_at: (r) => r.submitted_at?.toISOString() ?? null,
-    final_at: (r) => r.final_at?.toISOString() ?? null,
+    submitted_at: (r) => iso(r.submitted_at),
+    final_at: (r) => iso(r.final_at),
     reason: (r) => {
       const reason = reasonFor(r);
       return reason !== null && o.mask ? maskReason(reason, r.raw_dst) : reason;
@@ -79,6 +79,10 @@ export function reportColumns(o: ColumnOptions): Column[] {
       `Its columns: ${[...byName.keys()].join(', ')}` +
       (o.csvColumns === null ? ". (This campaign was loaded before smsrun kept the CSV's own columns, so only smsrun's are there.)" : '.'));
   });
+}
+
+function iso(t: Date | string | null): string | null {
+  return t === null || typeof t === 'string' ? t : t.toISOString();
 }
 
 /** True when the columns read the rendered text (the query fetches it only then). */

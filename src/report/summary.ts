@@ -13,7 +13,7 @@ import { errorMeaning } from '../plivo/error-codes.js';
 import { ACCOUNT_REQUESTS } from '../send/limits.js';
 import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';
 
-export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped'] as const;
+export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped', 'suppressed', 'cancelled'] as const;
 
 export interface Summary {
   campaign: string;
@@ -55,6 +55,8 @@ export async function summarize(db: Queryable, campaign: CampaignRow): Promise<S
     senderStats(db, campaign.id), campaignTiming(db, campaign.id), errorCodeCounts(db, campaign.id), uuidCountMismatches(db, campaign.id),
   ]);
   const byStatus = Object.fromEntries(counts.map((c) => [c.status, c.count]));
+  // Not sent yet: pending, or in a request whose fate is unsettled.
+  const unsentUnits = sum(counts.filter((c) => c.status === 'pending' || c.status === 'sending'), (c) => c.units);
   const pricePerUnit = cost.pricedUnits > 0 ? Number(cost.pricedAmount) / cost.pricedUnits : null;
   const rate = jobRate(campaign) * campaign.senders.length;
   const accepted = sum(senders, (s) => s.accepted);
@@ -69,7 +71,7 @@ export async function summarize(db: Queryable, campaign: CampaignRow): Promise<S
     units: sum(senders, (s) => s.units),
     cost: {
       spent: round5(Number(cost.spent)),
-      estimatedRemaining: pricePerUnit === null ? null : round5(pricePerUnit * cost.unsentUnits),
+      estimatedRemaining: pricePerUnit === null ? null : round5(pricePerUnit * unsentUnits),
       currency: 'USD',
     },
     duration: {
@@ -79,7 +81,7 @@ export async function summarize(db: Queryable, campaign: CampaignRow): Promise<S
       fastestSeconds: fastestSending(campaign, senders),
       runs: timing.runs,
     },
-    etaSeconds: cost.unsentUnits > 0 ? Math.ceil(cost.unsentUnits / rate) : null,
+    etaSeconds: unsentUnits > 0 ? Math.ceil(unsentUnits / rate) : null,
     errors: errors.map((e) => ({ ...e, meaning: errorMeaning(e.code) })),
     ambiguous,
     uuidCountMismatches: mismatches,
@@ -176,6 +178,8 @@ const DESCRIPTIONS: Record<string, string> = {
   invalid: 'not sent: invalid row, reason in the report',
   duplicate: 'not sent: same number as an earlier row',
   skipped: 'not sent: a landline, skipped by the job\'s "landlines": "skip"',
+  suppressed: 'not sent: on the suppression list (opted out); reason in the report',
+  cancelled: 'not sent: the campaign was cancelled (smsrun cancel)',
 };
 
 /** One line on what a recipient status means; '' for a status this version does not describe. */

@@ -10,7 +10,8 @@ import { loadCampaign } from '../campaign/load.js';
 import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
-import { findCampaign, recordEvent, setCampaignState, type CampaignRow } from '../ledger/campaigns.js';
+import { claimAccount, findCampaign, recordEvent, setCampaignState, type CampaignAccount, type CampaignRow } from '../ledger/campaigns.js';
+import { CampaignAccountError } from '../ledger/errors.js';
 import { countUnsent } from '../ledger/sending.js';
 import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
@@ -22,6 +23,10 @@ import type { TrackBy } from '../track/planner.js';
 import { Tracker, type TrackEvent } from '../track/tracker.js';
 import type { ApplyResult, ProviderUpdate } from '../ledger/tracking.js';
 import { applyProviderUpdates } from '../ledger/tracking.js';
+import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
+import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { applyInbound, type InboundMessage } from '../optout/inbound.js';
+import { listOwner } from '../optout/account.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -46,12 +51,12 @@ export interface CallbackSetup {
   /** The url each request gives Plivo, for a batch. */
   urlFor(campaignId: number, batchId: number): string;
   /** Starts receiving; applies what arrives through `apply`. Absent when another process receives. */
-  start?(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>): Promise<{ close(): Promise<void> }>;
+  start?(apply: (updates: ProviderUpdate[]) => Promise<ApplyResult>, inbound: (m: InboundMessage) => Promise<unknown>): Promise<{ close(): Promise<void> }>;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
   requestTimeoutMs: 30_000,
-  settleMs: 10_000,
+  settleMs: 60_000,
   trackForMs: 300_000,
   maxAttempts: 8,
   retryBaseMs: 1000,
@@ -62,6 +67,7 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
 
 export type RunEvent =
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  | ({ kind: 'suppressed' } & OptOutPrep)
   | SendEvent
   | LedgerEvent
   | ReconcileEvent
@@ -72,10 +78,14 @@ export interface RunDeps {
   db: Db;
   client: PlivoClient;
   job: Job;
+  /** Whom this run sends as; a campaign only ever runs as the account of its first run (sql/007). */
+  account: CampaignAccount;
   options: RunOptions;
   stopper: Stopper;
   onEvent?: (e: RunEvent) => void;
   callbacks?: CallbackSetup | undefined;
+  /** Where `smsrun cancel` asks this process to cancel, when it holds an embedded ledger. */
+  cancelRequestFile?: string | undefined;
 }
 
 export interface RunResult {
@@ -84,20 +94,31 @@ export interface RunResult {
   alreadyDone: boolean;
   /** Messages not final when tracking stopped (`smsrun poll` carries on). */
   openMessages: number;
+  /** When the campaign was cancelled (`smsrun cancel`), if it was: before this run, or during it. */
+  cancelledAt: Date | null;
 }
 
 export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { db, job, stopper, onEvent } = deps;
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job));
+  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
+  await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
-  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
+  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: await ledger.run(() => cancelledAt(db, campaign.id)) };
+  const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
+  if (cancelled !== null) {
+    await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
+    return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
+  }
+  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, listOwner(deps.account));
+  onEvent?.({ kind: 'suppressed', ...optOuts });
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
-  const account = deps.client.account;
+  // Budgets are the account's (its numbers, its request and List windows), shared by all its campaigns and processes.
+  const account = listOwner(deps.account);
   await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute));
   const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
@@ -109,14 +130,19 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
+      requestTimeoutMs: deps.options.requestTimeoutMs,
     },
   });
   const reconciler = new Reconciler({
     ...common, owner, onEvent,
-    options: { requestTimeoutMs: deps.options.requestTimeoutMs, settleMs: deps.options.settleMs, maxFailures: 3 },
+    options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
   const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
-  const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
+  const watchEnd = new Stopper();
+  const watching = watchCancel({ db, ledger, stopper, campaignId: campaign.id, requestFile: deps.cancelRequestFile, end: watchEnd })
+    .catch((err: unknown) => stopper.fail(err));
 
   try {
     let sendingDone = false;
@@ -135,14 +161,29 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       stopper.fail(err);
       return { open: -1 };
     });
+    watchEnd.stop('run over');
+    await watching;
     if (stopper.error !== undefined) throw stopper.error;
     if (!stopper.stopped && open === 0) await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
+    const cancelledAtEnd = await ledger.run(() => cancelledAt(db, campaign.id));
+    // A batch put back to `pending` after the cancel (a retryable answer, a reconciliation) is cancelled too.
+    if (cancelledAtEnd !== null) await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelledAtEnd)));
     await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
+    watchEnd.stop('run over');
     await receiver?.close();
     await limiters.stop();
     await runner.release();
+  }
+}
+
+/** Refuses to run a real campaign as another account, or against another endpoint, than it was started with. */
+export async function checkAccount(db: Db, campaign: CampaignRow, account: CampaignAccount): Promise<void> {
+  if (account.sandbox) return;
+  const row = await claimAccount(db, campaign.id, account);
+  if (row.auth_id !== account.authId || row.api_url !== account.apiUrl) {
+    throw new CampaignAccountError(campaign.name, { authId: row.auth_id!, apiUrl: row.api_url! }, account);
   }
 }
 
@@ -189,10 +230,12 @@ async function holdRunner(db: Db, owner: string, campaignId: number, stopper: St
 export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: CampaignRow; receiptCutoffHours: number }): Promise<RunResult> {
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const account = deps.client.account;
+  await ledger.run(() => checkAccount(db, campaign, deps.account));
+  const account = listOwner(deps.account);
   await ledger.run(() => prepareAccountSlots(db, account, deps.options.listPerMinute));
   const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
-  const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)));
+  const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
+    (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   try {
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
@@ -204,7 +247,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     if (open === 0 && !stopper.stopped && (await ledger.run(() => countUnsent(db, campaign.id))) === 0) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'done'));
     }
-    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name)))!, alreadyDone: false, openMessages: open };
+    return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
   } finally {
     await receiver?.close();
     await limiters.stop();

@@ -34,6 +34,8 @@ export interface DispatchOptions {
   retryBaseMs: number;
   /** Requests of this process in flight at once (Plivo allows 100 concurrent requests per account). @default 100 */
   maxInFlight?: number;
+  /** The client's request timeout, stored with each attempt (its reconciliation window depends on it). */
+  requestTimeoutMs?: number;
 }
 
 export type SendEvent =
@@ -44,7 +46,7 @@ export type SendEvent =
 
 export interface DispatchDeps {
   db: Db;
-  client: PlivoClient;
+  client: Pick<PlivoClient, 'send'>;
   job: Job;
   campaignId: number;
   /** Whose budgets to claim from (the Plivo auth id): every campaign of one account shares them. */
@@ -140,7 +142,7 @@ export class Dispatcher {
   async #claim(max: number): Promise<Claim | undefined> {
     const { db, campaignId, account, owner, options } = this.deps;
     try {
-      return await claimDue(db, { account, campaignId, owner, leaseMs: options.leaseMs, max, catchUpMs: CATCH_UP_MS });
+      return await claimDue(db, { account, campaignId, owner, leaseMs: options.leaseMs, max, catchUpMs: CATCH_UP_MS, requestTimeoutMs: options.requestTimeoutMs });
     } catch (err) {
       if (!isConnectionLost(err)) throw err;
       this.#unconfirmed = true;

@@ -1,45 +1,67 @@
 /**
  * Settles ambiguous attempts by asking Plivo what it has, never by guessing. Plivo has no idempotency
- * key, so an attempt whose answer was lost (timeout, reset, killed process) is looked up in the List
- * API once its request can no longer be in progress. All of one sender's due batches are looked up in
- * one listing: one sender and one time window around their attempts, a page per 20 messages in it,
- * within the List API's 20 requests per minute. The window is closed (wholly in the past) before it is
- * paged, so offset paging cannot skip a record that arrives meanwhile. What is found is recorded with its
- * uuid; what is provably absent is sent again.
+ * key, so an attempt whose answer was lost (timeout, reset, 5xx, killed process) is looked up in the List
+ * API once its window has closed (src/send/window.ts has the arithmetic and its proof). All of one
+ * sender's due batches whose windows lie close together are looked up in one listing, within the List
+ * API's 20 requests per minute.
+ *
+ * A verdict comes only from a complete listing of a closed window, taken while the measured clock skew
+ * is within the margin:
+ * - a record is attributed to a batch only when no other open batch (of any campaign) could own it:
+ *   Plivo's records carry no text, so a contested record waits until the others settle, or for the
+ *   operator (`smsrun resolve`);
+ * - what is missing is sent again only after a second listing, at least a minute after the first, misses
+ *   it too (Plivo's List index lag is undocumented).
  */
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
 import { deadAmong } from '../ledger/runners.js';
 import type { LedgerRetry } from './ledger-retry.js';
-import { countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordReconciled, type AmbiguousBatch, type FoundMessage } from '../ledger/reconcile.js';
+import {
+  absentAttempts, countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordFirstMiss, recordReconciled, rivalBatches,
+  type AmbiguousBatch, type FoundMessage,
+} from '../ledger/reconcile.js';
 import { recordEvent } from '../ledger/campaigns.js';
-import { PlivoApiError, type ListFilter, type PlivoClient } from '../plivo/client.js';
-import { mayBeAmong } from '../plivo/list.js';
+import { PlivoApiError, type ListFilter } from '../plivo/client.js';
+import { mayBeAmong, senderFilter } from '../plivo/list.js';
 import type { Mdr } from '../plivo/types.js';
-import { toE164 } from '../sms/numbers.js';
 import { RunFailedError } from '../errors.js';
-import { listPages } from './list-pages.js';
+import { listPages, type ListClient } from './list-pages.js';
 import { PRIORITY, type Limiters } from './limits.js';
+import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import type { Stopper } from './stopper.js';
+import { CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock } from './window.js';
 
 export interface ReconcileOptions {
-  /** The request timeout: until it has passed, the original request may still be processed. */
+  /** This run's request timeout: the window of an attempt written before sql/008 uses at least this. */
   requestTimeoutMs: number;
-  /** Extra wait for Plivo's records to show a message it accepted. */
-  settleMs: number;
+  /** Least time between the two listings that must both miss a message before it is sent again. @default 60000 */
+  confirmAbsentMs?: number;
   /** Consecutive List failures after which the run stops (ambiguous batches stay for a later run). */
   maxFailures: number;
+  /**
+   * Times one batch may be answered ambiguously (a 5xx, say) and then found absent before the run stops:
+   * every 5xx now goes through reconciliation, so a Plivo failing every send would otherwise loop. @default 8
+   */
+  maxAbsent?: number;
 }
 
-export type ReconcileEvent = { kind: 'reconciled'; batchId: number; verdict: 'accepted' | 'absent' | 'split'; found: number; size: number };
+export type ReconcileEvent =
+  | { kind: 'reconciled'; batchId: number; verdict: 'accepted' | 'absent' | 'split'; found: number; size: number }
+  | { kind: 'reconcile_held'; batchId: number; reason: string };
 
 export class Reconciler {
   #failures = 0;
+  /** The bound on |Plivo − ledger| the next windows are widened by: the margin until it is measured. */
+  #skewMs = MAX_SKEW_MS;
+  readonly #clock: Clock;
 
   constructor(private readonly deps: {
-    db: Db; client: PlivoClient; campaignId: number; owner: string; ledger: LedgerRetry;
-    limiters: Limiters; options: ReconcileOptions; stopper: Stopper; onEvent?: (e: ReconcileEvent) => void;
-  }) {}
+    db: Db; client: ListClient; campaignId: number; owner: string; ledger: LedgerRetry;
+    limiters: Limiters; options: ReconcileOptions; stopper: Stopper; onEvent?: (e: ReconcileEvent) => void; clock?: Clock;
+  }) {
+    this.#clock = deps.clock ?? SYSTEM_CLOCK;
+  }
 
   /** Runs until `keepGoing` says the senders are done and nothing ambiguous is left, or the run stops. */
   async run(keepGoing: () => boolean): Promise<void> {
@@ -51,12 +73,18 @@ export class Reconciler {
     }
   }
 
+  /** The skew bound the windows are widened by now (ms). */
+  get skewMs(): number {
+    return this.#skewMs;
+  }
+
   /** Adopts orphaned attempts and reconciles every ambiguous batch that is due. Returns how many remain. */
   async pass(): Promise<number> {
     const { db, campaignId, owner, options } = this.deps;
     await adoptOrphans(db, campaignId, owner, await deadAmong(db, await inFlightOwners(db, campaignId, owner), owner));
-    // Due once the window it will be looked up in has closed: no record can enter it while we page.
-    const due = await dueAmbiguousBatches(db, campaignId, options.requestTimeoutMs + CLOCK_MARGIN_MS + options.settleMs);
+    const due = await dueAmbiguousBatches(db, campaignId, {
+      now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
+    });
     for (const group of groupBySender(due)) {
       if (this.deps.stopper.stopped) break;
       await this.#reconcileGroup(group);
@@ -64,69 +92,106 @@ export class Reconciler {
     return countUnsettledBatches(db, campaignId);
   }
 
+  get #confirmMs(): number {
+    return this.deps.options.confirmAbsentMs ?? CONFIRM_ABSENT_MS;
+  }
+
   /** One sender's due batches, settled from one listing of the window that covers all their attempts. */
   async #reconcileGroup(batches: readonly AmbiguousBatch[]): Promise<void> {
-    const { db, campaignId, onEvent, options } = this.deps;
-    let records: Mdr[];
+    const { db, options, stopper } = this.deps;
+    const skewUsed = this.#skewMs;
+    const listedAt = new Date(this.#clock.now());
+    let listing: { records: Mdr[]; skewMs: number };
     try {
-      records = await this.#lookUp(batches);
-      this.#failures = 0;
+      listing = await this.#lookUp(batches, skewUsed);
     } catch (err) {
+      if (stopper.stopped) return; // a listing cut short proves nothing; the batches stay ambiguous
       if (!(err instanceof PlivoApiError) || err.kind === 'auth' || ++this.#failures >= options.maxFailures) {
         throw new RunFailedError(`cannot reconcile ${batches.length} batch(es) from ${batches[0]!.sender}: Plivo's List API failed (${(err as Error).message}). ` +
           "Their recipients are held as 'sending' and will not be sent twice; run the same command later, or see 'smsrun status' to resolve them by hand.", { cause: err });
       }
       return;
     }
-    const known = await knownUuids(db, records.map((r) => r.messageUuid));
-    for (const batch of batches) {
-      const found = match(batch, records, known);
-      const verdict = await recordReconciled(db, batch, found);
-      if (verdict === 'stale') continue; // settled meanwhile, by an operator or another process
-      await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
-      onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
+    // Windows as narrow as the measurement allows, with headroom for the next measurement's jitter.
+    this.#skewMs = Math.min(MAX_SKEW_MS, listing.skewMs + SKEW_HEADROOM_MS);
+    if (listing.skewMs > MAX_SKEW_MS) {
+      // Refused while the clocks differ by more than the margin: a window cannot be trusted.
+      if (++this.#failures >= options.maxFailures) {
+        throw new RunFailedError(`cannot reconcile: Plivo's clock and the ledger's differ by up to ${(listing.skewMs / 1000).toFixed(1)} s ` +
+          `(measured from Plivo's Date header), more than the ${MAX_SKEW_MS / 1000} s reconciliation allows. Ambiguous batches stay held as 'sending'; ` +
+          "synchronise this machine's clock and the database server's (NTP), then run the same command again.");
+      }
+      return;
+    }
+    if (listing.skewMs > skewUsed) return; // the window was narrower than the clocks' difference: list again, wider
+    this.#failures = 0;
+    const known = await knownUuids(db, listing.records.map((r) => r.messageUuid));
+    for (const batch of batches) await this.#settle(batch, listing.records, known, skewUsed, listedAt);
+  }
+
+  /** Decides one batch from a complete listing begun at `listedAt`, or holds it with a stated reason. */
+  async #settle(batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>, skewMs: number, listedAt: Date): Promise<void> {
+    const { db, campaignId, onEvent, options } = this.deps;
+    const found = match(batch, records, known, skewMs);
+    const rivals = await rivalBatches(db, batch, found.map((f) => ({ dst: f.dst, time: f.time })), { skewMs, requestTimeoutMs: options.requestTimeoutMs });
+    if (rivals.size > 0) {
+      const others = [...new Set([...rivals.values()].flat())].sort((a, b) => a - b);
+      return this.#hold(batch, `${rivals.size} record(s) could also be batch ${others.join(', ')}'s (same sender and number, overlapping windows): ` +
+        "held until those settle; if they never do, see 'smsrun resolve'");
+    }
+    if (found.length < batch.dsts.length) {
+      const confirmed = batch.absentSeenAt !== null && listedAt.getTime() >= batch.absentSeenAt.getTime() + this.#confirmMs;
+      if (!confirmed) {
+        if (batch.absentSeenAt === null) await recordFirstMiss(db, batch, listedAt);
+        return this.#hold(batch, `${batch.dsts.length - found.length} of ${batch.dsts.length} not in Plivo's records yet: ` +
+          `listed again in ${Math.round(this.#confirmMs / 1000)} s before anything is sent again`);
+      }
+    }
+    const verdict = await recordReconciled(db, batch, found);
+    if (verdict === 'stale') return; // settled meanwhile, by an operator or another process
+    await recordEvent(db, campaignId, 'reconciled', { batch: batch.batchId, attempt: batch.attemptId, verdict, found: found.length, size: batch.dsts.length });
+    onEvent?.({ kind: 'reconciled', batchId: batch.batchId, verdict, found: found.length, size: batch.dsts.length });
+    const absent = verdict === 'absent' ? await absentAttempts(db, batch.batchId) : 0;
+    if (absent >= (options.maxAbsent ?? 8)) {
+      throw new RunFailedError(`batch ${batch.batchId} (from ${batch.sender}) got no clear answer ${absent} times, and each time Plivo's records showed nothing was sent. ` +
+        'Its recipients are pending and nothing was lost or sent twice; Plivo seems to be failing: run the same command again later.');
     }
   }
 
-  /** Every outbound message from the batches' sender in the window around their attempts, all pages. */
-  async #lookUp(batches: readonly AmbiguousBatch[]): Promise<Mdr[]> {
-    const { client, options } = this.deps;
+  async #hold(batch: AmbiguousBatch, reason: string): Promise<void> {
+    await recordEvent(this.deps.db, this.deps.campaignId, 'reconcile_held', { batch: batch.batchId, attempt: batch.attemptId, reason });
+    this.deps.onEvent?.({ kind: 'reconcile_held', batchId: batch.batchId, reason });
+  }
+
+  /**
+   * Every outbound message from the batches' sender in the window around their attempts, all pages, and
+   * the skew bound measured from the pages' Date headers and the ledger's clock.
+   */
+  async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
     const dsts = batches.flatMap((b) => b.dsts);
     const sender = batches[0]!.sender;
     const filter: ListFilter = {
       message_direction: 'outbound',
-      message_time__gte: new Date(Math.min(...batches.map((b) => b.startedAt.getTime())) - CLOCK_MARGIN_MS),
-      message_time__lte: new Date(Math.max(...batches.map((b) => windowEnd(b, options.requestTimeoutMs)))),
-      ...(sender.startsWith('powerpack:') ? { powerpack_id: sender.slice('powerpack:'.length) } : { from_number: sender }),
-      ...(dsts.length === 1 ? { to_number: toE164(dsts[0]!) } : {}),
+      message_time__gte: new Date(Math.min(...batches.map((b) => windowStart(b, skewMs)))),
+      message_time__lte: new Date(Math.max(...batches.map((b) => windowEnd(b, skewMs)))),
+      ...senderFilter(sender),
+      ...(dsts.length === 1 ? { to_number: dsts[0]! } : {}),
     };
     const records: Mdr[] = [];
     const wanted = { sender, to: new Set(dsts) };
+    let plivo: { lo: number; hi: number } | null = null;
     await listPages(this.deps, filter, PRIORITY.reconcile, (page) => {
       // A record we cannot read is skipped if it cannot be these batches' (list.ts, mayBeAmong); else no verdict.
       const doubt = page.unreadable.find((r) => mayBeAmong(r, wanted));
       if (doubt) throw new PlivoApiError('retryable', `Plivo listed a record that may be one of these batches' messages but cannot be read (${doubt.reason})`);
       records.push(...page.objects);
+      const offset = page.answered ? plivoOffset(page.answered) : null;
+      if (offset) plivo = plivo === null ? offset : { lo: Math.min(plivo.lo, offset.lo), hi: Math.max(plivo.hi, offset.hi) };
     });
-    return records;
+    // Without a Date header nothing is measured: the margin stands.
+    const measured = plivo === null ? MAX_SKEW_MS : skewBound(plivo, await ledgerOffset(this.deps.db));
+    return { records, skewMs: measured };
   }
-}
-
-/**
- * How far Plivo's clock may be from the ledger's. The look-up window is widened by this much on both
- * sides, and an attempt is reconciled only once the widened window lies wholly in the past.
- */
-const CLOCK_MARGIN_MS = 5000;
-/** Batches of one sender whose windows are further apart than this are looked up separately. */
-const GROUP_GAP_MS = 60_000;
-
-/**
- * The latest time Plivo can have accepted the attempt: it was still in progress, at most, until it was
- * found ambiguous (or its process dead), and a server may take up to a request timeout to process it.
- * The claim time would not do: a claimed request can wait in the account limiter before it leaves.
- */
-function windowEnd(b: AmbiguousBatch, requestTimeoutMs: number): number {
-  return b.endedAt.getTime() + requestTimeoutMs + CLOCK_MARGIN_MS;
 }
 
 /** Per sender, runs of batches close enough in time that one window covers them without paging through much else. */
@@ -151,15 +216,21 @@ function groupBySender(batches: readonly AmbiguousBatch[]): AmbiguousBatch[][] {
   return groups;
 }
 
-/** Each of the batch's numbers matched to at most one outbound record not already attributed. */
-export function match(batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>): FoundMessage[] {
+/**
+ * Each of the batch's numbers matched to at most one outbound record inside the batch's own window
+ * and not already attributed.
+ */
+export function match(batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>, skewMs: number): (FoundMessage & { time: Date })[] {
   const wanted = new Set(batch.dsts);
-  const found: FoundMessage[] = [];
+  const from = windowStart(batch, skewMs);
+  const to = windowEnd(batch, skewMs);
+  const found: (FoundMessage & { time: Date })[] = [];
   for (const r of records) {
     const dst = r.toNumber.replace(/^\+/, '');
-    if (r.direction !== 'outbound' || known.has(r.messageUuid) || !wanted.has(dst)) continue;
+    const t = r.messageTime.getTime();
+    if (r.direction !== 'outbound' || known.has(r.messageUuid) || !wanted.has(dst) || t < from || t > to) continue;
     wanted.delete(dst);
-    found.push({ uuid: r.messageUuid, dst });
+    found.push({ uuid: r.messageUuid, dst, time: r.messageTime });
   }
   return found;
 }

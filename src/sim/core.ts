@@ -18,6 +18,8 @@ import type { AcceptEntry } from './pacing.js';
 import { forkRng, type Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStats, type SimStats } from './stats.js';
+import type { SimJournal } from './journal.js';
+import { messageIntent, postInbound, type InboundAttempt, type ReplyOptions } from './inbound.js';
 
 export interface AcceptContext {
   /** When the request reached the server (ms): the acceptLog's `at`. */
@@ -35,10 +37,16 @@ export class SimCore {
   readonly callbacks: CallbackDispatcher;
   readonly limiter: RequestLimiter;
   readonly faults: FaultInjector;
+  /** Numbers whose messages fail with 200 (opted out): the optedOut option, then STOP / START replies. */
+  readonly optedOut: Set<string>;
+  readonly inboundLog: InboundAttempt[] = [];
+  #inboundRng: Rng;
   #byUuid = new Map<string, MessageRecord>();
   #shuffle: Rng;
+  #journal: SimJournal | undefined;
 
-  constructor(readonly opts: ResolvedOptions) {
+  constructor(readonly opts: ResolvedOptions, journal?: SimJournal) {
+    this.#journal = journal;
     this.scheduler = new Scheduler((error) => this.recordInternalError(error));
     this.callbacks = new CallbackDispatcher({
       authToken: opts.authToken,
@@ -47,12 +55,18 @@ export class SimCore {
       scheduler: this.scheduler,
       rng: forkRng(opts.seed, 'nonces'),
     });
+    this.optedOut = new Set(opts.optedOut);
+    this.#inboundRng = forkRng(opts.seed, 'inbound');
     this.lifecycle = new Lifecycle(this.scheduler, {
+      isOptedOut: (to) => this.optedOut.has(to),
       mpsFor: (sender) => opts.mpsBySrc[sender] ?? opts.mps,
       counts: opts.mpsCounts,
       deliveryDelayMs: opts.deliveryDelayMs,
       rng: forkRng(opts.seed, 'delivery'),
-      onChange: (m) => this.callbacks.notify(m),
+      onChange: (m) => {
+        this.#journal?.changed(m);
+        this.callbacks.notify(m);
+      },
     });
     this.limiter = new RequestLimiter(opts.limits);
     this.faults = new FaultInjector(opts.faults, forkRng(opts.seed, 'faults'));
@@ -95,6 +109,7 @@ export class SimCore {
       };
       this.messages.push(m);
       this.#byUuid.set(m.uuid, m);
+      this.#journal?.accepted(m);
       uuids.push(m.uuid);
       this.lifecycle.admit(m, acceptedAtUs / 1000);
       this.callbacks.notify(m);
@@ -107,6 +122,45 @@ export class SimCore {
     a.units += units;
     a.invalidNumbers += req.invalid.length;
     return this.#shuffle.shuffle(uuids);
+  }
+
+  /**
+   * Takes back the messages of an earlier run (sim/journal.ts). One not final yet is queued again from now:
+   * its outcome follows from its number, as before.
+   */
+  restore(records: readonly MessageRecord[]): void {
+    const nowMs = nowUs() / 1000;
+    for (const m of records) {
+      const record: MessageRecord = { ...m, seq: this.messages.length };
+      this.messages.push(record);
+      this.#byUuid.set(record.uuid, record);
+      if (record.state === 'queued' || record.state === 'sent') {
+        record.state = 'queued';
+        this.lifecycle.admit(record, nowMs);
+      }
+    }
+  }
+
+  /**
+   * `from` texts `text` to one of our numbers: posted, signed, to the inbound url. A STOP opts `from` out
+   * (later messages to it fail with 200) and START lifts it, before the post, as the carrier would.
+   */
+  async reply(from: string, text: string, o: ReplyOptions = {}): Promise<InboundAttempt> {
+    const who = from.replace(/^\+/, '');
+    const url = o.url ?? this.opts.inboundUrl;
+    if (!url) throw new RangeError('reply: give a url, or start the simulator with inboundUrl');
+    const intent = messageIntent(text);
+    if (intent === 'optout') this.optedOut.add(who);
+    if (intent === 'optin') this.optedOut.delete(who);
+    const to = o.to ?? this.#lastSenderTo(who);
+    const attempt = await postInbound({ from: who, to, text, url, authToken: this.opts.authToken, rng: this.#inboundRng, timeoutMs: o.timeoutMs ?? this.opts.callbackTimeoutMs });
+    this.inboundLog.push(attempt);
+    return attempt;
+  }
+
+  #lastSenderTo(to: string): string {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.to === to) return this.messages[i]!.from;
+    return '';
   }
 
   find(uuid: string): MessageRecord | undefined {

@@ -22,6 +22,8 @@ export interface LifecycleConfig {
   deliveryDelayMs: [number, number];
   /** Draws delivery delays. */
   rng: Rng;
+  /** Whether a number opted out: its messages fail with 200 when they leave the queue. */
+  isOptedOut(to: string): boolean;
   /** Told of every state change after it happened (not of the initial `queued`). */
   onChange(m: MessageRecord): void;
 }
@@ -111,7 +113,7 @@ export class Lifecycle {
   }
 
   #handOver(m: MessageRecord, slotMs: number): void {
-    const outcome = outcomeFor(m.to);
+    const outcome = outcomeFor(m.to, this.config.isOptedOut(m.to));
     if (outcome.kind === 'fail-at-handoff') {
       this.#change(m, 'failed', slotMs, outcome.errorCode);
       return;

@@ -8,6 +8,7 @@
  */
 
 import { MESSAGE_STATES } from '../plivo/types.js';
+import { senderKind } from '../sms/sender.js';
 import { parseFilterTime } from './clock.js';
 import { ApiError } from './errors.js';
 import type { MessageRecord } from './message.js';
@@ -87,14 +88,10 @@ function filterFor(key: string, value: string): ((m: MessageRecord) => boolean) 
       return (m) => m.type === value;
     case 'error_code':
       return (m) => m.errorCode === value;
-    case 'from_number': {
-      const n = bareNumber(value);
-      return (m) => m.from === n;
-    }
-    case 'to_number': {
-      const n = bareNumber(value);
-      return (m) => m.to === n;
-    }
+    case 'from_number':
+      return (m) => asked(m.from, value);
+    case 'to_number':
+      return (m) => asked(m.to, value);
     case 'powerpack_id':
       return (m) => m.powerpackUuid === value;
     case 'subaccount':
@@ -122,9 +119,13 @@ function filterFor(key: string, value: string): ((m: MessageRecord) => boolean) 
   }
 }
 
-/** from_number / to_number are accepted with or without '+' and separators. */
-function bareNumber(value: string): string {
-  return value.replace(/[^A-Za-z0-9]/g, '');
+/**
+ * from_number / to_number match exactly, as Plivo's docs say: a phone number in E.164 with '+' (a record
+ * holds it without), a short code or an alphanumeric sender ID exactly as it is. No '+' stripped, no
+ * separators removed: '+12345' finds no short code 12345, and '14155550100' no long code.
+ */
+function asked(recorded: string, value: string): boolean {
+  return senderKind(recorded) === 'long_code' ? value === `+${recorded}` : value === recorded;
 }
 
 function oneOf(key: string, value: string, allowed: readonly string[]): void {

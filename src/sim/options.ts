@@ -67,6 +67,22 @@ export interface SimOptions {
    * @default ['999'] (no country has that code)
    */
   unallocated?: string[];
+  /**
+   * A file that keeps the accepted messages and their states across simulator runs (sim/journal.ts): the
+   * sandbox's memory, beside the ledger. @default none (the simulator forgets everything when it stops)
+   */
+  journal?: string;
+  /**
+   * Numbers (sanitised digits) that opted out: their messages are accepted, then fail with error 200 when they
+   * leave the queue, as Plivo reports a recipient who replied STOP. `reply` with STOP / START changes the set.
+   * @default []
+   */
+  optedOut?: string[];
+  /**
+   * The url inbound messages are posted to (the message url of the application of the account's numbers),
+   * for `reply`. @default none: `reply` must be given a url
+   */
+  inboundUrl?: string;
 }
 
 export interface ResolvedOptions {
@@ -85,6 +101,8 @@ export interface ResolvedOptions {
   callbackTimeoutMs: number;
   seed: number;
   unallocated: string[];
+  optedOut: string[];
+  inboundUrl: string | null;
 }
 
 export const PLIVO_LIMITS: Readonly<Limits> = { requestsPer5s: 300, concurrent: 100, listPerMinute: 20 };
@@ -142,6 +160,8 @@ export function resolveOptions(opts: SimOptions = {}): ResolvedOptions {
     callbackTimeoutMs: positive('callbackTimeoutMs', opts.callbackTimeoutMs ?? 8000),
     seed,
     unallocated: [...(opts.unallocated ?? [UNALLOCATED_PREFIX])],
+    optedOut: (opts.optedOut ?? []).map((n, i) => digits(`optedOut[${i}]`, n)),
+    inboundUrl: opts.inboundUrl === undefined ? null : httpUrl('inboundUrl', opts.inboundUrl),
   };
 }
 
@@ -169,6 +189,17 @@ export function checkLimits(limits: Limits | false): Limits | false {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function digits(name: string, n: string): string {
+  const d = String(n).replace(/^\+/, '');
+  if (!/^\d{5,15}$/.test(d)) throw new SimOptionsError(name, `must be a phone number in digits (E.164, '+' optional), got '${String(n)}'`);
+  return d;
+}
+
+function httpUrl(name: string, url: string): string {
+  if (!/^https?:\/\//.test(url)) throw new SimOptionsError(name, `must be an http(s) url, got '${url}'`);
+  return url;
 }
 
 function positive(name: string, n: number): number {

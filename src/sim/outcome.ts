@@ -9,7 +9,9 @@
  *   else delivered, error 000
  *
  * Numbers starting with 999 (not an allocated country code) are refused at
- * send time instead: see create.ts.
+ * send time instead: see create.ts. A number that opted out (the `optedOut`
+ * option, or a STOP sent with `reply`) fails with error 200 at its drain slot,
+ * whatever its digits.
  */
 
 export type Outcome =
@@ -17,7 +19,11 @@ export type Outcome =
   | { kind: 'fail-at-handoff'; state: 'failed'; errorCode: string }
   | { kind: 'no-receipt' };
 
-export function outcomeFor(to: string): Outcome {
+/** Plivo's error for a recipient who opted out (replied STOP). */
+export const OPTED_OUT = '200';
+
+export function outcomeFor(to: string, optedOut = false): Outcome {
+  if (optedOut) return { kind: 'fail-at-handoff', state: 'failed', errorCode: OPTED_OUT };
   switch (to.slice(-2)) {
     case '97':
       return { kind: 'receipt', state: 'undelivered', errorCode: '80' };

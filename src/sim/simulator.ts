@@ -6,7 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallbackAttempt } from './callbacks.js';
+import type { InboundAttempt, ReplyOptions } from './inbound.js';
 import { SimCore } from './core.js';
+import { SimJournal } from './journal.js';
 import type { SimMessage } from './message.js';
 import { checkLimits, resolveOptions, type Faults, type Limits, type SimOptions } from './options.js';
 import type { AcceptEntry } from './pacing.js';
@@ -34,6 +36,16 @@ export interface Simulator {
   faults(): Faults;
   setFaults(change: Partial<Faults>): void;
   setLimits(limits: Limits | false): void;
+  /**
+   * `from` texts `text` to one of the account's numbers: a signed inbound-message callback to `url` (or the
+   * inboundUrl option). STOP-like texts opt `from` out (later messages to it fail with error 200), START
+   * lifts it. Resolves with the receiver's answer.
+   */
+  reply(from: string, text: string, o?: ReplyOptions): Promise<InboundAttempt>;
+  /** Every inbound message posted, in order. */
+  inboundLog(): readonly InboundAttempt[];
+  /** Numbers that currently fail with error 200. */
+  optedOut(): readonly string[];
   /** Test hook: moves a message's message_time `ms` into the past (the List API's 24-hour window). */
   backdate(uuid: string, ms: number): void;
   close(): Promise<void>;
@@ -41,7 +53,9 @@ export interface Simulator {
 
 export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
   const opts = resolveOptions(options);
-  const core = new SimCore(opts);
+  const journal = options.journal === undefined ? undefined : new SimJournal(options.journal);
+  const core = new SimCore(opts, journal);
+  if (journal) core.restore(journal.read());
   const server = createServer(requestHandler(core));
   // Longer than any client's idle keep-alive, so the server never closes a
   // socket the client is about to reuse (an ECONNRESET Plivo does not cause).
@@ -74,6 +88,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     setFaults: (change) => core.faults.set(change),
     setLimits: (limits) => core.limiter.set(checkLimits(limits)),
     backdate: (uuid, ms) => core.backdate(uuid, ms),
+    reply: (from, text, o) => core.reply(from, text, o),
+    inboundLog: () => core.inboundLog.slice(),
+    optedOut: () => [...core.optedOut],
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         core.close();

@@ -1,6 +1,9 @@
 /**
  * An HTTP server for Plivo's status callbacks (POST form or JSON body, or GET query string).
  *
+ * It also takes Plivo's inbound-message callbacks (a text to one of our numbers: `Text`, no `Status`), at the
+ * same url and signed the same way, for opt-outs (optout/inbound.ts).
+ *
  * Each request is answered only after what it says is committed to the ledger: Plivo retries a callback
  * that gets no 2xx within 8 s (+60 s, +120 s, +240 s), so a 200 must mean "recorded" and anything else
  * a retry. Hence:
@@ -25,6 +28,7 @@ import type { ProviderUpdate } from '../ledger/tracking.js';
 import { validateV2Signature, validateV3Signature, type SignatureParams } from '../plivo/signature.js';
 import { BatcherFullError, MicroBatcher } from './batcher.js';
 import { checkCallbackUrl, parseCallback, signedUrlFor, type CallbackFields } from './callback.js';
+import { isInboundCallback, parseInbound, type InboundMessage } from '../optout/inbound.js';
 
 export { callbackUrlFor, checkCallbackUrl } from './callback.js';
 
@@ -45,6 +49,11 @@ export interface ReceiverOptions {
   authToken: string;
   /** Records a micro-batch of updates; must be idempotent. Never called twice at once. */
   apply(updates: ProviderUpdate[]): Promise<unknown>;
+  /**
+   * Records an inbound message (optout/inbound.ts: STOP and START); must be idempotent. Inbound messages
+   * come one at a time, rarely, so they are not micro-batched. Without it they are answered 400.
+   */
+  inbound?(m: InboundMessage): Promise<unknown>;
   onEvent?(e: ReceiverEvent): void;
 }
 
@@ -97,7 +106,7 @@ export async function startReceiver(o: ReceiverOptions): Promise<Receiver> {
     stats.received++;
     const outcome = closing
       ? ({ status: 503, reason: 'the receiver is shutting down' } as const)
-      : await handleCallback(req, { publicUrl, authToken: o.authToken, batcher });
+      : await handleCallback(req, { publicUrl, authToken: o.authToken, batcher, inbound: o.inbound });
     count(stats, outcome, emit);
     answer(res, outcome, closing !== undefined);
   };
@@ -131,6 +140,7 @@ interface CallbackContext {
   publicUrl: string;
   authToken: string;
   batcher: MicroBatcher<ProviderUpdate>;
+  inbound?: ((m: InboundMessage) => Promise<unknown>) | undefined;
 }
 
 /** From request to outcome: method, body, signature, fields, then recorded (or not) within the deadline. */
@@ -146,9 +156,18 @@ async function handleCallback(req: IncomingMessage, ctx: CallbackContext): Promi
   const signature = checkSignature(method, req.headers, signedUrlFor(ctx.publicUrl, rawQuery), bodyFields, ctx.authToken);
   if (!signature.ok) return { status: 403, reason: signature.reason };
   const query = new URLSearchParams(rawQuery);
-  const update = parseCallback({ ...fieldsOf(query), ...bodyFields }, query);
+  const fields = { ...fieldsOf(query), ...bodyFields };
+  if (isInboundCallback(fields)) return handleInbound(fields, ctx, deadline);
+  const update = parseCallback(fields, query);
   if ('invalid' in update) return { status: 400, reason: update.invalid };
   return recordWithin(ctx.batcher.add(update), deadline - Date.now());
+}
+
+async function handleInbound(fields: CallbackFields, ctx: CallbackContext, deadline: number): Promise<Outcome> {
+  if (!ctx.inbound) return { status: 400, reason: 'an inbound message, but this receiver does not record them (smsrun webhook needs PLIVO_AUTH_ID for that)' };
+  const m = parseInbound(fields);
+  if ('invalid' in m) return { status: 400, reason: m.invalid };
+  return recordWithin(ctx.inbound(m).then(() => undefined), deadline - Date.now());
 }
 
 type SignatureCheck = { ok: true } | { ok: false; reason: string };

@@ -30,7 +30,7 @@ export async function loadedCampaign(
       name, job: { name, rate: 1_000_000, ...o.job }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders,
     });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
-      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null,
+      rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null,
     })));
     await finalizeLoad(tx, campaignId, senders, o.batchSize ?? dsts.length);
     return campaignId;
@@ -40,18 +40,27 @@ export async function loadedCampaign(
 
 /** A loaded campaign whose batches are all claimed. `job` is stored as the campaign's job (message_expiry, …). */
 export async function claimedCampaign(
-  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown> } = {},
+  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown>; requestTimeoutMs?: number } = {},
 ): Promise<ClaimedCampaign> {
   const { id, name } = await loadedCampaign(db, dsts, { ...o, senders: [o.sender ?? TEST_SENDER] });
-  await prepareBudgets(db, TEST_ACCOUNT, id, 20);
   const batches: ClaimedBatch[] = [];
-  // One batch per claim (one sender); at this rate the sender is due again at once.
-  for (;;) {
-    const claim = await claimDue(db, { account: TEST_ACCOUNT, campaignId: id, owner: OWNER, leaseMs: 600_000, max: 1, catchUpMs: 0 });
-    batches.push(...claim.batches);
-    if (claim.nextInMs === null) break;
-  }
+  for (let b = await claimNext(db, id, o); b; b = await claimNext(db, id, o)) batches.push(b);
   return { id, name, batches };
+}
+
+/**
+ * Claims the campaign's next ready batch the way a run does (ledger/sending.ts `claimDue`), with its numbers'
+ * budgets and the account's request window wide open: for tests of what follows a claim, not of pacing.
+ * The request timeout stored with the attempt sizes its reconciliation window: short by default.
+ */
+export async function claimNext(db: Db, campaignId: number, o: { owner?: string; requestTimeoutMs?: number } = {}): Promise<ClaimedBatch | undefined> {
+  await prepareBudgets(db, TEST_ACCOUNT, campaignId, 20);
+  await db.query(`UPDATE sender_budgets SET rate = 1e9, tat = 'epoch' WHERE account = $1`, [TEST_ACCOUNT]);
+  await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = $1`, [TEST_ACCOUNT]);
+  const claim = await claimDue(db, {
+    account: TEST_ACCOUNT, campaignId, owner: o.owner ?? OWNER, leaseMs: 600_000, max: 1, catchUpMs: 0, requestTimeoutMs: o.requestTimeoutMs ?? 1000,
+  });
+  return claim.batches[0];
 }
 
 /** Records a 202 for a claimed batch holding these uuids. */

@@ -1,11 +1,11 @@
-import { writeFile, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { tempDir } from './tmp.js';
 
-/** Writes a job file and its CSV into a fresh directory; returns the job file's path. */
+/** Writes a job file and its CSV into a fresh directory (removed after the test file); returns the job file's path. */
 export async function writeJob(job: Record<string, unknown>, csv: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'smsrun-job-'));
+  const dir = await tempDir('smsrun-job-');
   await writeFile(path.join(dir, 'recipients.csv'), csv);
   const file = path.join(dir, 'job.json');
   await writeFile(file, JSON.stringify({ recipients: 'recipients.csv', ...job }, null, 2));

@@ -2,12 +2,11 @@
  * The ledgers a test runs against: always the embedded PGlite; also a real Postgres when
  * TEST_DATABASE_URL is set (CI sets it). Each Postgres user gets a database of its own, dropped after.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openLedger } from '../../src/ledger/open.js';
+import { tempDir } from './tmp.js';
 
 export interface TestLedger {
   kind: 'pglite' | 'postgres';
@@ -21,7 +20,8 @@ export interface TestLedger {
 export const LEDGER_KINDS: ('pglite' | 'postgres')[] = process.env['TEST_DATABASE_URL'] ? ['pglite', 'postgres'] : ['pglite'];
 
 export async function createTestLedger(kind: 'pglite' | 'postgres'): Promise<TestLedger> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'smsrun-test-'));
+  // Removed by dispose(), and in any case after the test file (tmp.ts), even if a beforeAll failed first.
+  const home = await tempDir('smsrun-test-');
   if (kind === 'pglite') {
     return { kind, home, env: { SMSRUN_HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
   }

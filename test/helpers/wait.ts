@@ -4,7 +4,7 @@
  * machine may be many times slower than an idle one) and is never what a test asserts.
  */
 export interface WaitOptions {
-  /** Give up after this long. A safety net, not a performance bound. Default 60 s. */
+  /** Give up after this long. A safety net, not a performance bound. Default 120 s. */
   timeoutMs?: number;
   /** How often the condition is checked. Default 20 ms. */
   intervalMs?: number;
@@ -14,7 +14,7 @@ export interface WaitOptions {
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
-  { timeoutMs = 60_000, intervalMs = 20 }: WaitOptions = {},
+  { timeoutMs = 120_000, intervalMs = 20 }: WaitOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {

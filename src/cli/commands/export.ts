@@ -28,7 +28,7 @@ export interface ExportArgs extends GlobalArgs {
 }
 
 /** Every status a report row can have in this version; `--only` also accepts any status the campaign has. */
-export const REPORT_STATUSES = ['delivered', 'sent', 'queued', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate'];
+export const REPORT_STATUSES = ['delivered', 'sent', 'queued', 'undelivered', 'failed', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'suppressed', 'cancelled'];
 
 export async function exportCommand(name: string, args: ExportArgs, io: Io): Promise<ExitCode> {
   const format = args.format ?? formatFromFile(args.out) ?? 'csv';
@@ -37,7 +37,8 @@ export async function exportCommand(name: string, args: ExportArgs, io: Io): Pro
       'Drop them, or use --format csv.');
   }
   if (args.columns?.length === 0) throw new UsageError('--columns needs column names, separated by commas (smsrun export --help).');
-  const db = await openLedgerFor(args, io);
+  const db = await openLedgerFor(args, io, { read: true });
+  if (!db) throw new UnknownCampaignError(name);
   try {
     const campaign = await findCampaign(db, name);
     if (!campaign) throw new UnknownCampaignError(name);

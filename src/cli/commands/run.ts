@@ -2,10 +2,11 @@
 import path from 'node:path';
 import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
-import { findCampaign } from '../../ledger/campaigns.js';
+import { findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
+import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
 import { describeConflicts, rateConflicts } from '../../ledger/senders.js';
-import { UnknownCampaignError } from '../../ledger/errors.js';
+import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
 import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
@@ -17,6 +18,7 @@ import { connectPlivo, openLedgerFor, smsrunHome, type GlobalArgs, type Io } fro
 import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
+import { cancelRequestFile } from '../../optout/run.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -43,7 +45,7 @@ export function callbackSetup(args: RunArgs, authToken: string, io: Io, job?: Jo
   const listen = args.listen === undefined ? undefined : parseListen(args.listen);
   return {
     urlFor: (campaignId, batchId) => callbackUrlFor(publicUrl, campaignId, batchId),
-    ...(listen ? { start: (apply) => startReceiver({ publicUrl, listen, authToken, apply, onEvent: (e) => reportRefusal(e, io) }) } : {}),
+    ...(listen ? { start: (apply, inbound) => startReceiver({ publicUrl, listen, authToken, apply, inbound, onEvent: (e) => reportRefusal(e, io) }) } : {}),
   };
 }
 
@@ -55,12 +57,19 @@ export async function runCommand(jobFile: string, args: RunArgs, io: Io): Promis
 export async function resumeCommand(name: string, args: RunArgs, io: Io): Promise<ExitCode> {
   const db = await openLedgerFor(args, io);
   try {
-    const campaign = await findCampaign(db, name);
-    if (!campaign) throw new UnknownCampaignError(name);
+    const campaign = await findCampaignToRun(db, name, args.sandbox);
     return await runJob(jobFromLedger(campaign), args, io, db);
   } finally {
     await db.close();
   }
+}
+
+/** The campaign `resume` and `poll` carry on: the sandbox one with --sandbox, else the real one. */
+export async function findCampaignToRun(db: Queryable, name: string, sandbox: boolean): Promise<CampaignRow> {
+  const campaign = await findCampaign(db, name, sandbox);
+  if (campaign) return campaign;
+  if (await findCampaign(db, name, !sandbox)) throw new CampaignWorldError(name, !sandbox);
+  throw new UnknownCampaignError(name);
 }
 
 export function runOptions(args: RunArgs): RunOptions {
@@ -83,7 +92,7 @@ function reportRefusal(e: ReceiverEvent, io: Io): void {
 async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
   const options = runOptions(args);
   const db = openDb ?? (await openLedgerFor(args, io));
-  const plivo = await connectPlivo(job, args.sandbox, io, options.requestTimeoutMs).catch(async (err: unknown) => {
+  const plivo = await connectPlivo(job, args.sandbox, io, options.requestTimeoutMs, smsrunHome(args, io.env)).catch(async (err: unknown) => {
     if (!openDb) await db.close();
     throw err;
   });
@@ -98,9 +107,13 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, options, stopper, callbacks,
+      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks,
+      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name) }),
       onEvent: (e) => {
-        if (e.kind === 'loaded') {
+        if (e.kind === 'suppressed') {
+          if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
+          if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
+        } else if (e.kind === 'loaded') {
           io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
         } else if (e.kind === 'tracking') {
@@ -111,6 +124,11 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     });
     progress.stop();
     const summary = await summarize(db, result.campaign);
+    if (result.alreadyDone && result.cancelledAt !== null) {
+      io.stdout.write(`campaign '${job.name}' was cancelled (${result.cancelledAt.toISOString()}): nothing is sent. ` +
+        `'smsrun retry ${job.name} --only cancelled' makes a new campaign of the recipients it did not text.\n${formatSummary(summary)}\n`);
+      return EXIT.cancelled;
+    }
     if (result.alreadyDone) {
       io.stdout.write(`campaign '${job.name}' is already finished: nothing to send or track.\n${formatSummary(summary)}\n`);
       return EXIT.ok;
@@ -120,6 +138,10 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     const pageFile = `${reportFile.replace(/\.csv$/i, '')}.html`;
     await writeHtmlReportFile(db, result.campaign, pageFile);
     io.stdout.write(`${formatSummary(summary)}\n  report: ${reportFile}\n  page: ${pageFile}\n`);
+    if (stopper.reason === 'cancelled') {
+      io.stderr.write(`cancelled: the campaign was cancelled (smsrun cancel); requests in flight were recorded and nothing more is sent.\n`);
+      return EXIT.cancelled;
+    }
     if (stopper.reason === 'interrupted') {
       io.stderr.write(`interrupted: requests in flight were recorded. Run 'smsrun resume ${job.name}' (or the same command again) to carry on; nobody will be texted twice.\n`);
       return EXIT.interrupted;

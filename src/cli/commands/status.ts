@@ -20,7 +20,12 @@ export interface StatusArgs extends GlobalArgs {
 }
 
 export async function statusCommand(name: string | undefined, args: StatusArgs, io: Io): Promise<ExitCode> {
-  const db = await openLedgerFor(args, io);
+  const db = await openLedgerFor(args, io, { read: true });
+  if (!db) {
+    if (name !== undefined) throw new UnknownCampaignError(name);
+    io.stdout.write(render([], name, args.json));
+    return EXIT.ok;
+  }
   try {
     if (!args.watch) {
       io.stdout.write(render(await read(db, name), name, args.json));

@@ -1,12 +1,13 @@
 /**
  * `smsrun webhook --callback-url https://… --listen :8080`: a standalone receiver of Plivo's status
- * callbacks, recording them in the ledger until Ctrl-C / SIGTERM. For when the process that sends cannot
+ * callbacks (and inbound messages, for STOP / START), recording them in the ledger until Ctrl-C / SIGTERM. For when the process that sends cannot
  * take connections itself; the sends must carry the same --callback-url (see README).
  *
  * Callbacks for messages not recorded yet wait in the ledger's inbox; every second the inbox is applied
  * to what has been recorded since. Ledger writes of this process run one at a time.
  */
 import { applyProviderUpdates, applyWaitingCallbacks } from '../../ledger/tracking.js';
+import { applyInbound, type InboundMessage } from '../../optout/inbound.js';
 import { redactUrl } from '../../ledger/open.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { Stopper } from '../../send/stopper.js';
@@ -33,13 +34,16 @@ export async function webhookCommand(args: WebhookArgs, io: Io): Promise<ExitCod
   try {
     const serial = oneAtATime();
     const log = new EventLog(io);
+    // Inbound STOP / START change the sending account's suppression list: its auth id names the list.
+    const account = io.env['PLIVO_AUTH_ID'] || undefined;
     const receiver = await startReceiver({
       publicUrl, listen, authToken,
       apply: (updates) => serial(() => applyProviderUpdates(db, updates)),
+      ...(account ? { inbound: (m: InboundMessage) => serial(() => applyInbound(db, account, m)) } : {}),
       onEvent: (e) => log.add(e),
     });
     const ledger = io.env['DATABASE_URL'] ? `Postgres at ${redactUrl(io.env['DATABASE_URL'])}` : `the embedded ledger in ${smsrunHome(args, io.env)}`;
-    io.stdout.write(describeStart(receiver, publicUrl, ledger));
+    io.stdout.write(describeStart(receiver, publicUrl, ledger, account));
     const stopper = new Stopper();
     const stop = () => stopper.stop('interrupted');
     process.once('SIGINT', stop);
@@ -64,9 +68,12 @@ export async function webhookCommand(args: WebhookArgs, io: Io): Promise<ExitCod
   }
 }
 
-function describeStart(receiver: Receiver, publicUrl: string, ledger: string): string {
+function describeStart(receiver: Receiver, publicUrl: string, ledger: string, account: string | undefined): string {
   const lines = [
     `smsrun webhook: listening on ${receiver.localUrl} for Plivo status callbacks sent to ${publicUrl}`,
+    account
+      ? `  inbound messages: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT add the sender to ${account}'s suppression list; START, UNSTOP lift it`
+      : '  inbound messages: not recorded (set PLIVO_AUTH_ID to keep opt-outs texted to your numbers)',
     '  checked: PLIVO_AUTH_TOKEN is set (it checks X-Plivo-Signature-V3, or V2 without V3; never printed)',
     `  checked: the callback url; signatures are checked against its origin and path, not the local address`,
     `  checked: the ledger (${ledger}) is open and migrated`,

@@ -1,0 +1,138 @@
+/**
+ * Reading the embedded ledger while a run holds it. PGlite is one process's database, so the process that
+ * holds it serves read-only queries on a local socket (a Unix socket in the ledger's home, a named pipe on
+ * Windows), and `status` and `export` in another process query through it: live figures, not "in use".
+ *
+ * Each query runs in a transaction of its own that starts with SET TRANSACTION READ ONLY, through PGlite's
+ * own transaction(), so it never interleaves with the holder's transactions and Postgres itself refuses any
+ * write. (Why not @electric-sql/pglite-socket: it forwards each wire-protocol message into PGlite's single
+ * session between the holder's queries, so a reader's session settings and unnamed statements would be the
+ * holder's, and a reader could end up inside the holder's transaction: docs/decisions.md, issue 9.)
+ *
+ * Protocol: one JSON object per line. Request {id, sql, params}; answer {id, rows} or {id, error, code}.
+ * Dates travel as {"$date": iso} and are revived as Date, so rows look the same as from PGlite itself.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Db } from './db.js';
+
+/** Where the holder of the embedded ledger in `home` listens for readers. */
+export function readerSocketPath(home: string, platform = process.platform): string {
+  const hash = createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 16);
+  if (platform === 'win32') return `\\\\.\\pipe\\smsrun-${hash}`;
+  const inHome = path.join(home, 'ledger.sock');
+  // A Unix socket's path is limited to about 104 bytes; a deep home gets one in the temp directory.
+  return Buffer.byteLength(inHome) < 100 ? inHome : path.join(os.tmpdir(), `smsrun-${hash}.sock`);
+}
+
+export interface ReaderServer {
+  close(): Promise<void>;
+}
+
+/** Serves read-only queries on the ledger this process holds. Called with the lock held. */
+export async function serveReaders(pglite: PGlite, home: string): Promise<ReaderServer> {
+  const socketPath = readerSocketPath(home);
+  if (process.platform !== 'win32') await unlink(socketPath).catch(() => undefined); // left by a killed holder
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined); // a reader that went away (export | head)
+    eachLine(socket, (line) => void answer(pglite, line).then((out) => { if (socket.writable) socket.write(out); }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+  });
+  server.on('error', () => undefined);
+  if (process.platform !== 'win32') await chmod(socketPath, 0o600).catch(() => undefined); // this user only
+  return {
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function answer(pglite: PGlite, line: string): Promise<string> {
+  let id: unknown = null;
+  try {
+    const request = JSON.parse(line) as { id: unknown; sql: string; params?: unknown[] };
+    id = request.id;
+    const rows = await pglite.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      return (await tx.query(request.sql, request.params)).rows;
+    });
+    return encode({ id, rows });
+  } catch (err) {
+    return encode({ id, error: (err as Error).message, code: (err as { code?: string }).code ?? null });
+  }
+}
+
+/** A reader's Db on the ledger another process holds; rejects if nobody serves it. */
+export async function connectReader(home: string): Promise<Db> {
+  const socket = net.connect(readerSocketPath(home));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let next = 0;
+  const waiting = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
+  const failAll = (err: Error) => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  socket.on('error', (err) => failAll(err));
+  socket.on('close', () => failAll(Object.assign(new Error('the smsrun process holding the ledger stopped'), { code: 'ECONNRESET' })));
+  eachLine(socket, (line) => {
+    const reply = JSON.parse(line, revive) as { id: number; rows?: unknown[]; error?: string; code?: string | null };
+    const w = waiting.get(reply.id);
+    if (!w) return;
+    waiting.delete(reply.id);
+    if (reply.error !== undefined) w.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
+    else w.resolve(reply.rows ?? []);
+  });
+  const query = <Row>(sql: string, params?: readonly unknown[]) => new Promise<Row[]>((resolve, reject) => {
+    const id = next++;
+    waiting.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+    socket.write(encode({ id, sql, params: params ?? [] }));
+  });
+  return {
+    kind: 'pglite',
+    query,
+    // Reads only: each query is a consistent snapshot of its own, which is all status and export need.
+    transaction: (fn) => fn({ query }),
+    openSession: () => Promise.reject(new Error('a reader of a ledger held by another process has no session of its own')),
+    close: async () => { socket.end(); socket.destroy(); },
+  };
+}
+
+function encode(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+    const raw = this[key];
+    return raw instanceof Date ? { $date: raw.toISOString() } : v;
+  }) + '\n';
+}
+
+function revive(_key: string, v: unknown): unknown {
+  if (v !== null && typeof v === 'object' && '$date' in v && Object.keys(v).length === 1) return new Date((v as { $date: string }).$date);
+  return v;
+}
+
+function eachLine(socket: net.Socket, onLine: (line: string) => void): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let at: number;
+    while ((at = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+      if (line !== '') onLine(line);
+    }
+  });
+}
