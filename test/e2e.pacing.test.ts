@@ -79,7 +79,7 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     await ledger?.dispose();
   });
 
-  it('says on its first line when another campaign still sending gives a number a lower rate, and keeps to that rate', async () => {
+  it('says before the run starts when another campaign still sending gives a number a lower rate, and keeps to that rate', async () => {
     const [shared] = srcsFrom(3000 + (kind === 'postgres' ? 50 : 0), 1);
     const env = { ...ledger.env, ...simEnv(sim) };
     // The slow campaign is interrupted mid-way: it is still `sending`, and its rate still holds for the number.
@@ -92,8 +92,12 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     const fastJob = await writeJob({ name: 'fast-one', src: shared, text: 'Fast {{name}}', rate: 50, batch_size: 1 }, phones(41_000, 4));
     const fast = await runCli(['run', fastJob, '--track-for', '0', '--settle', '0'], env);
     expect(fast.code, fast.stderr).toBe(0);
-    const first = fast.stderr.split('\n')[0]!;
-    expect(first).toContain('rate conflict');
+    // Said before anything about the run itself (only the ledger's own line comes first).
+    const lines = fast.stderr.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('rate conflict'));
+    expect(at, fast.stderr).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(lines.findIndex((l) => l.startsWith('smsrun: campaign')));
+    const first = lines[at]!;
     expect(first).toContain(`${shared} at 2/s ('slow-one' asks 2/s; this job 50/s)`);
     const log = sim.acceptLog().filter((e) => e.src === shared);
     const worst = worstWindow(log, shared!, 2, 'units', { toleranceMs: 150 });
