@@ -18,6 +18,14 @@ export interface CampaignRow {
   finished_at: Date | null;
   /** The CSV's header as loaded; null for campaigns loaded before the ledger kept it (sql/006). */
   csv_columns: string[] | null;
+  /** True while a streamed load is not over (sql/009); sending may already be under way. */
+  loading: boolean;
+  /** CSV rows committed so far (null: a campaign loaded whole before sql/009). */
+  loaded_rows: number | null;
+  /** While loading: the row count estimated from the file's size. */
+  expected_rows: number | null;
+  /** The largest batch cost the load cuts (sql/009); null for campaigns loaded before. */
+  max_batch_cost: number | null;
 }
 
 export async function findCampaign(db: Queryable, name: string): Promise<CampaignRow | undefined> {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Job } from '../campaign/job.js';
-import { loadCampaign } from '../campaign/load.js';
+import { startLoad } from '../campaign/load.js';
 import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
@@ -60,7 +60,9 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
 };
 
 export type RunEvent =
+  /** The first chunk is in (sending starts): `campaign.loading` says whether more rows are coming. */
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  | { kind: 'load-finished'; campaign: CampaignRow }
   | SendEvent
   | LedgerEvent
   | ReconcileEvent
@@ -89,14 +91,24 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { db, job, stopper, onEvent } = deps;
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job));
+  // Sending starts once the first chunk of the CSV is committed; the rest loads meanwhile (campaign/load.ts).
+  const load = await ledger.run(() => startLoad(db, job, { retry: (fn) => ledger.run(fn), signal: stopper.signal }));
+  const { campaign, loaded } = load;
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0 };
+  const loading = load.done.then(
+    async () => { if (campaign.loading) onEvent?.({ kind: 'load-finished', campaign: (await findCampaign(db, job.name)) ?? campaign }); },
+    (err: unknown) => stopper.fail(err));
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
+  if (campaign.max_batch_cost !== null) {
+    // Still loading: batches not cut yet are bounded by the cap the first chunk fixed (ledger/load.ts).
+    largest.cost = Math.max(largest.cost, campaign.max_batch_cost);
+    largest.size = Math.max(largest.size, job.batch_size);
+  }
   const limiters = createLimiters({
     rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
     listPerMinute: deps.options.listPerMinute,
@@ -104,7 +116,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, onEvent,
+    ...common, job, owner, onEvent, loading: load.loading,
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
@@ -129,6 +141,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     });
     const tracking = tracker.run(() => sendingDone, () => Date.now() >= deadline);
     await sending.catch((err: unknown) => stopper.fail(err));
+    await loading;
     if (!stopper.stopped) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'tracking'));
       onEvent?.({ kind: 'tracking', open: -1, deadline: new Date(deadline) });

@@ -97,8 +97,12 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
       db, client: plivo.client, job, options, stopper, callbacks,
       onEvent: (e) => {
         if (e.kind === 'loaded') {
-          io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
+          io.stderr.write(e.campaign.loading
+            ? `loading about ${e.campaign.expected_rows ?? '?'} rows from ${e.campaign.csv_file}; sending starts with the first ${e.campaign.total_rows}\n`
+            : e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') void countUnsent(db, e.campaign.id).then((n) => progress.start(n), () => progress.start(0));
+        } else if (e.kind === 'load-finished') {
+          io.stderr.write(`\nloaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n`);
         } else if (e.kind === 'tracking') {
           io.stderr.write(`\nall batches sent; tracking until every message is final (at most ${Math.round(options.trackForMs / 1000)}s)\n`);
         }
