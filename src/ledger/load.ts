@@ -243,13 +243,17 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
   const dealt = await dealSenders(tx, c!.dealt, w.senders);
   await cutAndWrite(tx, w, cap);
   await tx.query(
-    `UPDATE campaigns SET loaded_rows = $2, total_rows = $2, load_chain = $3, dealt = $4, max_batch_cost = $5,
-       expected_rows = greatest($6, $2), csv_columns = coalesce(csv_columns, $7), loading = NOT $8,
-       csv_sha256 = coalesce($9, csv_sha256), content_hash = coalesce($10, content_hash)
+    `UPDATE campaigns SET loaded_rows = $2::int, total_rows = $2::int, load_chain = $3, dealt = $4::int, max_batch_cost = $5::int,
+       expected_rows = greatest($6::int, $2::int), csv_columns = coalesce(csv_columns, $7::text[]), loading = NOT $8::boolean,
+       csv_sha256 = coalesce($9::text, csv_sha256), content_hash = coalesce($10::text, content_hash)
      WHERE id = $1`,
     [w.campaignId, Math.max(w.lastRow, loaded), w.chainAfter, c!.dealt + dealt, cap, w.expectedRows, w.csvColumns,
       w.final !== undefined, w.final?.csvSha256 ?? null, w.final?.contentHash ?? null],
   );
+  if (w.final) {
+    await tx.query(`INSERT INTO events (campaign_id, kind, detail) VALUES ($1, 'load_finished', $2)`,
+      [w.campaignId, JSON.stringify({ rows: Math.max(w.lastRow, loaded) })]);
+  }
   // The sending queries are planned from these statistics; PGlite has no autovacuum to refresh them.
   if (w.final || loaded === 0) await tx.query('ANALYZE recipients');
   return { kind: 'written' };
@@ -295,7 +299,7 @@ export async function settleStaged(tx: Queryable, campaignId: number): Promise<v
 async function dealSenders(tx: Queryable, dealtBefore: number, senders: readonly string[]): Promise<number> {
   const rows = await tx.query<{ n: number }>(
     `WITH dealt AS (
-       UPDATE load_stage s SET sender = ($2::text[])[((d.k + $1 - 1) % cardinality($2::text[])) + 1]
+       UPDATE load_stage s SET sender = ($2::text[])[((d.k + $1::int - 1) % cardinality($2::text[])) + 1]
        FROM (SELECT row_no, row_number() OVER (ORDER BY units, row_no) AS k FROM load_stage WHERE status = 'pending') d
        WHERE s.row_no = d.row_no RETURNING 1)
      SELECT count(*)::int AS n FROM dealt`,
@@ -317,15 +321,15 @@ async function cutAndWrite(tx: Tx, w: ChunkWrite, cap: number): Promise<void> {
        SELECT row_no, sender, text, units, false AS carried FROM load_stage WHERE status = 'pending'
        UNION ALL
        SELECT row_no, sender, text, units, true FROM recipients
-       WHERE campaign_id = $1 AND row_no >= $2 AND row_no < $3 AND status = 'pending' AND batch_id IS NULL),
+       WHERE campaign_id = $1 AND row_no >= $2::int AND row_no < $3::int AND status = 'pending' AND batch_id IS NULL),
      limited AS (
-       SELECT *, CASE WHEN $6 THEN greatest(1, least($4, $7 / greatest(coalesce(units, 1), 1))) ELSE $4 END AS lim FROM candidates),
+       SELECT *, CASE WHEN $6::boolean THEN greatest(1, least($4::int, $7::int / greatest(coalesce(units, 1), 1))) ELSE $4::int END AS lim FROM candidates),
      numbered AS (
        SELECT *, (row_number() OVER (PARTITION BY sender, text ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
        SELECT *, min(row_no) OVER w AS first_row, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried
        FROM numbered WINDOW w AS (PARTITION BY sender, text, piece))
-     SELECT row_no, sender, text, units, carried, first_row FROM grouped WHERE size >= lim OR has_carried OR $5`,
+     SELECT row_no, sender, text, units, carried, first_row FROM grouped WHERE size >= lim OR has_carried OR $5::boolean`,
     [w.campaignId, Math.max(1, w.firstRow - MAX_CHUNK_ROWS), w.firstRow, w.batchSize, w.final !== undefined, w.countUnits, cap],
   );
   await tx.query(
