@@ -149,6 +149,9 @@ class LoadStream {
           continue;
         }
         rowNo = row.rowNo;
+        // Rows already parsed come through promise callbacks only, which would starve the sender's timers and
+        // replies (and PGlite's queries, on the same thread) until the file ends: let them in now and then.
+        if (rowNo % 500 === 0) await new Promise(setImmediate);
         rowsHash.update(row.raw);
         if (rowNo > this.#skipUntil) {
           const r = row.validate();
