@@ -112,8 +112,8 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
-  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: await ledger.run(() => cancelledAt(db, campaign.id)) };
   const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
+  if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   if (cancelled !== null) {
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };

@@ -2,8 +2,17 @@
  * The run's off switch, shared by every loop: Ctrl-C, SIGTERM or a fatal error sets it, every sleep is
  * cut short at once, and loops stop taking new work (requests in flight still finish and are recorded).
  */
+import { setMaxListeners } from 'node:events';
+
 export class Stopper {
   readonly #controller = new AbortController();
+
+  constructor() {
+    // Every sleeping loop (one per sender, plus tracking, reconciliation, the cancel watch…) listens while it
+    // sleeps and removes its listener on waking, so many listeners at once are expected, not a leak: without
+    // this, Node prints a MaxListenersExceededWarning on the user's terminal past 10.
+    setMaxListeners(0, this.#controller.signal);
+  }
   #error: unknown;
   #reason: string | undefined;
 
