@@ -11,11 +11,10 @@ import { cancelCampaign } from '../src/ledger/cancel.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { openLedger } from '../src/ledger/open.js';
 import { createRetryCampaign } from '../src/ledger/retry.js';
-import { acquireSenders } from '../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAccepted } from '../src/ledger/sending.js';
+import { recordAccepted } from '../src/ledger/sending.js';
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
-import { TEST_SENDER, recipients } from './helpers/campaigns.js';
+import { TEST_SENDER, claimNext, recipients } from './helpers/campaigns.js';
 import { suppressedRows } from '../src/optout/plan.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
@@ -33,16 +32,12 @@ async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length):
     await finalizeLoad(tx, campaignId, [TEST_SENDER], batchSize);
     return campaignId;
   });
-  await acquireSenders(db, id, OWNER, [TEST_SENDER], 600_000, []);
   return { id, name };
 }
 
 async function claimAll(db: Db, campaignId: number) {
   const claimed = [];
-  for (let b = await nextReadyBatch(db, campaignId, TEST_SENDER, 0); b; b = await nextReadyBatch(db, campaignId, TEST_SENDER, b.id)) {
-    const c = await claimBatch(db, b.id, OWNER, 600_000);
-    if (c) claimed.push(c);
-  }
+  for (let c = await claimNext(db, campaignId, { owner: OWNER }); c; c = await claimNext(db, campaignId, { owner: OWNER })) claimed.push(c);
   return claimed;
 }
 
@@ -118,13 +113,13 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
   it('a cancelled campaign is never claimed again: pending recipients cancelled, a batch put back pending stays unclaimed', async () => {
     const c = await loaded(db, ['14155553301', '14155553302', '14155553303', '14155553304'], 2);
     await scrubSuppressed(db, c.id, ACCOUNT);
-    const first = await claimBatch(db, (await nextReadyBatch(db, c.id, TEST_SENDER, 0))!.id, OWNER, 600_000);
+    const first = await claimNext(db, c.id, { owner: OWNER });
     const r = await cancelCampaign(db, c.id, 'test');
     expect(r).toMatchObject({ fresh: true, recipients: 2, unsettled: 2 });
     expect((await recipients(db, c.id)).map((x) => x.status)).toEqual(['sending', 'sending', 'cancelled', 'cancelled']);
     // A retryable answer after the cancel puts the in-flight batch back to pending: it must not be claimed.
     await db.query(`UPDATE batches SET status = 'pending', lease_owner = NULL WHERE id = $1`, [first!.id]);
-    expect(await claimBatch(db, first!.id, OWNER, 600_000)).toBeUndefined();
+    expect(await claimNext(db, c.id, { owner: OWNER })).toBeUndefined();
     const again = await cancelCampaign(db, c.id, 'test');
     expect(again.fresh).toBe(false);
     expect(again.cancelledAt.getTime()).toBe(r.cancelledAt.getTime());

@@ -16,6 +16,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
+import { sendersCommand } from './commands/senders.js';
 import { webhookCommand } from './commands/webhook.js';
 import { SUPPRESS_ACTIONS, suppressCommand } from './commands/suppress.js';
 import { cancelCommand } from './commands/cancel.js';
@@ -101,6 +102,9 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
         return true;
       }),
       (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, watch: a.watch, interval: a.interval }, io)))
+    .command('senders', "each sender number's rate (the lowest of the campaigns sending from it), when it may send next, and the campaigns using it",
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      (a) => set(sendersCommand({ home: a.home, json: a.json }, io)))
     .command('export <campaign>', 'write the delivery report: one row per CSV row (csv, jsonl), or a page to look at (html)', (y) => y.positional('campaign', { type: 'string', demandOption: true })
       .option('format', { choices: ['csv', 'jsonl', 'html'] as const, describe: 'default: from the --out extension, else csv' })
       .option('out', { type: 'string', describe: 'output file (default: standard output)' })

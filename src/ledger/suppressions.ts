@@ -77,7 +77,7 @@ export async function suppressedRecipients(db: Queryable, campaignId: number, li
 }
 
 /** The reason a scrubbed or claim-time-suppressed recipient shows in the report. */
-const SUPPRESSED_REASON = `'on the suppression list (' || s.source || ', ' || to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC): ' || s.reason`;
+export const SUPPRESSED_REASON = `'on the suppression list (' || s.source || ', ' || to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC): ' || s.reason`;
 
 /**
  * The scrub: records which account's list applies to the campaign, and turns its `pending` recipients

@@ -12,7 +12,8 @@ import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
 import { claimAccount, findCampaign, recordEvent, setCampaignState, type CampaignAccount, type CampaignRow } from '../ledger/campaigns.js';
 import { CampaignAccountError } from '../ledger/errors.js';
-import { countUnsent, largestBatch } from '../ledger/sending.js';
+import { countUnsent } from '../ledger/sending.js';
+import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
@@ -125,19 +126,17 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
-  const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
-  const limiters = createLimiters({
-    rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
-    listPerMinute: deps.options.listPerMinute,
-  });
+  // Budgets are the account's (its numbers, its request and List windows), shared by all its campaigns and processes.
+  const account = listOwner(deps.account);
+  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, onEvent,
+    ...common, job, owner, account, onEvent,
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
-      senderLeaseMs: SENDER_LEASE_MS,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
       requestTimeoutMs: deps.options.requestTimeoutMs,
@@ -233,9 +232,6 @@ async function keepWindows(deps: WindowDeps, active: () => boolean): Promise<voi
 /** How often openings are checked: a closed window's next opening is written within this. */
 const WINDOW_CHECK_MS = 1000;
 
-/** A sender lease outlives a lost ledger connection by this much before another process may take it. */
-const SENDER_LEASE_MS = 30_000;
-
 /**
  * Registers this process as a runner, holding its liveness lock (ledger/runners.ts). If that session is
  * lost, other processes may take us for dead; our claims and records are guarded by our leases, so that
@@ -276,7 +272,9 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
   await ledger.run(() => checkAccount(db, campaign, deps.account));
-  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
+  const account = listOwner(deps.account);
+  await ledger.run(() => prepareAccountSlots(db, account, deps.options.listPerMinute));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   try {

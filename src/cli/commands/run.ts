@@ -5,6 +5,7 @@ import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
+import { describeConflicts, rateConflicts } from '../../ledger/senders.js';
 import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
@@ -106,6 +107,9 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
   let removeHandlers = () => {};
   try {
+    // Said first: a number shared with another campaign runs at the lower rate, whatever this job says.
+    const conflicts = await rateConflicts(db, job.name, job.senders, job.rate);
+    if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
       const plan = await planJob(job, { at: args.at });
