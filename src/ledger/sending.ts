@@ -82,8 +82,9 @@ export interface Claimed extends ClaimedBatch {
 export interface Claim {
   batches: Claimed[];
   /**
-   * Milliseconds until the next claim may find something (a sender's time less the lookahead, a retry's
-   * backoff, a request slot freeing), by the database clock; null when no batch of the campaign is pending.
+   * Milliseconds until the next sender is due (its time, a retry's backoff, a window's opening, a request
+   * slot freeing), by the database clock; null when no batch of the campaign is pending. A claim made up to
+   * the lookahead before that finds it.
    */
   nextInMs: number | null;
   /** The database clock when the claim ran, ms since the epoch: what the process measures its offset by. */
@@ -224,8 +225,7 @@ FROM claimed c JOIN attempt a ON a.batch_id = c.id
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
-         greatest(next_at.at - make_interval(secs => $7::float8 / 1000),
-                  (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END,
+         greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END,
        (extract(epoch FROM clock.now) * 1000)::float8
 FROM next_at, clock`;
 

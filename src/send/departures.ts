@@ -4,17 +4,26 @@
  * ahead (the lookahead) and holds the request until that slot, mapped to its own clock, so the spacing the
  * ledger decided is the spacing at departure, not the claim's round trip plus whatever the event loop did.
  *
- * Two rules, each only ever later than the ledger:
+ * Two rules, each only ever stricter than the ledger:
  *   - the database clock is mapped with the offset measured on the claims whose round trip was shortest
  *     (DbClock): its error is at most half that round trip;
- *   - per sender, a request never leaves before the previous one's planned departure plus its spacing
- *     (cost / rate), so a change in the measured offset between two claims cannot bring two departures
- *     closer than the rate. Planned, not actual, departures are chained: a timer that fires late does not
- *     push every later request of the sender back.
+ *   - per sender, requests leave one at a time in slot order, and each no sooner than its spacing (cost /
+ *     rate) after the one before actually left (less TIMER_SLACK_MS). A timer that fires late (a busy event
+ *     loop, a stall, an embedded ledger's long statement) therefore never lets two requests of one number
+ *     leave together: the later one waits its spacing again. This gate is the in-process scheduler per
+ *     sender; it may only delay what the ledger allows, never send what it does not.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Offset samples kept: the best of the last few claims, so a slow round trip does not move the mapping. */
 const SAMPLES = 16;
+
+/**
+ * A request whose timer fired up to this late still chains the next one from its planned time, so ordinary
+ * timer lateness does not slow a sender down; later than this, the next one is spaced from when it left.
+ * Two requests of a sender thus never leave less than spacing − TIMER_SLACK_MS apart.
+ */
+export const TIMER_SLACK_MS = 10;
 
 /** Maps the database clock to this process's clock (Date.now()). */
 export class DbClock {
@@ -34,14 +43,28 @@ export class DbClock {
   }
 }
 
-/** Per sender, the planned departures: never closer than the spacing, never before the ledger's slot. */
-export class Departures {
-  readonly #next = new Map<string, number>();
+interface SenderTurn {
+  /** The last request queued for this sender: the next one waits for it. */
+  turn: Promise<void>;
+  /** The earliest local time the next request may leave. */
+  tat: number;
+}
 
-  /** The local time at which a request of `sender` with ledger slot `slotLocalMs` and spacing `intervalMs` leaves. */
-  plan(sender: string, slotLocalMs: number, intervalMs: number): number {
-    const at = Math.max(slotLocalMs, this.#next.get(sender) ?? -Infinity);
-    this.#next.set(sender, at + intervalMs);
-    return at;
+/** Per sender, the departure gate (see the file's comment). */
+export class Departures {
+  readonly #senders = new Map<string, SenderTurn>();
+
+  /** Resolves when a request of `sender` whose ledger slot is `slotLocalMs` (local clock) may leave. */
+  wait(sender: string, slotLocalMs: number, intervalMs: number): Promise<void> {
+    let s = this.#senders.get(sender);
+    if (!s) this.#senders.set(sender, (s = { turn: Promise.resolve(), tat: -Infinity }));
+    const state = s;
+    state.turn = state.turn.then(async () => {
+      const at = Math.max(slotLocalMs, state.tat);
+      const wait = at - Date.now();
+      if (wait > 0) await sleep(wait);
+      state.tat = Math.max(at, Date.now() - TIMER_SLACK_MS) + intervalMs;
+    });
+    return state.turn;
   }
 }

@@ -13,7 +13,6 @@
  * Retries go back through the same claim: a failed batch returns to `pending` with a backoff. Ambiguous
  * batches wait for the Reconciler.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../ledger/db.js';
 import { isConnectionLost } from '../ledger/faults.js';
 import {
@@ -78,10 +77,16 @@ export function newPacing(): Pacing {
 
 /**
  * Senders due within this many ms are claimed now and their requests wait in the process until their slot:
- * longer than a claim's round trip and the loop's wake-up on a loaded machine, short enough that a batch
- * rarely waits in a process that might die (it would be reconciled, not lost).
+ * longer than a claim's round trip and a busy event loop's lateness, short enough that a batch rarely waits
+ * in a process that might die (it would be reconciled, not lost).
  */
-export const LOOKAHEAD_MS = 150;
+export const LOOKAHEAD_MS = 250;
+
+/**
+ * The loop wakes this long before the next sender is due. Less than the lookahead, so that each claim takes
+ * every sender due in the next LOOKAHEAD_MS − CLAIM_EARLY_MS too: a few claims a second, not one per request.
+ */
+const CLAIM_EARLY_MS = 100;
 
 /** The longest the loop sleeps without asking the ledger: other processes and the Reconciler change what is ready. */
 const MAX_SLEEP_MS = 1000;
@@ -95,6 +100,8 @@ export class Dispatcher {
   /** With `account_rate`: when the account's next message may be claimed (in-process, see docs/decisions.md). */
   #accountAt = 0;
   #wake: (() => void) | undefined;
+  /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
+  #wantRoom = false;
   #running = false;
   readonly #pacing: Pacing;
 
@@ -128,12 +135,14 @@ export class Dispatcher {
       const room = maxInFlight - this.#inFlight.size;
       const accountWait = this.#accountAt - Date.now();
       if (room <= 0 || accountWait > 0) {
+        this.#wantRoom = room <= 0;
         await this.#sleep(room <= 0 ? MAX_SLEEP_MS : accountWait);
+        this.#wantRoom = false;
         continue;
       }
       const claim = await this.#claim(this.deps.job.account_rate ? 1 : room);
       if (!claim) continue;
-      for (const batch of claim.batches) this.#start(batch, this.#departure(batch));
+      for (const batch of claim.batches) this.#start(batch);
       if (claim.nextInMs === null && claim.batches.length === 0) {
         // Nothing pending: done once nothing is in flight or ambiguous, ours or anyone's.
         if (this.#inFlight.size === 0 && !(await ledger.run(() => campaignsHaveUnsettledBatches(db, [campaignId])))) return;
@@ -143,11 +152,11 @@ export class Dispatcher {
       // More senders may be due than one claim took (room): ask again at once; otherwise when the ledger said.
       if (claim.batches.length >= room && claim.batches.length > 0) continue;
       // A due sender another process holds right now, or no free request slot: a few ms, not a spin.
-      await this.#sleep(Math.max(5, Math.min(MAX_SLEEP_MS, claim.nextInMs ?? MAX_SLEEP_MS)));
+      await this.#sleep(Math.max(5, Math.min(MAX_SLEEP_MS, (claim.nextInMs ?? MAX_SLEEP_MS) - CLAIM_EARLY_MS)));
     }
   }
 
-  /** Sleeps `ms`, cut short by a stop or by a request finishing (room for another, or a retry due). */
+  /** Sleeps `ms`, cut short by a stop, or by a request finishing when the loop waits for room. */
   async #sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.deps.stopper.stopped) return;
     const { signal } = this.deps.stopper;
@@ -183,29 +192,29 @@ export class Dispatcher {
     }
   }
 
-  /** When a claimed request leaves: its ledger slot on our clock, never sooner than the sender's spacing allows. */
-  #departure(batch: Claimed): number {
+  /** Resolves when a claimed request may leave: its ledger slot on our clock, and the sender's spacing since the last. */
+  #departure(batch: Claimed): Promise<void> {
     const { clock, departures } = this.#pacing;
-    return departures.plan(batch.sender, clock.toLocal(batch.slotMs), batch.intervalMs);
+    return departures.wait(batch.sender, clock.toLocal(batch.slotMs), batch.intervalMs);
   }
 
-  #start(batch: ClaimedBatch, departAt: number): void {
+  #start(batch: Claimed): void {
     const rate = this.deps.job.account_rate;
-    if (rate) this.#accountAt = Math.max(this.#accountAt, departAt) + (batch.dsts.length / rate) * 1000;
+    if (rate) this.#accountAt = Math.max(this.#accountAt, this.#pacing.clock.toLocal(batch.slotMs)) + (batch.dsts.length / rate) * 1000;
     this.#sending.add(batch.id);
-    const sent = this.#send(batch, departAt).finally(() => {
+    const sent = this.#send(batch, this.#departure(batch)).finally(() => {
       this.#sending.delete(batch.id);
-      this.#wake?.();
+      if (this.#wantRoom) this.#wake?.();
     });
     const tracked = sent.catch((err: unknown) => this.deps.stopper.fail(err)).finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
 
-  async #send(claim: ClaimedBatch, departAt: number): Promise<void> {
+  async #send(claim: ClaimedBatch, departure: Promise<void>): Promise<void> {
     // The claim is committed: the request leaves at its slot even if the run is stopping meanwhile (a
     // lookahead at most), so a claimed batch is never left in flight unsent.
-    const wait = departAt - Date.now();
-    if (wait > 0) await sleep(wait);
+    await departure;
+    if (process.env['SMSRUN_TRACE']) process.stderr.write(`TRACE ${claim.sender} ${Date.now()} ${Date.now()}\n`);
     const outcome = await this.deps.client.send(this.#request(claim));
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, outcome));
