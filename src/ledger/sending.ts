@@ -8,7 +8,6 @@
  */
 import type { Db, Queryable } from './db.js';
 import { CLAIM_NOT_CANCELLED, SUPPRESSED_REASON } from './suppressions.js';
-import { flagUuidCount } from './unaccounted.js';
 import { WINDOWS } from './senders.js';
 import { WINDOW_OPEN, windowClosesAt } from './windows.js';
 
@@ -236,82 +235,87 @@ export interface Acceptance {
   invalidNumbers: readonly string[];
 }
 
-export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'accepted', accepted_at = now()`))) return;
-    await finishAttempt(tx, batch.attemptId, 'accepted', { httpStatus: a.httpStatus, apiId: a.apiId, uuids: a.messageUuids, invalid: a.invalidNumbers });
-    await tx.query(
-      `UPDATE recipients SET status = 'rejected', reason = 'Plivo reported the number as invalid (invalid_number in its 202 answer)'
-       WHERE batch_id = $1 AND status = 'sending' AND dst = ANY($2::text[])`,
-      [batch.id, a.invalidNumbers],
-    );
-    const submitted = await tx.query<{ row_no: number; dst: string }>(
-      `UPDATE recipients SET status = 'submitted' WHERE batch_id = $1 AND status = 'sending' RETURNING row_no, dst`,
-      [batch.id],
-    );
-    // Plivo does not return uuids in dst order; only a lone pair can be matched without asking it.
-    const lone = submitted.length === 1 && a.messageUuids.length === 1 ? submitted[0]!.dst : null;
-    await insertMessages(tx, batch, a.messageUuids, lone);
-    // One uuid per accepted number is what Plivo promises; any other count is flagged and accounted for.
-    await flagUuidCount(tx, batch.id, submitted.length, new Set(a.messageUuids).size);
-  });
-}
+/**
+ * Each answer is recorded in one statement: a data-modifying CTE whose first step (`settled`) moves our
+ * in-flight batch to its outcome and drops its lease, and whose every other step runs only if that row was
+ * ours (joined to `settled`). When the batch is no longer ours in flight (a process that took us for dead
+ * adopted it, and reconciliation settles it from Plivo's records) nothing is written: recording our answer
+ * too would race it. That guard also makes recording idempotent, so it can be retried after a lost connection.
+ * All steps read the statement's one snapshot, so no row is updated twice (the recipients' new status is
+ * one CASE).
+ */
+const SETTLE = (set: string) => `settled AS (
+  UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id, campaign_id)`;
 
-/** Messages whose number is not known yet get it from the provider's records when tracking first reads them. */
-async function insertMessages(tx: Queryable, batch: ClaimedBatch, uuids: readonly string[], loneDst: string | null): Promise<void> {
-  await tx.query(
-    `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
-     SELECT u, b.campaign_id, b.id, $3, (SELECT started_at FROM attempts WHERE id = $4) FROM unnest($2::text[]) AS u, batches b WHERE b.id = $1
-     ON CONFLICT (message_uuid) DO NOTHING`,
-    [batch.id, uuids, loneDst, batch.attemptId],
-  );
-  if (loneDst !== null) {
-    await tx.query(`UPDATE recipients SET message_uuid = $2 WHERE batch_id = $1 AND dst = $3`, [batch.id, uuids[0], loneDst]);
-  }
-}
+/** Our attempt's outcome ($3 status, $4 http status, $5 error), written only with the settled batch. */
+const FINISH = `finished AS (
+  UPDATE attempts SET status = $3, finished_at = now(), http_status = $4, error = $5
+  WHERE id = $6 AND EXISTS (SELECT 1 FROM settled) RETURNING id)`;
 
-/** Not accepted, safe to send again after `delayMs`. */
-export async function recordRetryable(db: Db, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'pending', last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8 / 1000)`, [error, delayMs]))) return;
-    await finishAttempt(tx, batch.attemptId, 'failed_retryable', { httpStatus, error });
-    await tx.query(`UPDATE recipients SET status = 'pending' WHERE batch_id = $1 AND status = 'sending'`, [batch.id]);
-  });
-}
-
-/** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
-export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'failed', last_error = $3`, [error]))) return;
-    await finishAttempt(tx, batch.attemptId, 'failed_permanent', { httpStatus, error });
-    await tx.query(
-      `UPDATE recipients SET status = 'failed', reason = $2 WHERE batch_id = $1 AND status = 'sending'`,
-      [batch.id, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
-    );
-  });
-}
-
-/** The request may have been accepted: only reconciliation may decide what happens next. */
-export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'ambiguous', last_error = $3`, [error]))) return;
-    await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error });
-  });
+export async function recordAccepted(db: Queryable, batch: ClaimedBatch, a: Acceptance): Promise<void> {
+  await db.query(RECORD_ACCEPTED, [batch.id, batch.owner, batch.attemptId, a.httpStatus, a.apiId, a.messageUuids, a.invalidNumbers]);
 }
 
 /**
- * Moves our in-flight batch to its outcome and drops its lease. False (and nothing is written) when the
- * batch is no longer ours in flight: a process that took us for dead adopted it, and reconciliation
- * settles it from Plivo's records; recording our answer too would race it. Also makes recording
- * idempotent, so it can be retried after a lost connection.
+ * The 202: invalid numbers become `rejected`, the others `submitted`; one message row per uuid, linked to
+ * its number only when a lone number got a lone uuid (Plivo does not return uuids in dst order). One uuid
+ * per accepted number is what Plivo promises; any other count is flagged (ledger/unaccounted.ts).
  */
-async function settle(tx: Queryable, batch: ClaimedBatch, set: string, extra: readonly unknown[] = []): Promise<boolean> {
-  const rows = await tx.query(
-    `UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
-     WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
-    [batch.id, batch.owner, ...extra],
+const RECORD_ACCEPTED = `
+WITH ${SETTLE(`status = 'accepted', accepted_at = now()`)},
+finished AS (
+  UPDATE attempts SET status = 'accepted', finished_at = now(), http_status = $4, api_id = $5, message_uuids = $6, invalid_numbers = $7
+  WHERE id = $3 AND EXISTS (SELECT 1 FROM settled) RETURNING started_at),
+sending AS (
+  SELECT r.campaign_id, r.row_no, r.dst, r.dst = ANY($7::text[]) AS invalid FROM recipients r, settled
+  WHERE r.batch_id = settled.id AND r.status = 'sending'),
+counts AS (
+  SELECT count(*) FILTER (WHERE NOT invalid)::int AS numbers, (SELECT count(DISTINCT u)::int FROM unnest($6::text[]) u) AS uuids,
+         CASE WHEN count(*) FILTER (WHERE NOT invalid) = 1 AND cardinality($6::text[]) = 1 THEN min(dst) FILTER (WHERE NOT invalid) END AS lone
+  FROM sending),
+marked AS (
+  UPDATE recipients r SET
+    status = CASE WHEN s.invalid THEN 'rejected' ELSE 'submitted' END,
+    reason = CASE WHEN s.invalid THEN 'Plivo reported the number as invalid (invalid_number in its 202 answer)' ELSE r.reason END,
+    message_uuid = CASE WHEN r.dst = counts.lone THEN ($6::text[])[1] ELSE r.message_uuid END
+  FROM sending s, counts WHERE r.campaign_id = s.campaign_id AND r.row_no = s.row_no RETURNING r.row_no),
+messages_in AS (
+  INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
+  SELECT u, settled.campaign_id, settled.id, counts.lone, finished.started_at FROM unnest($6::text[]) AS u, settled, counts, finished
+  ON CONFLICT (message_uuid) DO NOTHING RETURNING 1),
+flagged AS (
+  INSERT INTO unaccounted_batches (batch_id, campaign_id, cause, numbers, uuids)
+  SELECT settled.id, settled.campaign_id, 'uuid_count', counts.numbers, counts.uuids FROM settled, counts WHERE counts.numbers <> counts.uuids
+  ON CONFLICT (batch_id) DO NOTHING RETURNING 1)
+INSERT INTO events (campaign_id, kind, detail)
+SELECT settled.campaign_id, 'uuid_count_mismatch', jsonb_build_object('batch', settled.id, 'numbers', counts.numbers, 'uuids', counts.uuids)
+FROM settled, counts WHERE counts.numbers <> counts.uuids`;
+
+/** Not accepted, safe to send again after `delayMs`. */
+export async function recordRetryable(db: Queryable, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'pending', last_error = $5, next_attempt_at = now() + make_interval(secs => $7::float8 / 1000)`)}, ${FINISH}
+     UPDATE recipients r SET status = 'pending' FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
+    [batch.id, batch.owner, 'failed_retryable', httpStatus ?? null, error, batch.attemptId, delayMs],
   );
-  return rows.length === 1;
+}
+
+/** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
+export async function recordPermanent(db: Queryable, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'failed', last_error = $5`)}, ${FINISH}
+     UPDATE recipients r SET status = 'failed', reason = $7 FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
+    [batch.id, batch.owner, 'failed_permanent', httpStatus, error, batch.attemptId, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
+  );
+}
+
+/** The request may have been accepted: only reconciliation may decide what happens next. */
+export async function recordAmbiguous(db: Queryable, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`)}, ${FINISH} SELECT 1`,
+    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId],
+  );
 }
 
 /**
@@ -341,6 +345,7 @@ export async function inFlightOwners(db: Db, campaignId: number, owner: string):
   return rows.map((r) => r.owner);
 }
 
+
 /**
  * In-flight attempts whose owner is gone become ambiguous: the owner is known dead (`deadOwners`, see
  * ledger/runners.ts), or its lease has expired.
@@ -363,18 +368,4 @@ export async function adoptOrphans(db: Db, campaignId: number, owner: string, de
     );
     return ids.length;
   });
-}
-
-async function finishAttempt(
-  tx: Queryable,
-  attemptId: number,
-  status: string,
-  f: { httpStatus?: number | undefined; apiId?: string; uuids?: readonly string[]; invalid?: readonly string[]; error?: string },
-): Promise<void> {
-  await tx.query(
-    `UPDATE attempts SET status = $2, finished_at = now(), http_status = $3, api_id = $4,
-            message_uuids = $5, invalid_numbers = $6, error = $7
-     WHERE id = $1`,
-    [attemptId, status, f.httpStatus ?? null, f.apiId ?? null, f.uuids ?? null, f.invalid ?? null, f.error ?? null],
-  );
 }
