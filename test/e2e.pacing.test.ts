@@ -10,6 +10,7 @@ import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
 import { usNumber, writeJob } from './helpers/csv.js';
 import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
+import { watchStalls } from './helpers/stalls.js';
 
 const ON_POSTGRES = LEDGER_KINDS.includes('postgres');
 const phones = (from: number, n: number) => ['phone,name', ...Array.from({ length: n }, (_, i) => `${usNumber(from + i)},N${i}`)].join('\n');
@@ -77,6 +78,27 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
   afterAll(async () => {
     await sim?.close();
     await ledger?.dispose();
+  });
+
+  it('runs two jobs from the same numbers in one process (run a.json b.json): together within each number\'s rate, the lower rate holding and said first', async () => {
+    // A reminder at 5/s and a promotion at 10/s from the same 3 numbers, personalised (one message per request).
+    const srcs = srcsFrom(3200 + (kind === 'postgres' ? 50 : 0), 3);
+    const reminder = await writeJob({ name: `together-reminder-${kind}`, src: srcs, text: 'Reminder {{name}}', rate: 5, batch_size: 1 }, phones(43_000, 30));
+    const promo = await writeJob({ name: `together-promo-${kind}`, src: srcs, text: 'Promo {{name}}', rate: 10, batch_size: 1 }, phones(44_000, 30));
+    const stalls = watchStalls();
+    const run = await runCli(['run', reminder, promo, '--track-for', '0', '--settle', '0'], { ...ledger.env, ...simEnv(sim) });
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stderr.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('rate conflict'));
+    expect(at, run.stderr).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(lines.findIndex((l) => l.startsWith('smsrun: campaign')));
+    expect(lines[at]).toContain(`${srcs[0]} at 5/s`);
+    const log = sim.acceptLog();
+    for (const src of srcs) {
+      expect(log.filter((e) => e.src === src)).toHaveLength(20); // 60 messages over 3 numbers, both campaigns
+      const worst = worstWindow(log, src, 5, 'units', { toleranceMs: stalls.toleranceMs() });
+      expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
+    }
   });
 
   it('says before the run starts when another campaign still sending gives a number a lower rate, and keeps to that rate', async () => {

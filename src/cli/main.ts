@@ -83,8 +83,8 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
     .scriptName('smsrun')
     .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
     .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME; default: your data directory, ~/.local/share/smsrun on Linux, or an older ./.smsrun found in this folder); ignored for the ledger when DATABASE_URL is set' })
-    .command('run <job>', 'send a campaign from a job file, track it, print the summary and write the report', (y) => runFlags(y.positional('job', { type: 'string', demandOption: true, describe: 'the job file (JSON)' })),
-      (a) => set(runCommand(a.job, runArgs(a), io)))
+    .command('run <jobs..>', 'send a campaign from a job file, track it, print the summary and write the report; several job files run together in one process, sharing their numbers\' rates', (y) => runFlags(y.positional('jobs', { type: 'string', array: true, demandOption: true, describe: 'the job file(s) (JSON)' })),
+      (a) => set(runCommand(a.jobs, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
     .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })

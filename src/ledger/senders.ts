@@ -45,6 +45,26 @@ export async function rateConflicts(db: Queryable, name: string, senders: readon
   return rows.map((r) => ({ sender: r.sender, asked: rate, holds: Math.min(rate, ...r.others.map((o) => o.rate)), others: r.others }));
 }
 
+/**
+ * The conflicts of jobs run together: for each job, its numbers that another of these jobs, or a campaign
+ * still sending in the ledger, gives another rate.
+ */
+export async function runConflicts(db: Queryable, jobs: readonly { name: string; senders: readonly string[]; rate: number }[]): Promise<RateConflict[]> {
+  const names = new Set(jobs.map((j) => j.name));
+  const out: RateConflict[] = [];
+  for (const job of jobs) {
+    const ledger = await rateConflicts(db, job.name, job.senders, job.rate);
+    for (const sender of job.senders) {
+      const others = [
+        ...jobs.filter((o) => o !== job && o.rate !== job.rate && o.senders.includes(sender)).map((o) => ({ name: o.name, rate: o.rate })),
+        ...(ledger.find((c) => c.sender === sender)?.others ?? []).filter((o) => !names.has(o.name)),
+      ];
+      if (others.length > 0) out.push({ sender, asked: job.rate, holds: Math.min(job.rate, ...others.map((o) => o.rate)), others });
+    }
+  }
+  return out;
+}
+
 /** One line for the run's output: which numbers run at another rate than the job asks, and why. */
 export function describeConflicts(conflicts: readonly RateConflict[]): string {
   const parts = conflicts.slice(0, 3).map((c) =>
@@ -56,20 +76,25 @@ export function describeConflicts(conflicts: readonly RateConflict[]): string {
 
 /**
  * Creates (or updates) the budgets a campaign sends through: one row per sender with the lowest rate that
- * any campaign still sending from the number gives it, and the account's window slots.
+ * any campaign still sending from the number gives it, and the account's window slots. `caps`: the lowest
+ * rate per number among jobs run together in this process, which may not be loaded yet (so the lower rate
+ * holds from the first request, whichever campaign starts first).
  */
-export async function prepareBudgets(db: Db, account: string, campaignId: number, listPerMinute: number): Promise<void> {
+export async function prepareBudgets(db: Db, account: string, campaignId: number, listPerMinute: number, caps: Readonly<Record<string, number>> = {}): Promise<void> {
   await db.transaction(async (tx) => {
+    // One at a time per account: two campaigns starting together each see the other's rate (the lowest holds),
+    // rather than the later writer's view overwriting the earlier one's.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('smsrun.budgets:' || $1, 0))`, [account]);
     await ensureSlots(tx, account, 'request', WINDOWS.request.slots);
     await ensureSlots(tx, account, 'list', listPerMinute);
     await tx.query(
       `INSERT INTO sender_budgets AS sb (account, sender, rate)
-       SELECT $1, m.sender, least(m.rate, min((c.job->>'rate')::float8))
+       SELECT $1, m.sender, least(m.rate, min((c.job->>'rate')::float8), ($3::jsonb->>m.sender)::float8)
        FROM (SELECT unnest(senders) AS sender, coalesce((job->>'rate')::float8, 1) AS rate FROM campaigns WHERE id = $2) m
        LEFT JOIN campaigns c ON c.id <> $2 AND c.state = 'sending' AND m.sender = ANY(c.senders)
        GROUP BY m.sender, m.rate
        ON CONFLICT (account, sender) DO UPDATE SET rate = excluded.rate`,
-      [account, campaignId],
+      [account, campaignId, JSON.stringify(caps)],
     );
   });
 }

@@ -15,7 +15,7 @@ import { CampaignAccountError } from '../ledger/errors.js';
 import { countUnsent } from '../ledger/sending.js';
 import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
-import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
+import { Dispatcher, type Pacing, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
 import { Stopper } from '../send/stopper.js';
@@ -84,6 +84,10 @@ export interface RunDeps {
   db: Db;
   client: PlivoClient;
   job: Job;
+  /** Shared by the campaigns one process runs together (`smsrun run a.json b.json`): see send/departures.ts. */
+  pacing?: Pacing | undefined;
+  /** With jobs run together: the lowest rate each number has among them (it holds for every one of them). */
+  rateCaps?: Readonly<Record<string, number>> | undefined;
   /** Whom this run sends as; a campaign only ever runs as the account of its first run (sql/007). */
   account: CampaignAccount;
   options: RunOptions;
@@ -128,12 +132,12 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   // Budgets are the account's (its numbers, its request and List windows), shared by all its campaigns and processes.
   const account = listOwner(deps.account);
-  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute));
+  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute, deps.rateCaps));
   const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, account, onEvent,
+    ...common, job, owner, account, onEvent, ...(deps.pacing ? { pacing: deps.pacing } : {}),
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
