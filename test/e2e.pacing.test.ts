@@ -99,6 +99,13 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
       const worst = worstWindow(log, src, 5, 'units', { toleranceMs: stalls.toleranceMs() });
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
+    // `smsrun senders` shows each number at the rate that held, and both campaigns using it.
+    const senders = await runCli(['senders'], ledger.env);
+    expect(senders.code, senders.stderr).toBe(0);
+    const block = senders.stdout.split(/\n(?=\d)/).find((b) => b.startsWith(srcs[0]!));
+    expect(block, senders.stdout).toContain(`${srcs[0]}  5/s`);
+    expect(block).toContain(`together-reminder-${kind}`);
+    expect(block).toContain(`together-promo-${kind}`);
   });
 
   it('says before the run starts when another campaign still sending gives a number a lower rate, and keeps to that rate', async () => {

@@ -70,7 +70,7 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
-const COMMANDS = ['run', 'resume', 'plan', 'status', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
+const COMMANDS = ['run', 'resume', 'plan', 'status', 'senders', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
 
 export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
