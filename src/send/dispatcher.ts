@@ -214,7 +214,6 @@ export class Dispatcher {
     // The claim is committed: the request leaves at its slot even if the run is stopping meanwhile (a
     // lookahead at most), so a claimed batch is never left in flight unsent.
     await departure;
-    if (process.env['SMSRUN_TRACE']) process.stderr.write(`TRACE ${claim.sender} ${Date.now()} ${Date.now()}\n`);
     const outcome = await this.deps.client.send(this.#request(claim));
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, outcome));
