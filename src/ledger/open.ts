@@ -22,6 +22,8 @@ export interface LedgerOptions {
    * process (ledger/share.ts) instead of being refused. `onShared` is told when that happens.
    */
   read?: { onShared(pid: number): void } | undefined;
+  /** Postgres only: the connection pool's size. @default DEFAULT_POOL_SIZE (ledger/db.ts) */
+  poolSize?: number | undefined;
 }
 
 export async function openLedger(opts: LedgerOptions): Promise<Db> {
@@ -29,7 +31,7 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
     const shared = await readThroughHolder(opts.home, opts.read.onShared);
     if (shared) return shared;
   }
-  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl) : await openEmbedded(opts.home);
+  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.poolSize) : await openEmbedded(opts.home);
   try {
     await migrate(db);
   } catch (err) {
@@ -54,8 +56,8 @@ async function readThroughHolder(home: string, onShared: (pid: number) => void):
 
 const lockFile = (home: string) => path.join(home, 'ledger.lock');
 
-async function connectPostgres(url: string): Promise<Db> {
-  const db = openPostgres(url);
+async function connectPostgres(url: string, poolSize?: number): Promise<Db> {
+  const db = openPostgres(url, poolSize);
   try {
     await db.query('SELECT 1');
   } catch (err) {
