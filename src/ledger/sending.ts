@@ -11,12 +11,6 @@ import { CLAIM_NOT_CANCELLED, SUPPRESSED_REASON } from './suppressions.js';
 import { WINDOWS } from './senders.js';
 import { WINDOW_OPEN, windowClosesAt } from './windows.js';
 
-export interface ReadyBatch {
-  id: number;
-  size: number;
-  units: number;
-}
-
 export interface ClaimedBatch {
   id: number;
   owner: string;
@@ -29,16 +23,6 @@ export interface ClaimedBatch {
   dsts: string[];
   /** When its recipients' send window closes (null without one): the messages' expiry is cut to it. */
   windowClosesAt: Date | null;
-}
-
-/** The largest batch's cost (units, or destinations) and size: the limiters' burst. 1 for an empty campaign. */
-export async function largestBatch(db: Queryable, campaignId: number, countUnits: boolean): Promise<{ cost: number; size: number }> {
-  const [row] = await db.query<{ cost: number; size: number }>(
-    `SELECT coalesce(max(size * (CASE WHEN $2 THEN units ELSE 1 END)), 1)::int AS cost, coalesce(max(size), 1)::int AS size
-     FROM batches WHERE campaign_id = $1`,
-    [campaignId, countUnits],
-  );
-  return row!;
 }
 
 /** Recipients still to be sent, or whose request is in flight or being reconciled. */
