@@ -8,10 +8,12 @@
  *   - the database clock is mapped with the offset measured on the claims whose round trip was shortest
  *     (DbClock): its error is at most half that round trip;
  *   - per sender, requests leave one at a time in slot order, and each no sooner than its spacing (cost /
- *     rate) after the one before actually left (less TIMER_SLACK_MS). A timer that fires late (a busy event
- *     loop, a stall, an embedded ledger's long statement) therefore never lets two requests of one number
- *     leave together: the later one waits its spacing again. This gate is the in-process scheduler per
- *     sender; it may only delay what the ledger allows, never send what it does not.
+ *     rate) after the one before actually left (less TIMER_SLACK_MS): "left" is when its bytes were written
+ *     to the socket (plivo/written.ts), or, if the transport does not say, when its exchange ended. A timer
+ *     that fires late, or a request held between the fetch call and the write (a busy event loop, a stall,
+ *     an embedded ledger's long statement), therefore never lets two requests of one number reach Plivo
+ *     together: the later one waits its spacing again. This gate is the in-process scheduler per sender; it
+ *     may only delay what the ledger allows, never send what it does not.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -44,27 +46,45 @@ export class DbClock {
 }
 
 interface SenderTurn {
-  /** The last request queued for this sender: the next one waits for it. */
+  /** Settles once the last request queued for this sender has left: the next one waits for it. */
   turn: Promise<void>;
   /** The earliest local time the next request may leave. */
   tat: number;
 }
 
+/** Call once the request has left (written, or its exchange over), with the local time; later calls do nothing. */
+export type Left = (at: number) => void;
+
 /** Per sender, the departure gate (see the file's comment). */
 export class Departures {
   readonly #senders = new Map<string, SenderTurn>();
 
-  /** Resolves when a request of `sender` whose ledger slot is `slotLocalMs` (local clock) may leave. */
-  wait(sender: string, slotLocalMs: number, intervalMs: number): Promise<void> {
+  /**
+   * Resolves when a request of `sender` whose ledger slot is `slotLocalMs` (local clock) may leave, with the
+   * function to call when it has left. The sender's next request waits for that call: call it in every case.
+   */
+  wait(sender: string, slotLocalMs: number, intervalMs: number): Promise<Left> {
     let s = this.#senders.get(sender);
     if (!s) this.#senders.set(sender, (s = { turn: Promise.resolve(), tat: -Infinity }));
     const state = s;
-    state.turn = state.turn.then(async () => {
+    let left: Left = () => undefined;
+    const gone = new Promise<number>((resolve) => {
+      let once = false;
+      left = (at) => {
+        if (once) return;
+        once = true;
+        resolve(at);
+      };
+    });
+    const mayLeave = state.turn.then(async () => {
       const at = Math.max(slotLocalMs, state.tat);
       const wait = at - Date.now();
       if (wait > 0) await sleep(wait);
-      state.tat = Math.max(at, Date.now() - TIMER_SLACK_MS) + intervalMs;
+      return at;
     });
-    return state.turn;
+    state.turn = mayLeave.then(async (at) => {
+      state.tat = Math.max(at, (await gone) - TIMER_SLACK_MS) + intervalMs;
+    });
+    return mayLeave.then(() => left);
   }
 }

@@ -26,7 +26,7 @@ import type { Job } from '../campaign/job.js';
 import { backoffMs } from './backoff.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import type { Stopper } from './stopper.js';
-import { DbClock, Departures } from './departures.js';
+import { DbClock, Departures, type Left } from './departures.js';
 import { cutExpiry } from '../window/keeper.js';
 
 export interface DispatchOptions {
@@ -192,8 +192,8 @@ export class Dispatcher {
     }
   }
 
-  /** Resolves when a claimed request may leave: its ledger slot on our clock, and the sender's spacing since the last. */
-  #departure(batch: Claimed): Promise<void> {
+  /** Resolves when a claimed request may leave (its ledger slot on our clock, the sender's spacing since the last). */
+  #departure(batch: Claimed): Promise<Left> {
     const { clock, departures } = this.#pacing;
     return departures.wait(batch.sender, clock.toLocal(batch.slotMs), batch.intervalMs);
   }
@@ -210,11 +210,16 @@ export class Dispatcher {
     this.#inFlight.add(tracked);
   }
 
-  async #send(claim: ClaimedBatch, departure: Promise<void>): Promise<void> {
+  async #send(claim: ClaimedBatch, departure: Promise<Left>): Promise<void> {
     // The claim is committed: the request leaves at its slot even if the run is stopping meanwhile (a
     // lookahead at most), so a claimed batch is never left in flight unsent.
-    await departure;
-    const outcome = await this.deps.client.send(this.#request(claim));
+    const left = await departure;
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.deps.client.send(this.#request(claim), { onWritten: () => left(Date.now()) });
+    } finally {
+      left(Date.now()); // the transport did not say when it was written: its exchange is over, at the latest
+    }
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, outcome));
   }
