@@ -118,6 +118,7 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     slow.child.kill('SIGINT');
     expect((await slow.done).code).toBe(130);
 
+    const stalls = watchStalls();
     const fastJob = await writeJob({ name: 'fast-one', src: shared, text: 'Fast {{name}}', rate: 50, batch_size: 1 }, phones(41_000, 4));
     const fast = await runCli(['run', fastJob, '--track-for', '0', '--settle', '0'], env);
     expect(fast.code, fast.stderr).toBe(0);
@@ -129,7 +130,7 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     const first = lines[at]!;
     expect(first).toContain(`${shared} at 2/s ('slow-one' asks 2/s; this job 50/s)`);
     const log = sim.acceptLog().filter((e) => e.src === shared);
-    const worst = worstWindow(log, shared!, 2, 'units', { toleranceMs: 150 });
+    const worst = worstWindow(log, shared!, 2, 'units', { toleranceMs: stalls.toleranceMs() });
     expect(worst!.excess, JSON.stringify(worst)).toBeLessThanOrEqual(0);
   });
 
@@ -138,6 +139,7 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     const rate = 2; // a message every 500 ms
     const job = await writeJob({ name: 'killed', src, text: 'Hi {{name}}', rate, batch_size: 1 }, phones(42_000, 6));
     const env = { ...ledger.env, ...simEnv(sim) };
+    const stalls = watchStalls();
     const first = startCli(['run', job, '--track-for', '0', '--settle', '0'], env);
     await waitFor('the first message', () => sim.acceptLog().some((e) => e.src === src));
     first.child.kill('SIGKILL');
@@ -147,7 +149,7 @@ describe.each(LEDGER_KINDS)('a number\'s budget on the %s ledger', (kind) => {
     // The restarted process waits out what the killed one's last claim bought: no window goes over the rate.
     const log = sim.acceptLog().filter((e) => e.src === src);
     expect(log.length).toBeGreaterThanOrEqual(6);
-    const worst = worstWindow(log, src!, rate, 'units', { toleranceMs: 150 });
+    const worst = worstWindow(log, src!, rate, 'units', { toleranceMs: stalls.toleranceMs() });
     expect(worst!.excess, JSON.stringify(worst)).toBeLessThanOrEqual(0);
   });
 });
