@@ -8,7 +8,8 @@ import type { Db, Queryable } from './db.js';
 /** Plivo's account limits, as slots held for a window: no sliding window ever holds more requests than slots. */
 export const WINDOWS = {
   /**
-   * 300 requests per 5 s. A slot is held 5.2 s: the 0.2 s cover a request that reached Plivo later after
+   * 300 requests per 5 s. A slot is held 5.2 s from the request's slot, and again from when its answer is
+   * recorded (ledger/sending.ts): the 0.2 s cover a request that reached Plivo later after
    * its claim than the one that reuses its slot (the window is judged on arrival, the slot on the claim).
    */
   request: { slots: 300, holdMs: 5_200 },

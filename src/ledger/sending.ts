@@ -23,6 +23,12 @@ export interface ClaimedBatch {
   dsts: string[];
   /** When its recipients' send window closes (null without one): the messages' expiry is cut to it. */
   windowClosesAt: Date | null;
+  /**
+   * The account request slot the claim took (sql/014 `account_slots`), and whose: recording the answer holds it
+   * again for the window from the record's time, so the window counts from when the request reached Plivo at the
+   * latest, not from its slot (a request held in a loaded process arrives later than its slot).
+   */
+  requestSlot?: { account: string; slot: number } | undefined;
 }
 
 /** Recipients still to be sent, or whose request is in flight or being reconciled. */
@@ -92,13 +98,14 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
   const rows = await db.query<{
     id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
     failures_before: number; dsts: string[] | null; closes_at: Date | null; slot_ms: number; interval_ms: number;
-    next_in_ms: number | null; db_now_ms: number;
+    request_slot: number; next_in_ms: number | null; db_now_ms: number;
   }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.lookaheadMs ?? 0, WINDOWS.request.holdMs, o.requestTimeoutMs ?? null]);
   const summary = rows.find((r) => r.id === null)!;
   const batches = rows.filter((r) => r.id !== null).map((r): Claimed => ({
     id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
     attemptNo: r.attempts, failuresBefore: r.failures_before, dsts: r.dsts ?? [],
     windowClosesAt: r.closes_at === null ? null : new Date(r.closes_at), slotMs: r.slot_ms, intervalMs: r.interval_ms,
+    requestSlot: { account: o.account, slot: r.request_slot },
   }));
   const empty = batches.filter((b) => b.dsts.length === 0);
   if (empty.length > 0) await closeEmptyClaims(db, empty);
@@ -161,7 +168,7 @@ claimed AS (
   UPDATE batches b SET status = 'in_flight', attempts = b.attempts + 1, lease_owner = $3,
          lease_expires_at = clock.now + make_interval(secs => $4::float8 / 1000)
   FROM go, clock WHERE b.id = go.id
-  RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts, ${windowClosesAt('b')} AS closes_at,
+  RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts, ${windowClosesAt('b')} AS closes_at, go.slot AS request_slot,
             extract(epoch FROM go.at) * 1000 AS slot_ms, extract(epoch FROM go.spacing) * 1000 AS interval_ms),
 attempt AS (
   INSERT INTO attempts (batch_id, attempt_no, owner, started_at, request_timeout_ms) SELECT id, attempts, $3, clock.now, $9::int FROM claimed, clock
@@ -203,10 +210,10 @@ SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
        (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(
           (SELECT max(y.attempt_no) FROM attempts y WHERE y.batch_id = c.id AND y.status <> 'failed_retryable'), 0))::int AS failures_before,
        (SELECT array_agg(s.dst) FROM sending s WHERE s.batch_id = c.id) AS dsts, c.closes_at,
-       c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
+       c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
 FROM claimed c JOIN attempt a ON a.batch_id = c.id
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
          greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END,
        (extract(epoch FROM clock.now) * 1000)::float8
@@ -228,9 +235,17 @@ export interface Acceptance {
  * All steps read the statement's one snapshot, so no row is updated twice (the recipients' new status is
  * one CASE).
  */
-const SETTLE = (set: string) => `settled AS (
+const SETTLE = (set: string, n: number) => `settled AS (
   UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
-  WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id, campaign_id)`;
+  WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id, campaign_id),
+held AS (
+  UPDATE account_slots SET free_at = greatest(free_at, now() + make_interval(secs => $${n + 2}::float8 / 1000))
+  WHERE account = $${n} AND kind = 'request' AND slot = $${n + 1}::int RETURNING slot)`;
+
+/** The parameters SETTLE's \`held\` step takes after a statement's own: the request slot to hold from now. */
+function heldParams(batch: ClaimedBatch): unknown[] {
+  return [batch.requestSlot?.account ?? null, batch.requestSlot?.slot ?? null, WINDOWS.request.holdMs];
+}
 
 /** Our attempt's outcome ($3 status, $4 http status, $5 error), written only with the settled batch. */
 const FINISH = `finished AS (
@@ -238,7 +253,7 @@ const FINISH = `finished AS (
   WHERE id = $6 AND EXISTS (SELECT 1 FROM settled) RETURNING id)`;
 
 export async function recordAccepted(db: Queryable, batch: ClaimedBatch, a: Acceptance): Promise<void> {
-  await db.query(RECORD_ACCEPTED, [batch.id, batch.owner, batch.attemptId, a.httpStatus, a.apiId, a.messageUuids, a.invalidNumbers]);
+  await db.query(RECORD_ACCEPTED, [batch.id, batch.owner, batch.attemptId, a.httpStatus, a.apiId, a.messageUuids, a.invalidNumbers, ...heldParams(batch)]);
 }
 
 /**
@@ -247,7 +262,7 @@ export async function recordAccepted(db: Queryable, batch: ClaimedBatch, a: Acce
  * per accepted number is what Plivo promises; any other count is flagged (ledger/unaccounted.ts).
  */
 const RECORD_ACCEPTED = `
-WITH ${SETTLE(`status = 'accepted', accepted_at = now()`)},
+WITH ${SETTLE(`status = 'accepted', accepted_at = now()`, 8)},
 finished AS (
   UPDATE attempts SET status = 'accepted', finished_at = now(), http_status = $4, api_id = $5, message_uuids = $6, invalid_numbers = $7
   WHERE id = $3 AND EXISTS (SELECT 1 FROM settled) RETURNING started_at),
@@ -279,26 +294,26 @@ FROM settled, counts WHERE counts.numbers <> counts.uuids`;
 /** Not accepted, safe to send again after `delayMs`. */
 export async function recordRetryable(db: Queryable, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
   await db.query(
-    `WITH ${SETTLE(`status = 'pending', last_error = $5, next_attempt_at = now() + make_interval(secs => $7::float8 / 1000)`)}, ${FINISH}
+    `WITH ${SETTLE(`status = 'pending', last_error = $5, next_attempt_at = now() + make_interval(secs => $7::float8 / 1000)`, 8)}, ${FINISH}
      UPDATE recipients r SET status = 'pending' FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
-    [batch.id, batch.owner, 'failed_retryable', httpStatus ?? null, error, batch.attemptId, delayMs],
+    [batch.id, batch.owner, 'failed_retryable', httpStatus ?? null, error, batch.attemptId, delayMs, ...heldParams(batch)],
   );
 }
 
 /** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
 export async function recordPermanent(db: Queryable, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
   await db.query(
-    `WITH ${SETTLE(`status = 'failed', last_error = $5`)}, ${FINISH}
+    `WITH ${SETTLE(`status = 'failed', last_error = $5`, 8)}, ${FINISH}
      UPDATE recipients r SET status = 'failed', reason = $7 FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
-    [batch.id, batch.owner, 'failed_permanent', httpStatus, error, batch.attemptId, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
+    [batch.id, batch.owner, 'failed_permanent', httpStatus, error, batch.attemptId, `Plivo refused the request (HTTP ${httpStatus}): ${error}`, ...heldParams(batch)],
   );
 }
 
 /** The request may have been accepted: only reconciliation may decide what happens next. */
 export async function recordAmbiguous(db: Queryable, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
   await db.query(
-    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`)}, ${FINISH} SELECT 1`,
-    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId],
+    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`, 7)}, ${FINISH} SELECT 1`,
+    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId, ...heldParams(batch)],
   );
 }
 
