@@ -1,15 +1,17 @@
--- smsrun ledger, version 11: pacing lives in the ledger, shared by every campaign and process on one database.
+-- smsrun ledger, version 14: pacing lives in the ledger, shared by every campaign and process on one database.
 --
 -- sender_budgets  one row per (account, sender number): a GCRA (virtual scheduling) bucket. `tat` is the
---                 sender's theoretical arrival time: a batch of this sender may be claimed once now() >= tat,
---                 and the claim moves tat to greatest(tat, now() - catch-up) + cost / rate, in the claim's own
---                 statement, on the database clock. `rate` is the lowest rate any campaign still sending from
+--                 sender's theoretical arrival time. The claim statement (src/ledger/sending.ts) takes a batch
+--                 of the sender once tat is within a short lookahead of now(), gives the batch the slot
+--                 greatest(tat, now()) and moves tat to slot + cost / rate, on the database clock; the process
+--                 holds the request until its slot. `rate` is the lowest rate any campaign still sending from
 --                 the number gives it (a carrier counts the number, not the campaign). A restart finds tat where
 --                 it stood; a dead process leaves nothing behind but a tat that time overtakes.
 -- account_slots   the account's request window (kind 'request': 300 slots, Plivo's 300 requests per 5 s) and
 --                 List window (kind 'list': 20 slots, 20 a minute). A request takes a free slot (free_at <= now(),
---                 FOR UPDATE SKIP LOCKED) and holds it for the window's length, so no sliding window ever holds
---                 more requests than there are slots, whichever process sent them.
+--                 FOR UPDATE SKIP LOCKED) and holds it for the window's length from its slot, and again from when
+--                 its answer is recorded, so no sliding window ever holds more requests than there are slots,
+--                 whichever process sent them.
 --
 -- sender_leases (version 2) is gone: any process may claim any sender's next batch when its time comes.
 -- batches_ready indexed every batch ever sent; the open ones are what the hot path reads.

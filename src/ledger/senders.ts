@@ -1,5 +1,5 @@
 /**
- * The account's shared budgets (sql/011_pacing_budgets.sql): each sender number's rate and GCRA time, and the
+ * The account's shared budgets (sql/014_pacing_budgets.sql): each sender number's rate and GCRA time, and the
  * account's request and List windows as slots. Claims advance them (ledger/sending.ts `claimDue`); this
  * module creates them, lowers a rate when campaigns disagree, and lends window slots to tracking.
  */
