@@ -118,22 +118,34 @@ async function ensureSlots(tx: Queryable, account: string, kind: WindowKind, slo
 
 /**
  * Takes one free slot of the account's `kind` window among its first `limit` slots and holds it for the
- * window. Returns 0 when taken, else the milliseconds until one frees (by the database clock).
+ * window. Returns the slot taken, or null and the milliseconds until one frees (by the database clock).
  */
-export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<number> {
-  const [row] = await db.query<{ taken: boolean; wait_ms: number | null }>(
+export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<{ slot: number | null; waitMs: number }> {
+  const [row] = await db.query<{ slot: number | null; wait_ms: number | null }>(
     `WITH free AS (
        SELECT slot FROM account_slots WHERE account = $1 AND kind = $2 AND slot < $3 AND free_at <= now()
        ORDER BY free_at, slot LIMIT 1 FOR UPDATE SKIP LOCKED),
      taken AS (
        UPDATE account_slots a SET free_at = now() + make_interval(secs => $4::float8 / 1000)
        FROM free WHERE a.account = $1 AND a.kind = $2 AND a.slot = free.slot RETURNING a.slot)
-     SELECT EXISTS (SELECT 1 FROM taken) AS taken,
+     SELECT (SELECT slot FROM taken) AS slot,
             (SELECT extract(epoch FROM min(free_at) - now()) * 1000 FROM account_slots
              WHERE account = $1 AND kind = $2 AND slot < $3)::float8 AS wait_ms`,
     [account, kind, limit, WINDOWS[kind].holdMs],
   );
-  return row!.taken ? 0 : Math.max(1, row!.wait_ms ?? 1000);
+  return row!.slot !== null ? { slot: row!.slot, waitMs: 0 } : { slot: null, waitMs: Math.max(1, row!.wait_ms ?? 1000) };
+}
+
+/**
+ * Holds a slot taken by `takeSlot` for the window again from now, once its request is over: the window then
+ * counts from when the request had certainly reached Plivo, however long a loaded process held it back.
+ */
+export async function holdSlotAgain(db: Queryable, account: string, kind: WindowKind, slot: number): Promise<void> {
+  await db.query(
+    `UPDATE account_slots SET free_at = greatest(free_at, now() + make_interval(secs => $4::float8 / 1000))
+     WHERE account = $1 AND kind = $2 AND slot = $3`,
+    [account, kind, slot, WINDOWS[kind].holdMs],
+  );
 }
 
 /** Free slots of the account's `kind` window among its first `limit`, now. */

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import type { Queryable } from '../ledger/db.js';
-import { freeSlots, takeSlot, TRACKING_REQUEST_SLOTS, type WindowKind } from '../ledger/senders.js';
+import { freeSlots, holdSlotAgain, takeSlot, TRACKING_REQUEST_SLOTS, type WindowKind } from '../ledger/senders.js';
 
 export interface BucketOptions {
   /** Tokens per second. */
@@ -86,9 +86,17 @@ export function createLimiters(o: LimiterOptions = {}): Limiters {
     const slots = (kind: WindowKind, limit: number): SlotLimiter => ({
       async schedule(_options, fn) {
         for (;;) {
-          const waitMs = await takeSlot(db, account, kind, limit);
-          if (waitMs === 0 || stopped) return fn();
-          await sleep(Math.min(waitMs, 1000));
+          const { slot, waitMs } = await takeSlot(db, account, kind, limit);
+          if (slot === null && !stopped) {
+            await sleep(Math.min(waitMs, 1000));
+            continue;
+          }
+          try {
+            return await fn();
+          } finally {
+            // Best effort: without it (a lost connection) the slot is still held from when it was taken.
+            if (slot !== null) await holdSlotAgain(db, account, kind, slot).catch(() => undefined);
+          }
         }
       },
       currentReservoir: () => freeSlots(db, account, kind, limit),
