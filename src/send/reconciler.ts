@@ -47,6 +47,8 @@ export interface ReconcileOptions {
 }
 
 export type ReconcileEvent =
+  /** A lookup in Plivo's records begins, for `batches` ambiguous batches (`size` recipients) of one sender. */
+  | { kind: 'reconciling'; sender: string; batches: number; size: number }
   | { kind: 'reconciled'; batchId: number; verdict: 'accepted' | 'absent' | 'split'; found: number; size: number }
   | { kind: 'reconcile_held'; batchId: number; reason: string };
 
@@ -101,6 +103,7 @@ export class Reconciler {
     const { db, options, stopper } = this.deps;
     const skewUsed = this.#skewMs;
     const listedAt = new Date(this.#clock.now());
+    this.deps.onEvent?.({ kind: 'reconciling', sender: batches[0]!.sender, batches: batches.length, size: batches.reduce((n, b) => n + b.dsts.length, 0) });
     let listing: { records: Mdr[]; skewMs: number };
     try {
       listing = await this.#lookUp(batches, skewUsed);
