@@ -213,6 +213,25 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     expect(a!.request_timeout_ms).toBe(60_000);
   });
 
+  it("ends the window at the answer when Plivo's API itself answered (its api_id in a 5xx body), not a request timeout later", async () => {
+    const dsts = numbers(1);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, requestTimeoutMs: 60_000 });
+    const batch = c.batches[0]!;
+    const s = setup(c.id);
+    const sent = s.plivo.queue({ src: SENDER, dst: dsts }); // Plivo queued it, then answered 503
+    await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, 'api-503');
+    const [{ ended }] = await db.query<{ ended: Date }>('SELECT finished_at AS ended FROM attempts WHERE id = $1', [batch.attemptId]) as [{ ended: Date }];
+    // Someone's later message to the same number from the same sender, 20 s on: inside E + T, outside E + K.
+    s.plivo.add({ from: SENDER, to: dsts[0]!, at: s.clock.now() + 20_000 });
+    s.clock.advance(PAST_WINDOW_MS + 5_000); // E + 2K has passed; E + 60 s has not
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toHaveLength(1);
+    const lte = Date.parse(new URLSearchParams(s.plivo.listCalls()[0]!.query!.slice(1)).get('message_time__lte')!.replace(' ', 'T') + 'Z');
+    expect(lte - ended.getTime()).toBeLessThanOrEqual(5_000); // E + K, K at most the 5 s margin
+    expect(await batchStatus(batch.id)).toBe('accepted');
+    expect((await recipients(db, c.id))[0]!.message_uuid).toBe(sent.kind === 'accepted' ? sent.messageUuids[0] : '');
+  });
+
   it("holds a record two open batches could own (same sender and number): the other campaign's message is not taken for this one's", async () => {
     const dst = numbers(1);
     const a = await ambiguous(dst); // campaign A: its answer was lost, and in fact Plivo never got it
