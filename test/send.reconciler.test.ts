@@ -232,6 +232,27 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     expect((await recipients(db, c.id))[0]!.message_uuid).toBe(sent.kind === 'accepted' ? sent.messageUuids[0] : '');
   });
 
+  it('lists the later groups of a pass in windows narrowed by the skew its first listing measured', async () => {
+    const dsts = numbers(6);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, batchSize: 2 });
+    const s = setup(c.id);
+    // Three answered 5xx (windows end at the answer): X long ago, then A and B 8 s apart. With the 5 s margin
+    // A's and B's windows touch; with the measured ~2 s they do not, and the sender's traffic between them
+    // (100 messages 4 s after A) is outside both.
+    const at = (b: number) => s.clock.now() - [100_000, 40_000, 32_000][b]!;
+    for (const [i, batch] of c.batches.entries()) {
+      await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, `api-${i}`);
+      await db.query('UPDATE attempts SET started_at = $2, finished_at = $3 WHERE id = $1', [batch.attemptId, new Date(at(i)), new Date(at(i) + 200)]);
+      s.plivo.queue({ src: SENDER, dst: batch.dsts }, at(i) + 100);
+    }
+    for (let i = 0; i < 100; i++) s.plivo.add({ from: SENDER, to: deliveredNumber(95_000 + i), at: at(1) + 4000 + i });
+    await s.reconciler.pass();
+    expect((await Promise.all(c.batches.map((b) => batchStatus(b.id))))).toEqual(['accepted', 'accepted', 'accepted']);
+    const queries = s.plivo.listCalls().map((call) => new URLSearchParams(call.query!.slice(1)));
+    // X, then A and B apart: 3 pages. Merged, A and B's window would hold 6 pages: 1 + one per number instead.
+    expect(queries.map((q) => q.get('to_number'))).toEqual([null, null, null]);
+  });
+
   it("holds a record two open batches could own (same sender and number): the other campaign's message is not taken for this one's", async () => {
     const dst = numbers(1);
     const a = await ambiguous(dst); // campaign A: its answer was lost, and in fact Plivo never got it

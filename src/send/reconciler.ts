@@ -30,7 +30,9 @@ import { listPages, ListingStoppedError, type ListClient } from './list-pages.js
 import { PRIORITY, type Limiters } from './limits.js';
 import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import type { Stopper } from './stopper.js';
-import { CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock } from './window.js';
+import {
+  closedAt, CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock,
+} from './window.js';
 
 export interface ReconcileOptions {
   /** This run's request timeout: the window of an attempt written before sql/008 uses at least this. */
@@ -87,11 +89,31 @@ export class Reconciler {
     const due = await dueAmbiguousBatches(db, campaignId, {
       now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
     });
-    for (const group of groupBySender(due, this.#skewMs)) {
-      if (this.deps.stopper.stopped) break;
-      await this.#reconcileGroup(group);
-    }
+    await this.#reconcileAll(due);
     return countUnsettledBatches(db, campaignId);
+  }
+
+  /**
+   * Reconciles the due batches group by group. A listing measures the skew, and the windows of the groups not
+   * listed yet are recomputed with it: the first lookup of a run uses the 5 s margin, the next ones the
+   * measurement (about 2 s), so they page through less traffic and windows that no longer touch are listed
+   * apart. A batch whose window is not closed under a larger new bound waits for a later pass.
+   */
+  async #reconcileAll(due: readonly AmbiguousBatch[]): Promise<void> {
+    let left = [...due];
+    while (left.length > 0 && !this.deps.stopper.stopped) {
+      const skewMs = this.#skewMs;
+      for (const group of groupBySender(left, skewMs)) {
+        if (this.deps.stopper.stopped) return;
+        await this.#reconcileGroup(group);
+        left = left.filter((b) => !group.includes(b));
+        if (this.#skewMs !== skewMs) {
+          const now = this.#clock.now();
+          left = left.filter((b) => closedAt(b, this.#skewMs) <= now);
+          break;
+        }
+      }
+    }
   }
 
   get #confirmMs(): number {
