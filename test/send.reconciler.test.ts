@@ -253,6 +253,25 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     expect(queries.map((q) => q.get('to_number'))).toEqual([null, null, null]);
   });
 
+  it("skips the first page of a busy sender's window once an earlier listing showed how busy it is", async () => {
+    const dsts = numbers(4);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, batchSize: 2 });
+    const s = setup(c.id);
+    const at = (b: number) => s.clock.now() - [100_000, 40_000][b]!;
+    for (const [i, batch] of c.batches.entries()) {
+      await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, `api-${i}`);
+      await db.query('UPDATE attempts SET started_at = $2, finished_at = $3 WHERE id = $1', [batch.attemptId, new Date(at(i)), new Date(at(i) + 200)]);
+      s.plivo.queue({ src: SENDER, dst: batch.dsts }, at(i) + 100);
+      for (let k = 0; k < 300; k++) s.plivo.add({ from: SENDER, to: deliveredNumber(96_000 + 300 * i + k), at: at(i) + 500 + k });
+    }
+    await s.reconciler.pass();
+    expect((await Promise.all(c.batches.map((b) => batchStatus(b.id))))).toEqual(['accepted', 'accepted']);
+    const numbersAsked = s.plivo.listCalls().map((call) => new URLSearchParams(call.query!.slice(1)).get('to_number'));
+    // The first window's first page shows 16 pages for 2 numbers; the second window goes per number at once.
+    expect(numbersAsked[0]).toBeNull();
+    expect(numbersAsked.slice(1).sort()).toEqual(dsts.map((d) => `+${d}`).sort());
+  });
+
   it("holds a record two open batches could own (same sender and number): the other campaign's message is not taken for this one's", async () => {
     const dst = numbers(1);
     const a = await ambiguous(dst); // campaign A: its answer was lost, and in fact Plivo never got it

@@ -58,6 +58,8 @@ export class Reconciler {
   #failures = 0;
   /** The bound on |Plivo − ledger| the next windows are widened by: the margin until it is measured. */
   #skewMs = MAX_SKEW_MS;
+  /** Per sender, the records per ms its last window listing counted: to skip a first page that would be abandoned. */
+  readonly #density = new Map<string, number>();
   readonly #clock: Clock;
 
   constructor(private readonly deps: {
@@ -192,7 +194,9 @@ export class Reconciler {
    * Every outbound message from the batches' sender in the window around their attempts, all pages, and
    * the skew bound measured from the pages' Date headers and the ledger's clock. The cheapest lookup: the
    * sender's window, unless its first page shows more pages left than there are numbers, in which case
-   * one listing per number (`to_number`, usually one page each) replaces the rest.
+   * one listing per number (`to_number`, usually one page each) replaces the rest. When the sender's last
+   * window showed traffic that would fill more than twice as many pages as there are numbers, that first
+   * page is skipped too (an estimate only chooses the cost, never what is concluded).
    */
   async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
     const dsts = [...new Set(batches.flatMap((b) => b.dsts))];
@@ -214,16 +218,22 @@ export class Reconciler {
       const offset = page.answered ? plivoOffset(page.answered) : null;
       if (offset) plivo = plivo === null ? offset : { lo: Math.min(plivo.lo, offset.lo), hi: Math.max(plivo.hi, offset.hi) };
     };
-    const first = dsts.length === 1 ? { ...window, to_number: dsts[0]! } : window;
-    const whole = await listPages(this.deps, first, PRIORITY.reconcile, (page) => {
-      read(page);
-      const pagesLeft = page.totalCount === undefined ? 0 : Math.ceil(page.totalCount / PAGE_SIZE) - 1;
-      if (first === window && page.next && pagesLeft > dsts.length) {
-        records.length = 0;
-        return 'abandon';
-      }
-      return undefined;
-    });
+    const spanMs = window.message_time__lte!.getTime() - window.message_time__gte!.getTime();
+    const density = this.#density.get(sender);
+    const busy = density !== undefined && Math.ceil((density * spanMs) / PAGE_SIZE) > 2 * dsts.length;
+    let whole: 'complete' | 'abandoned' = 'abandoned';
+    if (dsts.length > 1 && !busy) {
+      whole = await listPages(this.deps, window, PRIORITY.reconcile, (page) => {
+        read(page);
+        if (page.totalCount === undefined) return undefined;
+        this.#density.set(sender, page.totalCount / Math.max(1, spanMs));
+        if (page.next && Math.ceil(page.totalCount / PAGE_SIZE) - 1 > dsts.length) {
+          records.length = 0;
+          return 'abandon';
+        }
+        return undefined;
+      });
+    }
     if (whole === 'abandoned') {
       for (const dst of dsts) {
         if (this.deps.stopper.stopped) throw new ListingStoppedError(0);
