@@ -157,9 +157,10 @@ minute apart, before it is sent again). The clock is moved by hand: minutes are 
 Plivo's API answered 503 with its JSON error body and api_id.`,
       figures,
       notes: 'Windows are narrowed to the measured skew (about 2 s a side here). A lost answer\'s window runs a request timeout (30 s) past it; ' +
-        "an answer from Plivo's API ends it at the answer, so its window is ~5 s. One sender's overlapping windows are listed together; a " +
-        'group whose window holds more pages than numbers is looked up one `to_number` at a time, so a lost answer costs about one request ' +
-        'per number per listing at 20 msg/s and more, and an absent batch is listed twice.',
+        "an answer from Plivo's API ends it at the answer, so its window is ~5 s. One sender's overlapping windows are listed together " +
+        '(regrouped once a listing has measured the skew); a group whose window holds more pages than numbers is looked up one `to_number` ' +
+        "at a time, without the first page once the sender's traffic is known. So at 20 msg/s and more a lost answer costs one request per " +
+        'number per listing, and an absent batch is listed twice: 1.5 × 10 numbers is the floor of Plivo\'s List API, not of smsrun.',
     };
   },
 };
