@@ -235,8 +235,8 @@ describe.each(LEDGER_KINDS)('chaos on the %s ledger', (kind) => {
     const stats = sim.stats();
     log(`simulator: requests ${JSON.stringify(stats.byEndpoint)}, statuses ${JSON.stringify(stats.byStatus)}, injected ${JSON.stringify(stats.injected)}`);
     expect(final!.code, tail(final!)).toBe(0);
-    // The new faults did happen (a few percent of ~140 sends and ~400 List requests each).
-    expect(stats.injected.rate5xxAfterAccept, 'sends answered 5xx after acceptance').toBeGreaterThan(0);
+    // Slow List answers did happen: 3 % of some 350 List requests, plus every one of the interrupted run's. (The
+    // 5xx after acceptance, 5 % of ~140 sends, is only logged above: none at all has a chance of 1 in ~1300.)
     expect(stats.injected.slowList, 'slow List answers').toBeGreaterThan(0);
 
     // Plivo is well again: follow every message up, so each uuid is mapped to its number and final.

@@ -78,7 +78,7 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
     const events: SendEvent[] = [];
     const dispatcher = new Dispatcher({
       db, client: plivo, job, campaignId, owner: `test-dispatcher-${campaignId}`, limiters: l, stopper, ledger: new LedgerRetry(60_000),
-      onEvent: (e) => events.push(e as SendEvent),
+      onEvent: (e) => events.push(e),
       options: { leaseMs: 60_000, senderLeaseMs: 30_000, maxAttempts: 3, retryBaseMs: 50, requestTimeoutMs: 1000 },
     });
     return { campaignId, plivo, clock, stopper, sent, events, dispatcher, limiters: l };
@@ -163,7 +163,7 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
       return s.plivo.queue(req);
     } });
     const running = s.dispatcher.run();
-    const [fiveXx, dropped, third] = await batches(s.campaignId);
+    const [fiveXx, dropped] = await batches(s.campaignId);
     await waitFor('both answers to be recorded ambiguous', async () =>
       (await batches(s.campaignId)).filter((b) => b.status === 'ambiguous').length === 2);
     // The sender's loop goes round while they are unsettled; it never picks them up again.
@@ -191,7 +191,6 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
     expect(s.sent.map((x) => [...x.dst].sort())).toEqual([dsts.slice(0, 2), dsts.slice(2, 4), dsts.slice(4, 6), dsts.slice(2, 4)]);
     expect((await batches(s.campaignId)).map((b) => b.status)).toEqual(['accepted', 'accepted', 'accepted']);
     expect((await attempts(dropped!.id)).map((a) => a.status)).toEqual(['absent', 'accepted']);
-    expect(third!.id).toBeGreaterThan(dropped!.id);
     // Each number is at Plivo once.
     expect(s.plivo.records.map((r) => r.toNumber).sort()).toEqual([...dsts].sort());
     expect(await inconsistencies(s.campaignId)).toEqual([]);
