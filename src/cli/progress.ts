@@ -37,6 +37,7 @@ export class Progress {
       case 'accepted': this.#accepted += e.size - e.rejected; this.#rejected += e.rejected; break;
       case 'failed': this.#failed += e.size; break;
       case 'ambiguous': this.#ambiguous += e.size; this.#line(`a request from ${e.sender} may or may not have been accepted (${e.reason}); it will be checked against Plivo's records, never simply resent`); break;
+      case 'reconciling': this.#line(`looking up ${e.batches} ambiguous batch(es) from ${e.sender} (${e.size} recipients) in Plivo's records`); break;
       case 'reconciled': this.#ambiguous -= e.size; if (e.found > 0) this.#accepted += e.found; this.#line(`reconciled batch ${e.batchId}: ${e.found} of ${e.size} found at Plivo${e.verdict === 'accepted' ? '' : `; ${e.size - e.found} will be sent`}`); break;
       case 'retry': this.#line(`retrying a batch of ${e.size} from ${e.sender} in ${formatDuration(e.delayMs / 1000)}: ${e.reason}`); break;
       case 'final': this.#final += e.count; break;

@@ -201,11 +201,14 @@ export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string
   });
 }
 
-/** The request may have been accepted: only reconciliation may decide what happens next. */
-export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
+/**
+ * The request may have been accepted: only reconciliation may decide what happens next. `apiId` when Plivo's
+ * API itself answered (its api_id in the body): stored, it ends the attempt's reconciliation window at the answer.
+ */
+export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number, apiId?: string): Promise<void> {
   await db.transaction(async (tx) => {
     if (!(await settle(tx, batch, `status = 'ambiguous', last_error = $3`, [error]))) return;
-    await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error });
+    await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error, ...(apiId ? { apiId } : {}) });
   });
 }
 

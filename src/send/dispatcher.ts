@@ -278,7 +278,7 @@ export class Dispatcher {
         onEvent?.({ kind: 'failed', ...base, reason: outcome.reason });
         return;
       case 'ambiguous':
-        await recordAmbiguous(db, claim, outcome.reason, outcome.status);
+        await recordAmbiguous(db, claim, outcome.reason, outcome.status, outcome.apiId);
         onEvent?.({ kind: 'ambiguous', ...base, reason: outcome.reason });
         return;
       case 'auth':

@@ -15,10 +15,10 @@ export interface ClaimedCampaign {
   batches: ClaimedBatch[];
 }
 
-/** A loaded campaign whose batches are all claimed. `job` is stored as the campaign's job (message_expiry, …). */
-export async function claimedCampaign(
-  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown>; requestTimeoutMs?: number } = {},
-): Promise<ClaimedCampaign> {
+/** A loaded campaign, its batches all pending (nobody holds its sender). */
+export async function loadedCampaign(
+  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown> } = {},
+): Promise<{ id: number; name: string }> {
   const name = `c-${randomUUID().slice(0, 8)}`;
   const sender = o.sender ?? TEST_SENDER;
   const id = await db.transaction(async (tx) => {
@@ -31,6 +31,15 @@ export async function claimedCampaign(
     await finalizeLoad(tx, campaignId, [sender], o.batchSize ?? dsts.length);
     return campaignId;
   });
+  return { id, name };
+}
+
+/** A loaded campaign whose batches are all claimed. `job` is stored as the campaign's job (message_expiry, …). */
+export async function claimedCampaign(
+  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown>; requestTimeoutMs?: number } = {},
+): Promise<ClaimedCampaign> {
+  const sender = o.sender ?? TEST_SENDER;
+  const { id, name } = await loadedCampaign(db, dsts, o);
   await acquireSenders(db, id, OWNER, [sender], 600_000, []);
   const batches: ClaimedBatch[] = [];
   for (let ready = await nextReadyBatch(db, id, sender, 0); ready; ready = await nextReadyBatch(db, id, sender, ready.id)) {
