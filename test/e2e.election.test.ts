@@ -5,7 +5,7 @@
  * the simulator records every read with its client. Runs when TEST_DATABASE_URL is set (CI sets it).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { PLIVO_LIMITS, startSimulator, type Simulator } from '../src/sim/index.js';
 import { nowMs } from '../src/sim/clock.js';
 import { clientTagEnv, simEnv, startCli } from './helpers/cli.js';
 import { createTestLedger, type TestLedger } from './helpers/ledgers.js';
@@ -14,6 +14,7 @@ import { waitFor } from './helpers/wait.js';
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
 const SRCS = ['14155550401', '14155550402', '14155550403'];
+const LIST_PER_MINUTE = 120;
 
 /** Numbers the simulator delivers quickly (not ending 97-99), `n` of them from `start`. */
 function numbers(start: number, n: number): string[] {
@@ -26,7 +27,12 @@ describe.skipIf(!ADMIN_URL)('two runs of one campaign on a Postgres ledger', () 
   beforeAll(async () => { ledger = await createTestLedger('postgres'); });
   beforeEach(async () => {
     // Answers lost after Plivo took the messages, and requests dropped before: ambiguous batches to reconcile.
-    sim = await startSimulator({ mps: 5000, deliveryDelayMs: [5, 30], seed: 12, faults: { dropAfterAccept: 0.08, dropBeforeAccept: 0.04 } });
+    // An account whose List limit Plivo raised (as --list-per-minute allows): reconciliation is List-bound, and
+    // this test is about who reads, not how fast.
+    sim = await startSimulator({
+      mps: 5000, deliveryDelayMs: [5, 30], seed: 12, faults: { dropAfterAccept: 0.06, dropBeforeAccept: 0.03 },
+      limits: { ...PLIVO_LIMITS, listPerMinute: LIST_PER_MINUTE },
+    });
   });
   afterEach(async () => { await sim?.close(); });
   afterAll(async () => { await ledger?.dispose(); });
@@ -35,12 +41,14 @@ describe.skipIf(!ADMIN_URL)('two runs of one campaign on a Postgres ledger', () 
     const dsts = numbers(50_000, 480);
     // 3 senders × 8/s: about 20 s of sending, long enough to kill the first reader halfway.
     const job = await writeJob({ name: 'elect', src: SRCS, text: 'One of us reads', rate: 8, batch_size: 4 }, ['phone', ...dsts].join('\n'));
-    const args = ['run', job, '--track-for', '60', '--settle', '0', '--request-timeout', '2'];
+    const args = ['run', job, '--track-for', '60', '--settle', '0', '--request-timeout', '2', '--list-per-minute', String(LIST_PER_MINUTE)];
     const env = { ...ledger.env, ...simEnv(sim) };
     const runs = { a: startCli(args, { ...env, ...clientTagEnv('a') }), b: startCli(args, { ...env, ...clientTagEnv('b') }) };
 
-    // The reader is whoever reads first; it has reconciled (listed) at least once before it is killed.
-    await waitFor('a reconciliation listing', () => sim.readLog().some((r) => r.kind === 'list') || runs.a.child.exitCode !== null || runs.b.child.exitCode !== null);
+    // The reader is whoever reads first. Killed once it has listed a few times (two processes reconciling
+    // the same due batches would both have listed by then), while sending goes on.
+    await waitFor('reconciliation listings', () => sim.readLog().filter((r) => r.kind === 'list').length >= 5 ||
+      runs.a.child.exitCode !== null || runs.b.child.exitCode !== null);
     const reader = sim.readLog()[0]!.client === 'smsrun-test/a' ? 'a' : 'b';
     const other = reader === 'a' ? 'b' : 'a';
     expect(sim.messages().length, 'still sending when the reader is killed').toBeLessThan(dsts.length);
