@@ -7,7 +7,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Db } from '../src/ledger/db.js';
 import { openLedger } from '../src/ledger/open.js';
-import { recordAmbiguous } from '../src/ledger/sending.js';
+import { recordAccepted, recordAmbiguous } from '../src/ledger/sending.js';
+import { PlivoClient } from '../src/plivo/client.js';
+import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { Tracker } from '../src/track/tracker.js';
 import { Election, type RoleEvent } from '../src/run/election.js';
 import { LedgerRetry } from '../src/send/ledger-retry.js';
 import { createLimiters, type Limiters } from '../src/send/limits.js';
@@ -29,9 +32,11 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
   let db: Db;
   let elections: Election[] = [];
   let limiters: Limiters[] = [];
+  let sim: Simulator;
   beforeAll(async () => {
     ledger = await createTestLedger(kind);
     db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
+    sim = await startSimulator({ mps: 1000, deliveryDelayMs: [20, 200], seed: 13 });
   });
   afterEach(async () => {
     await Promise.all(elections.map((e) => e.stop()));
@@ -40,6 +45,7 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
     limiters = [];
   });
   afterAll(async () => {
+    await sim?.close();
     await db?.close();
     await ledger?.dispose();
   });
@@ -106,6 +112,33 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
     await run;
     expect(plivo.listCalls().length).toBeGreaterThan(0);
     expect(await batchStatus(batchId)).toBe('accepted');
+  });
+
+  it('a tracker without its role asks Plivo nothing, and returns once the holder has made every message final', async () => {
+    const dsts = numbers(5);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER });
+    let standbyRequests = 0;
+    const plivo = (counting: boolean) => new PlivoClient({
+      authId: sim.authId, authToken: sim.authToken, baseUrl: sim.url,
+      fetch: (input, init) => { if (counting) standbyRequests++; return fetch(input, init); },
+    });
+    const out = await plivo(false).send({ src: SENDER, dst: dsts, text: 'hi' });
+    if (out.kind !== 'accepted') throw new Error(`send: ${out.kind}`);
+    await recordAccepted(db, c.batches[0]!, { httpStatus: 202, apiId: out.apiId, messageUuids: out.messageUuids, invalidNumbers: out.invalidNumbers });
+    const tracker = (client: PlivoClient, held: boolean) => {
+      const l = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 600 });
+      limiters.push(l);
+      return new Tracker({
+        db, client, campaignId: c.id, limiters: l, stopper: new Stopper(), ledger: new LedgerRetry(60_000), role: { held },
+        options: { receiptCutoffMs: 3_600_000, trackBy: 'get', callbacks: false, listPerSecond: 10 },
+      });
+    };
+    const deadline = Date.now() + 120_000; // a safety net: both end when every message is final
+    const standby = tracker(plivo(true), false).run(() => true, () => Date.now() >= deadline);
+    const holder = tracker(plivo(false), true).run(() => true, () => Date.now() >= deadline);
+    expect(await holder).toEqual({ open: 0 });
+    expect(await standby).toEqual({ open: 0 });
+    expect(standbyRequests).toBe(0);
   });
 
   describe.skipIf(kind !== 'postgres')('contenders on one Postgres campaign', () => {

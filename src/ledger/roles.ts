@@ -108,11 +108,11 @@ export class RoleLocks {
     const session = await this.db.openSession(() => {
       if (generation === this.#generation) this.#drop();
     });
+    this.#session = session; // before any query: a failure drops (closes) it
     if (this.db.kind === 'postgres') {
       await session.query(`SELECT set_config('idle_session_timeout', $1, false) WHERE current_setting('server_version_num')::int >= 140000`,
         [`${IDLE_SESSION_TIMEOUT_MS}ms`]);
     }
-    this.#session = session;
     return session;
   }
 
