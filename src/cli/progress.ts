@@ -4,6 +4,7 @@
  */
 import type { RunEvent } from '../run/run.js';
 import { formatDuration } from '../report/summary.js';
+import { roleAnnouncer } from '../run/election.js';
 
 export class Progress {
   #accepted = 0;
@@ -17,6 +18,9 @@ export class Progress {
   readonly #started = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #lastLine = '';
+  /** Another process reconciles (and tracks): this one's ambiguous batches are settled there. */
+  #standby = false;
+  readonly #announceRoles = roleAnnouncer((line) => this.#line(line));
 
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
@@ -43,6 +47,7 @@ export class Progress {
       case 'final': this.#final += e.count; break;
       case 'ledger_lost': this.#line(`lost the ledger connection (${e.error}): nothing is claimed until it is back; reconnecting...`); break;
       case 'ledger_back': this.#line(`ledger connection back after ${formatDuration(e.afterMs / 1000)}; carrying on`); break;
+      case 'roles': this.#standby = e.held.length < e.wanted.length; this.#announceRoles(e); break;
       case 'senders': this.#line(`sending from ${e.held} of the ${e.of} senders with work left; another smsrun process holds the others`); break;
       default: break;
     }
@@ -74,7 +79,8 @@ export class Progress {
       ? ` · campaign: ${this.#sentBefore + done}/${this.#sentBefore + this.#total} sent`
       : '';
     const text = `this run: sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
-      (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '') + campaign;
+      (this.#ambiguous > 0 && !this.#standby ? ` · ${this.#ambiguous} being reconciled` : '') +
+      (this.#standby ? ' · standby (another process reconciles and tracks)' : '') + campaign;
     if (this.out.isTTY) {
       const width = 24;
       const filled = this.#total > 0 ? Math.round((done / this.#total) * width) : width;

@@ -30,6 +30,7 @@ import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
 import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
 import { applyInbound, type InboundMessage } from '../optout/inbound.js';
 import { listOwner } from '../optout/account.js';
+import { Election, type RoleEvent } from './election.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -75,6 +76,7 @@ export type RunEvent =
   | LedgerEvent
   | ReconcileEvent
   | TrackEvent
+  | RoleEvent
   | { kind: 'tracking'; open: number; deadline: Date }
   /** Nothing may be sent before `until`: the scheduled start (`--at`) or the next opening of a send window. */
   | { kind: 'waiting'; until: Date; zone: string | null };
@@ -143,11 +145,15 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       requestTimeoutMs: deps.options.requestTimeoutMs,
     },
   });
+  // One process per campaign reconciles and tracks (ledger/roles.ts); the others send and stand by.
+  const election = new Election({ db, campaignId: campaign.id, wanted: ['reconcile', 'track'], onEvent, onError: (err) => stopper.fail(err) });
   const reconciler = new Reconciler({
-    ...common, owner, onEvent,
+    ...common, owner, onEvent, role: election.role('reconcile'),
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
-  const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
+  const tracker = new Tracker({
+    ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent, role: election.role('track'),
+  });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   const watchEnd = new Stopper();
@@ -155,6 +161,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     .catch((err: unknown) => stopper.fail(err));
 
   try {
+    await election.start();
     let sendingDone = false;
     let deadline = Infinity;
     const window = sendWindowOf(job);
@@ -186,6 +193,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
     watchEnd.stop('run over');
+    await election.stop();
     await receiver?.close();
     await limiters.stop();
     await runner.release();
@@ -279,9 +287,12 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
+  // A run of the campaign, or another poll, may be tracking it: only the holder of the `track` role asks Plivo.
+  const election = new Election({ db, campaignId: campaign.id, wanted: ['track'], onEvent, onError: (err) => stopper.fail(err) });
   try {
+    await election.start();
     const tracker = new Tracker({
-      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
+      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger, role: election.role('track'),
       options: trackerOptions(deps.options, deps.receiptCutoffHours, deps.callbacks !== undefined),
     });
     const deadline = Date.now() + deps.options.trackForMs;
@@ -292,6 +303,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     }
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
   } finally {
+    await election.stop();
     await receiver?.close();
     await limiters.stop();
   }

@@ -16,6 +16,7 @@
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
 import { deadAmong } from '../ledger/runners.js';
+import { ALWAYS_HELD, type Role } from '../ledger/roles.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import {
   absentAttempts, countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordFirstMiss, recordReconciled, rivalBatches,
@@ -65,18 +66,28 @@ export class Reconciler {
   constructor(private readonly deps: {
     db: Db; client: ListClient; campaignId: number; owner: string; ledger: LedgerRetry;
     limiters: Limiters; options: ReconcileOptions; stopper: Stopper; onEvent?: (e: ReconcileEvent) => void; clock?: Clock;
+    /** This process's `reconcile` role (ledger/roles.ts): without it, a pass only counts what is left. @default ALWAYS_HELD */
+    role?: Role;
   }) {
     this.#clock = deps.clock ?? SYSTEM_CLOCK;
   }
 
-  /** Runs until `keepGoing` says the senders are done and nothing ambiguous is left, or the run stops. */
+  /**
+   * Runs until `keepGoing` says the senders are done and nothing ambiguous is left, or the run stops. While
+   * another process holds the role, it waits for that one's work to show in the ledger, ready to take over.
+   */
   async run(keepGoing: () => boolean): Promise<void> {
-    const { stopper } = this.deps;
+    const { stopper, db, campaignId } = this.deps;
     while (!stopper.stopped) {
-      const pending = await this.deps.ledger.run(() => this.pass());
+      const reconciling = this.#role.held;
+      const pending = await this.deps.ledger.run(() => (reconciling ? this.pass() : countUnsettledBatches(db, campaignId)));
       if (!keepGoing() && pending === 0) return;
-      await stopper.sleep(pending > 0 ? 250 : 1000);
+      await stopper.sleep(pending > 0 && reconciling ? 250 : 1000);
     }
+  }
+
+  get #role(): Role {
+    return this.deps.role ?? ALWAYS_HELD;
   }
 
   /** The skew bound the windows are widened by now (ms). */
@@ -106,7 +117,7 @@ export class Reconciler {
     while (left.length > 0 && !this.deps.stopper.stopped) {
       const skewMs = this.#skewMs;
       for (const group of groupBySender(left, skewMs)) {
-        if (this.deps.stopper.stopped) return;
+        if (this.deps.stopper.stopped || !this.#role.held) return; // a role lost mid-pass: its new holder lists
         await this.#reconcileGroup(group);
         left = left.filter((b) => !group.includes(b));
         if (this.#skewMs !== skewMs) {

@@ -72,6 +72,7 @@ async function handle(core: SimCore, req: IncomingMessage, res: ServerResponse):
     return;
   }
   core.scheduler.runDue();
+  if (r.kind === 'get' || r.kind === 'list') core.readLog.push({ kind: r.kind, at: arrivalMs, client: req.headers['user-agent'] ?? null });
 
   const admission = core.limiter.admit(kind, arrivalMs);
   if (!admission.ok) {

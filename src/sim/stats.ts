@@ -31,6 +31,15 @@ export interface SimStats {
   lastInternalError: string | null;
 }
 
+/** A read request (GET of one message, or a List page), for telling whose traffic it was and when. */
+export interface ReadEntry {
+  kind: 'get' | 'list';
+  /** When it reached the simulator, ms since the epoch. */
+  at: number;
+  /** The request's User-Agent header: which client sent it. */
+  client: string | null;
+}
+
 export function emptyStats(): SimStats {
   return {
     requests: 0,
