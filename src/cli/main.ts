@@ -90,8 +90,9 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
       .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
       .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
       .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
-      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' }),
-      (a) => set(planCommand(a.job, { json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
+      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' })
+      .option('sandbox', { type: 'boolean', default: false, describe: "count suppressed rows against the list of --sandbox runs instead of PLIVO_AUTH_ID's" }),
+      (a) => set(planCommand(a.job, { home: a.home, sandbox: a.sandbox, json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })

@@ -22,6 +22,8 @@ import { planJob } from './plan.js';
 import { formatPlan } from '../../plan/format.js';
 import { parseAt } from '../../window/at.js';
 import { cancelRequestFile } from '../../optout/run.js';
+import { listOwner } from '../../optout/account.js';
+import { planSuppression } from '../../optout/plan.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -108,7 +110,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
-      const plan = await planJob(job, { at: args.at });
+      const plan = await planJob(job, { at: args.at }, await planSuppression(job, { db, ledger: 'the ledger', account: listOwner(plivo.account) }));
       io.stderr.write(formatPlan(plan, job, { details: false }));
       if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
         io.stderr.write('not confirmed: nothing was sent or loaded (--yes skips this question).\n');
