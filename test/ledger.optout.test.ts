@@ -13,6 +13,7 @@ import { openLedger } from '../src/ledger/open.js';
 import { createRetryCampaign } from '../src/ledger/retry.js';
 import { acquireSenders } from '../src/ledger/senders.js';
 import { claimBatch, nextReadyBatch, recordAccepted } from '../src/ledger/sending.js';
+import { saveOpenings } from '../src/ledger/windows.js';
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { TEST_SENDER, recipients } from './helpers/campaigns.js';
@@ -23,12 +24,13 @@ const ACCOUNT = 'MAOPTOUTTEST000000001';
 const OWNER = 'optout-test';
 
 /** A loaded (not claimed) campaign of these numbers, one batch of `batchSize`. */
-async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length): Promise<{ id: number; name: string }> {
+async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length, zones?: readonly string[]): Promise<{ id: number; name: string }> {
   const name = `o-${randomUUID().slice(0, 8)}`;
   const id = await db.transaction(async (tx) => {
     const campaignId = await insertCampaign(tx, { name, job: { name }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [TEST_SENDER] });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
       rowNo: i + 1, lineNo: i + 2, rawDst: `+${dst}`, dst, text: 'Sale ends Sunday', units: 1, status: 'pending' as const, reason: null, country: 'US', numberType: 'mobile',
+      ...(zones ? { timeZone: zones[i] ?? null } : {}),
     })));
     await finalizeLoad(tx, campaignId, [TEST_SENDER], batchSize);
     return campaignId;
@@ -155,5 +157,28 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     // Nothing left to retry: nothing created.
     expect(await createRetryCampaign(db, original, { name: `${c.name}-retry3`, statuses: ['failed'], batchSize: 100 })).toBeUndefined();
     expect(await findCampaign(db, `${c.name}-retry3`)).toBeUndefined();
+  });
+
+  it("a retry keeps each recipient's time zone: its batches wait for the send window as the first campaign's did", async () => {
+    const dsts = ['14155553501', '14155553502', '14155553503'];
+    const zones = ['America/New_York', 'Asia/Tokyo', 'Asia/Tokyo'];
+    const c = await loaded(db, dsts, 10, zones);
+    // The first campaign's windows are open now (as the run's keeper would have written them).
+    const now = (await db.query<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const open = (zone: string) => ({ zone, opensAt: new Date(now.getTime() - 3_600_000), closesAt: new Date(now.getTime() + 3_600_000) });
+    await saveOpenings(db, c.id, [open('America/New_York'), open('Asia/Tokyo')]);
+    const batches = await claimAll(db, c.id);
+    expect(batches).toHaveLength(2); // one batch per zone
+    for (const b of batches) {
+      await recordAccepted(db, b, { httpStatus: 202, apiId: randomUUID(), messageUuids: b.dsts.map((d) => `u-${d}`), invalidNumbers: [] });
+    }
+    await applyProviderUpdates(db, dsts.map((d) => final(`u-${d}`, d, 'failed', '90')));
+    const r = await createRetryCampaign(db, (await findCampaign(db, c.name))!, { name: `${c.name}-retry1`, statuses: ['failed'], batchSize: 10 });
+    const copied = await db.query<{ dst: string; time_zone: string | null }>('SELECT dst, time_zone FROM recipients WHERE campaign_id = $1 ORDER BY row_no', [r!.campaignId]);
+    expect(copied.map((x) => x.time_zone)).toEqual(zones);
+    const retryBatches = await db.query<{ time_zone: string | null }>('SELECT time_zone FROM batches WHERE campaign_id = $1 ORDER BY time_zone', [r!.campaignId]);
+    expect(retryBatches).toEqual([{ time_zone: 'America/New_York' }, { time_zone: 'Asia/Tokyo' }]);
+    // No opening known for the retry yet: nothing is ready until its run computes one (never outside the window).
+    expect(await nextReadyBatch(db, r!.campaignId, TEST_SENDER, 0)).toBeUndefined();
   });
 });
