@@ -4,12 +4,11 @@
  * joining the list, a cancelled campaign never claimed, and a retry that never re-texts anyone reached.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { findCampaign } from '../src/ledger/campaigns.js';
 import { cancelCampaign } from '../src/ledger/cancel.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
-import { openLedger } from '../src/ledger/open.js';
 import { createRetryCampaign } from '../src/ledger/retry.js';
 import { acquireSenders } from '../src/ledger/senders.js';
 import { claimBatch, nextReadyBatch, recordAccepted } from '../src/ledger/sending.js';
@@ -18,7 +17,7 @@ import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, 
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { TEST_SENDER, recipients } from './helpers/campaigns.js';
 import { suppressedRows } from '../src/optout/plan.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const ACCOUNT = 'MAOPTOUTTEST000000001';
 const OWNER = 'optout-test';
@@ -56,17 +55,9 @@ function final(uuid: string, to: string, state: string, errorCode: string): Prov
 }
 
 describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
 
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('the scrub turns listed pending numbers into suppressed, with the reason, and only for its account', async () => {
     await addSuppressions(db, ACCOUNT, [{ number: '14155553001', reason: 'asked by email', source: 'manual' }]);
