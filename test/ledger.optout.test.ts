@@ -16,7 +16,9 @@ import { saveOpenings } from '../src/ledger/windows.js';
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { TEST_SENDER, recipients } from './helpers/campaigns.js';
-import { suppressedRows } from '../src/optout/plan.js';
+import { planSuppression, suppressedRows } from '../src/optout/plan.js';
+import type { Job } from '../src/campaign/job.js';
+import type { Queryable } from '../src/ledger/db.js';
 import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const ACCOUNT = 'MAOPTOUTTEST000000001';
@@ -171,5 +173,25 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     expect(retryBatches).toEqual([{ time_zone: 'America/New_York' }, { time_zone: 'Asia/Tokyo' }]);
     // No opening known for the retry yet: nothing is ready until its run computes one (never outside the window).
     expect(await nextReadyBatch(db, r!.campaignId, TEST_SENDER, 0)).toBeUndefined();
+  });
+
+  it("plan reads a small account list whole and releases the ledger before any row is looked up; a held ledger is queried per chunk", async () => {
+    const account = `MAPLAN${randomUUID().replace(/-/g, '').slice(0, 15).toUpperCase()}`;
+    await addSuppressions(db, account, [
+      { number: '14155553601', reason: 'asked in store', source: 'manual' },
+      { number: '14155553602', reason: 'texted STOP', source: 'inbound' },
+    ]);
+    const job = { jobFile: '/nowhere/job.json', suppress: [] } as unknown as Job;
+    let released = false;
+    const guarded: Queryable = { query: (sql, params) => (released ? Promise.reject(new Error('queried after release')) : db.query(sql, params)) };
+    const small = await planSuppression(job, { db: guarded, ledger: 'test', account, release: async () => { released = true; } });
+    expect(released).toBe(true);
+    expect(small.summary.ledger).toEqual({ consulted: true, ledger: 'test', account, numbers: 2 });
+    const found = await small.listed(['14155553601', '14155553603']);
+    expect([...found.keys()]).toEqual(['14155553601']);
+    expect(found.get('14155553601')).toMatch(/^on the suppression list \(manual, .* UTC\): asked in store$/);
+    // Without `release` (Postgres, or read through the process holding the ledger): one query per chunk.
+    const held = await planSuppression(job, { db, ledger: 'test', account });
+    expect([...(await held.listed(['14155553602', '14155553603'])).keys()]).toEqual(['14155553602']);
   });
 });

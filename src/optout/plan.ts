@@ -15,7 +15,7 @@ import type { Job } from '../campaign/job.js';
 import type { Db, Queryable } from '../ledger/db.js';
 import { openLedger } from '../ledger/open.js';
 import type { LedgerPlace } from '../ledger/place.js';
-import { countSuppressions, hasSuppressionLists, suppressedAmong } from '../ledger/suppressions.js';
+import { countSuppressions, hasSuppressionLists, suppressedAmong, suppressionPage, type Suppression } from '../ledger/suppressions.js';
 import { SmsrunError } from '../errors.js';
 import { readJobSuppressions } from './run.js';
 
@@ -31,9 +31,22 @@ export async function suppressedRows<R extends { dst: string | null }>(db: Query
   const listed = new Map((await suppressedAmong(db, account, numbers)).map((s) => [s.number, s]));
   return rows.flatMap((row) => {
     const s = row.dst ? listed.get(row.dst) : undefined;
-    return s ? [{ row, reason: `on the suppression list (${s.source}, ${s.created_at.toISOString().slice(0, 16).replace('T', ' ')} UTC): ${s.reason}` }] : [];
+    return s ? [{ row, reason: listedReason(s) }] : [];
   });
 }
+
+/** The reason a listed recipient gets, as the scrub writes it (ledger/suppressions.ts SUPPRESSED_REASON). */
+function listedReason(s: Suppression): string {
+  return `on the suppression list (${s.source}, ${s.created_at.toISOString().slice(0, 16).replace('T', ' ')} UTC): ${s.reason}`;
+}
+
+/**
+ * An account list up to this size is read whole when `release` is given (an embedded ledger this process
+ * opened), and the ledger released before the CSV is read: a long plan must not keep a run from starting.
+ * About 200 bytes a number. A longer list is looked up chunk by chunk, with the ledger held until the end.
+ */
+const READ_WHOLE_MAX = 50_000;
+const PAGE = 5_000;
 
 /** The account's list in the ledger as the plan read it, or why it was not read. */
 export type LedgerListUse =
@@ -52,8 +65,11 @@ export interface PlanSuppression {
   listed(numbers: readonly string[]): Promise<ReadonlyMap<string, string>>;
 }
 
-/** An open ledger to read the account's list from, or why there is none. */
-export type LedgerList = { db: Queryable; ledger: string; account: string } | { why: string };
+/**
+ * An open ledger to read the account's list from, or why there is none. `release`: the ledger may be closed
+ * once a small list is read whole (see READ_WHOLE_MAX).
+ */
+export type LedgerList = { db: Queryable; ledger: string; account: string; release?: (() => Promise<void>) | undefined } | { why: string };
 
 export async function planSuppression(job: Job, list: LedgerList): Promise<PlanSuppression> {
   const fromFiles = new Map<string, string>();
@@ -61,17 +77,31 @@ export async function planSuppression(job: Job, list: LedgerList): Promise<PlanS
     if (!fromFiles.has(s.number)) fromFiles.set(s.number, `in the job's suppress file ${s.source.replace(/^job:/, '')}: ${s.reason}`);
   }
   const ledger = await useLedger(list);
-  const db = ledger.consulted && ledger.numbers > 0 && 'db' in list ? list : undefined;
+  const lookup = ledger.consulted && ledger.numbers > 0 && 'db' in list ? await ledgerLookup(list, ledger.numbers) : undefined;
   return {
     summary: { jobFiles: { files: job.suppress?.length ?? 0, numbers: fromFiles.size }, ledger },
     async listed(numbers) {
-      const out = new Map<string, string>();
       // The ledger's reason first: a run adds the files' numbers to the list, where an earlier listing stays.
-      if (db) for (const s of await suppressedRows(db.db, db.account, numbers.map((dst) => ({ dst })))) out.set(s.row.dst, s.reason);
+      const out = lookup ? await lookup(numbers) : new Map<string, string>();
       if (fromFiles.size > 0) for (const n of numbers) if (!out.has(n) && fromFiles.has(n)) out.set(n, fromFiles.get(n)!);
       return out;
     },
   };
+}
+
+type Lookup = (numbers: readonly string[]) => Promise<Map<string, string>>;
+
+/** The listed ones among a chunk's numbers: from the list read whole (then the ledger is released), or by query. */
+async function ledgerLookup(list: Extract<LedgerList, { db: Queryable }>, size: number): Promise<Lookup> {
+  if (!list.release || size > READ_WHOLE_MAX) {
+    return async (numbers) => new Map((await suppressedRows(list.db, list.account, numbers.map((dst) => ({ dst })))).map((s) => [s.row.dst, s.reason]));
+  }
+  const whole = new Map<string, string>();
+  for (let page = await suppressionPage(list.db, list.account, '', PAGE); page.length > 0; page = await suppressionPage(list.db, list.account, page.at(-1)!.number, PAGE)) {
+    for (const s of page) whole.set(s.number, listedReason(s));
+  }
+  await list.release();
+  return async (numbers) => new Map(numbers.flatMap((n) => (whole.has(n) ? [[n, whole.get(n)!] as const] : [])));
 }
 
 async function useLedger(list: LedgerList): Promise<LedgerListUse> {

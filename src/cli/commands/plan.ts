@@ -78,7 +78,11 @@ async function ledgerList(args: PlanArgs, io: Io): Promise<LedgerList & { close?
   if ('why' in opened) return opened;
   io.stderr.write(`${describePlace(place, io.env, opened.via)}\n`);
   const ledger = place.databaseUrl ? redactUrl(place.databaseUrl) : path.join(place.home, 'ledger');
-  return { db: opened.db, ledger, account, close: () => opened.db.close() };
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= opened.db.close());
+  // An embedded ledger this process holds is released as soon as the list is read (a run may be starting).
+  const holding = !place.databaseUrl && opened.via === undefined;
+  return { db: opened.db, ledger, account, close, ...(holding ? { release: close } : {}) };
 }
 
 /** The plan of a job, with the rate card and start time of the command line (also `run`'s confirmation). */
