@@ -29,11 +29,12 @@ export class CampaignAccountError extends UsageError {
 
 /** A campaign resumed by name in the other world: a sandbox campaign without --sandbox, or a real one with it. */
 export class CampaignWorldError extends UsageError {
-  constructor(name: string, sandbox: boolean) {
+  /** `verb`: what the command does with the campaign ('resume', 'cancel', 'export', …). */
+  constructor(name: string, sandbox: boolean, verb = 'resume') {
     super(sandbox
-      ? `campaign '${name}' is a sandbox campaign (run with --sandbox): resume it with --sandbox. A real campaign of that name ` +
+      ? `campaign '${name}' is a sandbox campaign (run with --sandbox): ${verb} it with --sandbox. A real campaign of that name ` +
         "is started by 'smsrun run <job file>' without --sandbox."
-      : `campaign '${name}' is a real campaign, not a sandbox one: resume it without --sandbox. A sandbox trial of its job ` +
+      : `campaign '${name}' is a real campaign, not a sandbox one: ${verb} it without --sandbox. A sandbox trial of its job ` +
         "is 'smsrun run <job file> --sandbox'.");
   }
 }

@@ -22,6 +22,11 @@ export interface LedgerOptions {
    * process (ledger/share.ts) instead of being refused. `onShared` is told when that happens.
    */
   read?: { onShared(pid: number): void } | undefined;
+  /**
+   * False: open the ledger as it is, without applying migrations (`plan` only reads what is there, and must
+   * not upgrade a ledger behind a run of an older smsrun). Default true.
+   */
+  migrate?: boolean | undefined;
 }
 
 export async function openLedger(opts: LedgerOptions): Promise<Db> {
@@ -30,6 +35,7 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
     if (shared) return shared;
   }
   const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl) : await openEmbedded(opts.home);
+  if (opts.migrate === false) return db;
   try {
     await migrate(db);
   } catch (err) {

@@ -66,6 +66,21 @@ export async function suppressedAmong(db: Queryable, account: string, numbers: r
   );
 }
 
+/**
+ * Whether this ledger has suppression lists (sql/012) at all: `plan` reads a ledger as it is, without
+ * migrating it, and an older one has no list to consult.
+ */
+export async function hasSuppressionLists(db: Queryable): Promise<boolean> {
+  const [row] = await db.query<{ present: boolean }>(`SELECT to_regclass('suppressions') IS NOT NULL AS present`);
+  return row?.present === true;
+}
+
+/** How many numbers an account's list holds. */
+export async function countSuppressions(db: Queryable, account: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM suppressions WHERE account = $1', [account]);
+  return row!.n;
+}
+
 /** Suppressed recipients of a campaign (count, and the first rows), for `plan` and summaries. */
 export async function suppressedRecipients(db: Queryable, campaignId: number, limit: number): Promise<{ count: number; rows: { row_no: number; line_no: number; dst: string; reason: string }[] }> {
   const [n] = await db.query<{ count: number }>(

@@ -87,7 +87,11 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Where `smsrun cancel` asks the run holding an embedded ledger to cancel a campaign. */
-export function cancelRequestFile(home: string, campaign: string): string {
-  return path.join(home, 'cancel-requests', campaign);
+/**
+ * Where `smsrun cancel` asks the run holding an embedded ledger to cancel a campaign. A sandbox campaign's
+ * request has `@sandbox` after the name ('@' is never in a campaign name), so that a run of the real
+ * campaign of the same name never takes it for its own.
+ */
+export function cancelRequestFile(home: string, campaign: string, sandbox = false): string {
+  return path.join(home, 'cancel-requests', sandbox ? `${campaign}@sandbox` : campaign);
 }

@@ -5,7 +5,6 @@ import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
-import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
 import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
@@ -18,10 +17,13 @@ import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
 import { confirm, shouldConfirm } from '../confirm.js';
+import { campaignNamed } from '../campaign-world.js';
 import { planJob } from './plan.js';
 import { formatPlan } from '../../plan/format.js';
 import { parseAt } from '../../window/at.js';
 import { cancelRequestFile } from '../../optout/run.js';
+import { listOwner } from '../../optout/account.js';
+import { planSuppression } from '../../optout/plan.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -71,10 +73,7 @@ export async function resumeCommand(name: string, args: RunArgs, io: Io): Promis
 
 /** The campaign `resume` and `poll` carry on: the sandbox one with --sandbox, else the real one. */
 export async function findCampaignToRun(db: Queryable, name: string, sandbox: boolean): Promise<CampaignRow> {
-  const campaign = await findCampaign(db, name, sandbox);
-  if (campaign) return campaign;
-  if (await findCampaign(db, name, !sandbox)) throw new CampaignWorldError(name, !sandbox);
-  throw new UnknownCampaignError(name);
+  return campaignNamed(db, name, { sandbox, verb: 'resume' });
 }
 
 export function runOptions(args: RunArgs): RunOptions {
@@ -108,7 +107,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   try {
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
-      const plan = await planJob(job, { at: args.at });
+      const plan = await planJob(job, { at: args.at }, await planSuppression(job, { db, ledger: 'the ledger', account: listOwner(plivo.account) }));
       io.stderr.write(formatPlan(plan, job, { details: false }));
       if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
         io.stderr.write('not confirmed: nothing was sent or loaded (--yes skips this question).\n');
@@ -120,7 +119,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
       db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt,
-      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name) }),
+      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name, args.sandbox) }),
       onEvent: (e) => {
         if (e.kind === 'suppressed') {
           if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
