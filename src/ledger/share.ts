@@ -141,7 +141,7 @@ export async function connectReader(home: string, pid: number): Promise<SharedLe
     query,
     async changeSuppressions(change) {
       const reply = await ask({ op: SUPPRESSIONS_OP, ...change });
-      // An older holder answers as to a read (it ran no SQL, or refused the missing one): it never echoes `op`.
+      // An older holder answers as to a read (an empty query: no rows, nothing written); it never echoes `op`.
       if (reply.op !== SUPPRESSIONS_OP) throw new HolderCannotWriteError(home, pid);
       if (reply.error !== undefined) throw failure(reply);
       return { added: reply.added ?? 0, removed: reply.removed ?? 0 };
