@@ -80,3 +80,15 @@ function notResolvableBecause(campaign: string, status: string): string {
       return `is '${status}': only ambiguous batches can be resolved. 'smsrun status ${campaign}' lists them.`;
   }
 }
+
+/**
+ * The smsrun process holding the embedded ledger is older than the suppression op of ledger/share.ts: it serves
+ * reads to other processes, but cannot change the suppression list for them.
+ */
+export class HolderCannotWriteError extends RunFailedError {
+  constructor(home: string, pid: number) {
+    super(`the embedded ledger in ${home} is held by an older smsrun process (pid ${pid}) that cannot change the suppression ` +
+      'list for another process. Stop that run (Ctrl-C; the same command resumes it) and run this command again, or use ' +
+      'a Postgres ledger (DATABASE_URL), which several processes share.');
+  }
+}
