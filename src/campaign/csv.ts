@@ -34,6 +34,8 @@ export interface CsvOptions {
   delimiter?: string | undefined;
   /** The column the delimiter should reveal, when it is detected. */
   dstColumn: string;
+  /** Sees every byte of the file as it is read (the load hashes the file as it streams). */
+  onBytes?: ((bytes: Buffer) => void) | undefined;
 }
 
 const DETECTED = [',', ';', '\t'] as const;
@@ -46,7 +48,7 @@ export function delimiterName(delimiter: string): string {
 }
 
 export async function openCsv(file: string, options: CsvOptions): Promise<OpenedCsv> {
-  const text = decodeFile(file, options.encoding)[Symbol.asyncIterator]();
+  const text = decodeFile(file, options.encoding, options.onBytes)[Symbol.asyncIterator]();
   let head = '';
   let done = false;
   while (!done && headerLine(head, false) === undefined && head.length < MAX_HEADER_CHARS) {
@@ -129,11 +131,12 @@ interface Decoder {
 }
 
 /** The file's text, chunk by chunk, decoded as its byte-order mark, the job's `encoding` or UTF-8 say. */
-async function* decodeFile(file: string, encoding: string | undefined): AsyncGenerator<string> {
+async function* decodeFile(file: string, encoding: string | undefined, onBytes?: (bytes: Buffer) => void): AsyncGenerator<string> {
   let decoder: Decoder | undefined;
   let head = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file)) {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     let bytes = chunk as Buffer;
+    onBytes?.(bytes);
     if (decoder === undefined) {
       // A BOM is at most 3 bytes; wait for them unless the file is shorter.
       head = Buffer.concat([head, bytes]);

@@ -109,6 +109,16 @@ export const SUPPRESS_AT_CLAIM = `
   WHERE b.id = $1 AND r.batch_id = b.id AND r.status IN ('pending', 'sending') AND s.number = r.dst`;
 
 /**
+ * The load's scrub of a chunk before it is written (ledger/load-chunks.ts): its valid rows in `load_stage`
+ * (aliased `st`) whose number the account ($1) has listed become `suppressed`, so they are written once,
+ * never batched. Runs after the duplicates are marked, as the whole-list scrub does.
+ */
+export const SUPPRESS_STAGED = `
+  UPDATE load_stage st SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
+  FROM suppressions s WHERE s.account = $1 AND s.number = st.dst AND st.status = 'pending'
+  RETURNING 1`;
+
+/**
  * The claim's guard on the campaign (`b` is the batch being claimed): a cancelled campaign's batches are
  * never claimed, even one that a retryable answer put back to `pending` after the cancel.
  */

@@ -1,0 +1,188 @@
+/**
+ * The streamed load (issue 12), through the real CLI on every ledger: sending starts before the last row is
+ * in; a load killed by SIGKILL resumes where the ledger says, every row once and duplicates decided in file
+ * order; a CSV changed under a partly loaded campaign is refused; a ledger loaded before sql/009 keeps working.
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadJobFile } from '../src/campaign/job.js';
+import { loadCampaign } from '../src/campaign/load.js';
+import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
+import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
+import { migrate, readMigrations } from '../src/ledger/migrate.js';
+import { acquireSenders } from '../src/ledger/senders.js';
+import { claimBatch, nextReadyBatch } from '../src/ledger/sending.js';
+import { startSimulator, type Simulator } from '../src/sim/index.js';
+import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
+import { usNumber } from './helpers/csv.js';
+import { createTestLedger, LEDGER_KINDS, ledgerRows, type TestLedger } from './helpers/ledgers.js';
+import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+const FAST = ['--track-for', '5', '--settle', '0'];
+/** Chunks of 1000, 2000, 4000 rows, then the rest (ledger/load.ts). */
+const ROWS = 12_000;
+
+let sim: Simulator;
+beforeAll(async () => { sim = await startSimulator({ limits: false, mps: 2000, deliveryDelayMs: [5, 20], seed: 12 }); });
+afterAll(async () => {
+  killLeftovers();
+  await sim?.close();
+});
+
+/**
+ * Row r (1-based) texts usNumber(r), except: row 3 repeats row 1 (same chunk), row 7 001 repeats row
+ * 7 000 (across a chunk boundary), row 11 000 repeats row 2 (long after it), row 7 is not a number and row
+ * 9 000 repeats it (neither is a duplicate of anything valid).
+ */
+function numberOf(row: number): string {
+  const same: Record<number, number> = { 3: 1, 7001: 7000, 11_000: 2 };
+  if (row === 7 || row === 9000) return 'not-a-number';
+  return usNumber(same[row] ?? row);
+}
+const DUPLICATES = new Map([[3, 1], [7001, 7000], [11_000, 2]]);
+const LINES = ['phone,name', ...Array.from({ length: ROWS }, (_, i) => `${numberOf(i + 1)},n${i + 1}`)];
+const CSV = LINES.join('\n') + '\n';
+
+/**
+ * The CSV as a named pipe, of which only the first `rows` rows are written until `rest()`: the load is held
+ * in the middle of the file for as long as the test wants, whatever the machine's speed.
+ */
+async function pipedCsv(file: string, rows: number): Promise<{ rest(): Promise<void>; abandon(): void }> {
+  execFileSync('mkfifo', [file]);
+  const out = createWriteStream(file);
+  out.on('error', () => undefined); // the reader killed: nothing more to write
+  out.write(LINES.slice(0, rows + 1).join('\n') + '\n');
+  return {
+    rest: () => new Promise<void>((resolve) => out.end(LINES.slice(rows + 1).join('\n') + '\n', resolve)),
+    abandon: () => out.destroy(),
+  };
+}
+const UNIQUE_VALID = ROWS - DUPLICATES.size - 2;
+
+async function writeCampaign(dir: string, name: string, src: string, o: { csv?: boolean } = {}): Promise<{ job: string; csv: string }> {
+  const csv = path.join(dir, `${name}.csv`);
+  if (o.csv !== false) await writeFile(csv, CSV);
+  const job = path.join(dir, `${name}.json`);
+  await writeFile(job, JSON.stringify({ name, recipients: `${name}.csv`, src, text: 'Doors open at 9', rate: 100_000, batch_size: 1000 }));
+  return { job, csv };
+}
+
+function sentTo(src: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of sim.messages()) if (m.from === src) counts.set(m.to, (counts.get(m.to) ?? 0) + 1);
+  return counts;
+}
+
+async function expectLoadedOnce(ledger: TestLedger, name: string): Promise<void> {
+  const [c] = await ledgerRows<{ id: number; loading: boolean; total_rows: number; n: number; max: number }>(ledger,
+    `SELECT c.id, c.loading, c.total_rows, count(r.*)::int AS n, max(r.row_no) AS max
+     FROM campaigns c JOIN recipients r ON r.campaign_id = c.id WHERE c.name = $1 GROUP BY c.id`, [name]);
+  expect(c).toMatchObject({ loading: false, total_rows: ROWS, n: ROWS, max: ROWS });
+  const odd = await ledgerRows<{ row_no: number; status: string; reason: string | null }>(ledger,
+    `SELECT row_no, status, reason FROM recipients WHERE campaign_id = $1 AND status IN ('duplicate', 'invalid') ORDER BY row_no`, [c!.id]);
+  expect(odd.map((r) => [r.row_no, r.status])).toEqual([[3, 'duplicate'], [7, 'invalid'], [7001, 'duplicate'], [9000, 'invalid'], [11_000, 'duplicate']]);
+  for (const r of odd.filter((o) => o.status === 'duplicate')) expect(r.reason).toBe(`same number as row ${DUPLICATES.get(r.row_no)}: sent once`);
+  const [batched] = await ledgerRows<{ unbatched: number; mismatched: number }>(ledger,
+    `SELECT count(*) FILTER (WHERE r.status <> 'duplicate' AND r.status <> 'invalid' AND r.batch_id IS NULL)::int AS unbatched,
+            (SELECT count(*)::int FROM batches b WHERE b.campaign_id = $1
+               AND b.size <> (SELECT count(*) FROM recipients x WHERE x.batch_id = b.id)) AS mismatched
+     FROM recipients r WHERE r.campaign_id = $1`, [c!.id]);
+  expect(batched).toEqual({ unbatched: 0, mismatched: 0 });
+}
+
+describe.each(LEDGER_KINDS)('the streamed load on %s', (kind) => {
+  let ledger: TestLedger;
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    ledger = await createTestLedger(kind);
+    dir = await tempDir('smsrun-load-');
+    env = { ...ledger.env, ...simEnv(sim) };
+  });
+  afterAll(async () => { await ledger?.dispose(); });
+
+  it('sends its first request before the last row is loaded', async () => {
+    const src = kind === 'pglite' ? '14155550701' : '14155550702';
+    const { job } = await writeCampaign(dir, 'early', src);
+    const r = await runCli(['run', job, ...FAST], env, dir);
+    expect(r.stderr).toContain('sending starts with the first 1000');
+    expect(r.code).toBe(0);
+    const [t] = await ledgerRows<{ first_request: Date; load_finished: Date }>(ledger,
+      `SELECT (SELECT min(a.started_at) FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.campaign_id = c.id) AS first_request,
+              (SELECT e.at FROM events e WHERE e.campaign_id = c.id AND e.kind = 'load_finished') AS load_finished
+       FROM campaigns c WHERE c.name = 'early'`);
+    expect(t!.first_request.getTime()).toBeLessThan(t!.load_finished.getTime());
+    await expectLoadedOnce(ledger, 'early');
+    const sent = sentTo(src);
+    expect(sent.size).toBe(UNIQUE_VALID);
+    expect([...sent.values()].every((n) => n === 1)).toBe(true);
+  }, 300_000);
+
+  it('a load killed by SIGKILL: a changed CSV is refused, the original resumes; every row once, duplicates in file order', async () => {
+    const src = kind === 'pglite' ? '14155550703' : '14155550704';
+    const { job, csv } = await writeCampaign(dir, 'killed', src, { csv: false });
+    const pipe = await pipedCsv(csv, 5000);
+    const run = startCli(['run', job, ...FAST], env, dir);
+    await waitFor('the first chunk committed (or the run to end)', () => run.out.stderr.includes('sending starts with the first') || run.child.exitCode !== null, { timeoutMs: 240_000 });
+    expect(run.out.stderr).toContain('sending starts with the first');
+    run.child.kill('SIGKILL');
+    await run.done;
+    pipe.abandon();
+    await rm(csv);
+    const [partial] = await ledgerRows<{ loading: boolean; loaded_rows: number }>(ledger, `SELECT loading, loaded_rows FROM campaigns WHERE name = 'killed'`);
+    expect(partial!.loading).toBe(true);
+    expect(partial!.loaded_rows).toBeGreaterThanOrEqual(1000);
+    expect(partial!.loaded_rows).toBeLessThan(5000);
+
+    // Row 2 changed: it is among the rows loaded before the kill, so the resumed load refuses the file.
+    await writeFile(csv, CSV.replace(`\n${usNumber(2)},n2\n`, `\n${usNumber(ROWS + 5)},n2\n`));
+    const refused = await runCli(['run', job, ...FAST], env, dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`campaign 'killed' was partly loaded (${partial!.loaded_rows} rows)`);
+    const [still] = await ledgerRows<{ loaded_rows: number }>(ledger, `SELECT loaded_rows FROM campaigns WHERE name = 'killed'`);
+    expect(still!.loaded_rows).toBe(partial!.loaded_rows);
+
+    await writeFile(csv, CSV);
+    const resumed = await runCli(['run', job, ...FAST], env, dir);
+    expect(resumed.code).toBe(0);
+    await expectLoadedOnce(ledger, 'killed');
+    const sent = sentTo(src);
+    expect(sent.size).toBe(UNIQUE_VALID);
+    expect([...sent.values()].every((n) => n === 1)).toBe(true);
+  }, 300_000);
+
+  it('a ledger loaded before sql/009 migrates, its campaign sends, and a new list loads beside it', async () => {
+    const fresh = await createTestLedger(kind);
+    const open = async (): Promise<Db> => fresh.databaseUrl ? openPostgres(fresh.databaseUrl) : wrapPglite(await PGlite.create(path.join(fresh.home, 'ledger')));
+    try {
+      const db = await open();
+      await migrate(db, (await readMigrations()).filter((m) => m.version < 9));
+      const oldId = await db.transaction(async (tx) => {
+        const id = await insertCampaign(tx, { name: 'old', job: { name: 'old' }, jobFile: 'j', csvFile: 'c', csvSha256: '-', contentHash: '-', senders: ['14155550705'] });
+        await insertRecipients(tx, id, [1, 2, 3].map((i) => ({ rowNo: i, lineNo: i + 1, rawDst: usNumber(i), dst: usNumber(i), text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null })));
+        await finalizeLoad(tx, id, ['14155550705'], 2);
+        return id;
+      });
+      await migrate(db);
+      const [old] = await db.query<{ loading: boolean; loaded_rows: number | null; total_rows: number }>('SELECT loading, loaded_rows, total_rows FROM campaigns WHERE id = $1', [oldId]);
+      expect(old).toEqual({ loading: false, loaded_rows: null, total_rows: 3 });
+      const { job } = await writeCampaign(dir, 'beside', '14155550706');
+      const { campaign } = await loadCampaign(db, await loadJobFile(job));
+      expect(campaign).toMatchObject({ loading: false, total_rows: ROWS });
+      // The old campaign's batches are claimed as before (its recipients lost no foreign key they relied on).
+      await acquireSenders(db, oldId, 'owner', ['14155550705'], 60_000, []);
+      const ready = await nextReadyBatch(db, oldId, '14155550705', 0);
+      const claimed = await claimBatch(db, ready!.id, 'owner', 60_000);
+      expect(claimed!.dsts.sort()).toEqual([usNumber(1), usNumber(2)]);
+      await db.close();
+      await expectLoadedOnce(fresh, 'beside');
+    } finally {
+      await fresh.dispose();
+    }
+  }, 300_000);
+});
