@@ -1,7 +1,8 @@
 /**
  * The streamed load (issue 12), through the real CLI on every ledger: sending starts before the last row is
  * in; a load killed by SIGKILL resumes where the ledger says, every row once and duplicates decided in file
- * order; a CSV changed under a partly loaded campaign is refused; a ledger loaded before sql/009 keeps working.
+ * order; a CSV changed under a partly loaded campaign is refused; a ledger loaded before sql/015 keeps working;
+ * each chunk is scrubbed against the suppression list and cut by time zone; recipients keep their foreign keys.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -15,6 +16,7 @@ import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { migrate, readMigrations } from '../src/ledger/migrate.js';
 import { acquireSenders } from '../src/ledger/senders.js';
+import { addSuppressions } from '../src/ledger/suppressions.js';
 import { claimBatch, nextReadyBatch } from '../src/ledger/sending.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
@@ -108,15 +110,26 @@ describe.each(LEDGER_KINDS)('the streamed load on %s', (kind) => {
 
   it('sends its first request before the last row is loaded', async () => {
     const src = kind === 'pglite' ? '14155550701' : '14155550702';
-    const { job } = await writeCampaign(dir, 'early', src);
-    const r = await runCli(['run', job, ...FAST], env, dir);
-    expect(r.stderr).toContain('sending starts with the first 1000');
-    expect(r.code).toBe(0);
-    const [t] = await ledgerRows<{ first_request: Date; load_finished: Date }>(ledger,
-      `SELECT (SELECT min(a.started_at) FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.campaign_id = c.id) AS first_request,
-              (SELECT e.at FROM events e WHERE e.campaign_id = c.id AND e.kind = 'load_finished') AS load_finished
-       FROM campaigns c WHERE c.name = 'early'`);
-    expect(t!.first_request.getTime()).toBeLessThan(t!.load_finished.getTime());
+    const { job, csv } = await writeCampaign(dir, 'early', src, { csv: false });
+    // The file stops after row 5000 until the first message has reached Plivo: the load cannot be over by then.
+    const pipe = await pipedCsv(csv, 5000);
+    const run = startCli(['run', job, ...FAST], env, dir);
+    try {
+      await waitFor('a first message while the CSV is still being written', () => sentTo(src).size > 0 || run.child.exitCode !== null, { timeoutMs: 240_000 });
+      expect(run.out.stderr).toContain('sending starts with the first 1000');
+      // `status` reads through the running process on the embedded ledger.
+      const status = await runCli(['status', 'early'], env, dir);
+      expect(status.code, status.stderr).toBe(0);
+      const loading = /loading: (\d+) of about (\d+) rows/.exec(status.stdout);
+      expect(loading, status.stdout).not.toBeNull();
+      expect(Number(loading![1])).toBeLessThan(ROWS);
+      await pipe.rest();
+    } finally {
+      pipe.abandon();
+    }
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`loaded ${ROWS} rows`);
     await expectLoadedOnce(ledger, 'early');
     const sent = sentTo(src);
     expect(sent.size).toBe(UNIQUE_VALID);
@@ -156,12 +169,12 @@ describe.each(LEDGER_KINDS)('the streamed load on %s', (kind) => {
     expect([...sent.values()].every((n) => n === 1)).toBe(true);
   }, 300_000);
 
-  it('a ledger loaded before sql/009 migrates, its campaign sends, and a new list loads beside it', async () => {
+  it('a ledger loaded before sql/015 migrates, its campaign sends, and a new list loads beside it', async () => {
     const fresh = await createTestLedger(kind);
     const open = async (): Promise<Db> => fresh.databaseUrl ? openPostgres(fresh.databaseUrl) : wrapPglite(await PGlite.create(path.join(fresh.home, 'ledger')));
     try {
       const db = await open();
-      await migrate(db, (await readMigrations()).filter((m) => m.version < 9));
+      await migrate(db, (await readMigrations()).filter((m) => m.version < 15));
       const oldId = await db.transaction(async (tx) => {
         const id = await insertCampaign(tx, { name: 'old', job: { name: 'old' }, jobFile: 'j', csvFile: 'c', csvSha256: '-', contentHash: '-', senders: ['14155550705'] });
         await insertRecipients(tx, id, [1, 2, 3].map((i) => ({ rowNo: i, lineNo: i + 1, rawDst: usNumber(i), dst: usNumber(i), text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null })));
@@ -186,3 +199,60 @@ describe.each(LEDGER_KINDS)('the streamed load on %s', (kind) => {
     }
   }, 300_000);
 });
+
+describe.each(LEDGER_KINDS)('each chunk on %s', (kind) => {
+  let ledger: TestLedger;
+  let db: Db;
+  let dir: string;
+  beforeAll(async () => {
+    ledger = await createTestLedger(kind);
+    dir = await tempDir('smsrun-chunks-');
+    db = ledger.databaseUrl ? openPostgres(ledger.databaseUrl) : wrapPglite(await PGlite.create(path.join(ledger.home, 'ledger')));
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await ledger?.dispose();
+  });
+
+  it('is scrubbed against the suppression list and cut by time zone; recipients keep their foreign keys', async () => {
+    const zones = ['America/New_York', 'Europe/Paris', 'Asia/Tokyo'];
+    const csv = path.join(dir, 'zones.csv');
+    await writeFile(csv, ['phone,name,tz', ...Array.from({ length: ROWS }, (_, i) => `${numberOf(i + 1)},n${i + 1},${zones[i % 3]}`)].join('\n') + '\n');
+    const jobPath = path.join(dir, 'zones.json');
+    await writeFile(jobPath, JSON.stringify({
+      name: 'zones', recipients: 'zones.csv', src: '14155550707', text: 'Doors open at 9', rate: 100, batch_size: 500,
+      send_window: { start: '00:00', end: '23:59', timezone: 'recipient' }, timezone_column: 'tz',
+    }));
+    // One listed number in the first chunk (rows 1-1000), one in the third (3001-7000), one in the last.
+    const listed = [500, 5000, 11_999];
+    await addSuppressions(db, 'acct', listed.map((r) => ({ number: usNumber(r), reason: 'asked', source: 'manual' })));
+    const { campaign } = await loadCampaign(db, await loadJobFile(jobPath), { suppressionAccount: 'acct' });
+    expect(campaign).toMatchObject({ loading: false, total_rows: ROWS, suppression_account: 'acct' });
+
+    const suppressed = await db.query<{ row_no: number; reason: string; batch_id: number | null }>(
+      `SELECT row_no, reason, batch_id FROM recipients WHERE campaign_id = $1 AND status = 'suppressed' ORDER BY row_no`, [campaign.id]);
+    expect(suppressed.map((r) => r.row_no)).toEqual(listed);
+    for (const r of suppressed) {
+      expect(r.reason).toMatch(/^on the suppression list \(manual, .*\): asked$/);
+      expect(r.batch_id).toBeNull(); // written once, never batched
+    }
+    const [cut] = await db.query<{ unbatched: number; mixed: number; oversized: number; missing: number }>(
+      `SELECT (SELECT count(*)::int FROM recipients WHERE campaign_id = $1 AND status = 'pending' AND batch_id IS NULL) AS unbatched,
+              (SELECT count(*)::int FROM recipients r JOIN batches b ON b.id = r.batch_id
+                WHERE r.campaign_id = $1 AND (b.time_zone IS DISTINCT FROM r.time_zone OR b.sender <> r.sender)) AS mixed,
+              (SELECT count(*)::int FROM batches WHERE campaign_id = $1 AND size > 500) AS oversized,
+              (SELECT count(*)::int FROM recipients WHERE campaign_id = $1 AND status = 'pending' AND time_zone IS NULL) AS missing`,
+      [campaign.id]);
+    expect(cut).toEqual({ unbatched: 0, mixed: 0, oversized: 0, missing: 0 });
+    const byZone = await db.query<{ time_zone: string; rows: number }>(
+      `SELECT time_zone, sum(size)::int AS rows FROM batches WHERE campaign_id = $1 GROUP BY time_zone ORDER BY time_zone`, [campaign.id]);
+    expect(byZone.reduce((n, z) => n + z.rows, 0)).toBe(UNIQUE_VALID - listed.length);
+    expect(byZone.map((z) => z.time_zone)).toEqual([...zones].sort());
+
+    const keys = await db.query<{ def: string }>(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'recipients'::regclass AND contype = 'f' ORDER BY 1`);
+    expect(keys.map((k) => k.def).sort()).toEqual(['FOREIGN KEY (batch_id) REFERENCES batches(id)', 'FOREIGN KEY (campaign_id) REFERENCES campaigns(id) ON DELETE CASCADE']);
+  }, 300_000);
+});
+
