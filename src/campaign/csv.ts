@@ -29,6 +29,22 @@ export interface OpenedCsv {
   records: AsyncIterable<CsvRecord>;
 }
 
+/**
+ * A file the load cannot read past a line (its encoding, an unclosed quote). The load streams, so chunks
+ * before that line may be in the ledger already: `partly` says so, and that the fixed file goes on from there.
+ */
+export class CsvFileError extends UsageError {
+  constructor(private readonly what: string, private readonly fix: string, cause?: unknown) {
+    super(`${what} ${fix}. Nothing was loaded.`, cause === undefined ? undefined : { cause });
+  }
+
+  /** The same error for a load that committed rows before reaching the bad line. */
+  partly(loadedRows: number): UsageError {
+    return new UsageError(`${this.what} ${this.fix}. Rows 1 to ${loadedRows} are in the ledger (sending may have begun); ` +
+      'run again once the file is fixed: the load goes on after them, as long as those rows are unchanged.', { cause: this.cause ?? this });
+  }
+}
+
 export interface CsvOptions {
   encoding?: string | undefined;
   delimiter?: string | undefined;
@@ -227,9 +243,9 @@ class Utf8Decoder implements Decoder {
     if (lineEnd < 0 || lineEnd - lineStart > 120) lineEnd = Math.min(bytes.length, lineStart + 120);
     const asWindows1252 = iconv.decode(bytes.subarray(lineStart, lineEnd), 'windows-1252').replace(/\r$/, '');
     const byte = `0x${bytes[index]!.toString(16).toUpperCase().padStart(2, '0')}`;
-    throw new UsageError(`${this.#file}:${line}: the CSV is not UTF-8 text (byte ${byte}; read as Windows-1252, ` +
-      `line ${line} is "${asWindows1252}"). Excel on Windows saves "CSV" in Windows-1252: add "encoding": "windows-1252" ` +
-      'to the job (or name the encoding the file is in), or save it as "CSV UTF-8". Nothing was loaded.');
+    throw new CsvFileError(`${this.#file}:${line}: the CSV is not UTF-8 text (byte ${byte}; read as Windows-1252, ` +
+      `line ${line} is "${asWindows1252}").`, 'Excel on Windows saves "CSV" in Windows-1252: add "encoding": "windows-1252" ' +
+      'to the job (or name the encoding the file is in), or save it as "CSV UTF-8"');
   }
 }
 

@@ -22,7 +22,8 @@ import { copyRow, createLoadingCampaign, writeChunk, type ChunkWrite } from '../
 import { CampaignConflictError } from '../ledger/errors.js';
 import { UsageError } from '../errors.js';
 import type { Job } from './job.js';
-import { CsvReadError, streamRows } from './records.js';
+import { CsvFileError } from './csv.js';
+import { streamRows } from './records.js';
 
 export { readRecipientChunks } from './records.js';
 
@@ -178,7 +179,7 @@ class LoadStream {
       await this.#commit(chunkFirst, rowNo, chunk, rowsHash.digest('hex'), rowNo, true);
     } catch (err) {
       await this.#writing.catch(() => undefined);
-      throw this.#campaignId !== undefined && err instanceof CsvReadError ? err.partly(await this.#loadedRows()) : err;
+      throw this.#campaignId !== undefined && err instanceof CsvFileError ? await this.#partly(err) : err;
     }
   }
 
@@ -235,8 +236,10 @@ class LoadStream {
     }
   }
 
-  async #loadedRows(): Promise<number> {
-    return (await this.#find().catch(() => undefined))?.loaded_rows ?? 0;
+  /** The file error, saying which rows are in the ledger when some are; as it is when none are. */
+  async #partly(err: CsvFileError): Promise<Error> {
+    const loaded = (await this.#find().catch(() => undefined))?.loaded_rows ?? 0;
+    return loaded > 0 ? err.partly(loaded) : err;
   }
 }
 

@@ -6,7 +6,7 @@
 import { CsvError } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import type { RecipientRow } from '../ledger/load.js';
-import { openCsv } from './csv.js';
+import { CsvFileError, openCsv } from './csv.js';
 import type { Job } from './job.js';
 import { makeRowValidator } from './rows.js';
 import { unescapeFormula } from './formula-escape.js';
@@ -17,19 +17,6 @@ const CHUNK_ROWS = 5000;
 export type StreamedRow =
   | { kind: 'header'; columns: string[]; raw: string }
   | { kind: 'row'; rowNo: number; raw: string; validate: () => RecipientRow };
-
-/** A CSV that csv-parse cannot read; the message says what was loaded before it. */
-export class CsvReadError extends UsageError {
-  constructor(private readonly what: string, cause: unknown) {
-    super(`${what} Fix the file (a quote left open is the usual cause) and run again; nothing was loaded.`, { cause });
-  }
-
-  /** The same error for a load that committed rows before reaching the bad line. */
-  partly(loadedRows: number): UsageError {
-    return new UsageError(`${this.what} Rows 1 to ${loadedRows} are in the ledger (sending may have begun); fix the file ` +
-      'after them and run again: the load goes on from there, as long as those rows are unchanged.', { cause: this.cause });
-  }
-}
 
 /** `onBytes` sees every byte of the file as it is read (the load hashes the file as it streams). */
 export async function* streamRows(job: Job, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StreamedRow> {
@@ -58,7 +45,8 @@ export async function* streamRows(job: Job, onBytes?: (bytes: Buffer) => void): 
   } catch (err) {
     if (err instanceof CsvError) {
       const at = (err as CsvError & { lines?: number }).lines;
-      throw new CsvReadError(`${job.recipientsPath}${at ? `:${at}` : ''}: the CSV cannot be read: ${err.message}.`, err);
+      throw new CsvFileError(`${job.recipientsPath}${at ? `:${at}` : ''}: the CSV cannot be read: ${err.message}.`,
+        'Fix the file (a quote left open is the usual cause) and run again', err);
     }
     throw err;
   }
