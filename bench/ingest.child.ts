@@ -13,6 +13,7 @@ import { startLoad } from '../campaign/load.js';
 import { wrapPglite, type Db } from '../ledger/db.js';
 import { migrate } from '../ledger/migrate.js';
 import { openLedger } from '../ledger/open.js';
+import { initPgliteDir } from '../ledger/pglite-init.js';
 
 const [jobPath, mode] = process.argv.slice(2);
 if (!jobPath) throw new Error('usage: ingest.child.js <job.json> [--pglite-floor]');
@@ -26,6 +27,8 @@ if (url) {
   const { PGlite } = await import('@electric-sql/pglite');
   const home = process.env['SMSRUN_HOME'] ?? path.dirname(jobPath);
   await mkdir(home, { recursive: true });
+  // As `smsrun` does (ledger/pglite-init.ts): initdb in a child process, whose peak RSS goes with it.
+  await initPgliteDir(path.join(home, 'ledger'));
   pglite = await PGlite.create(path.join(home, 'ledger'));
   db = wrapPglite(pglite);
   await migrate(db);

@@ -76,16 +76,22 @@ export const benchmark: Benchmark = {
       title: 'Ingest',
       command: `npm run bench -- --only ingest${ctx.short ? ' --short' : ''}`,
       what: `A generated CSV (\`phone,first_name,city,code\`, every number distinct and valid) with the template
-\`Hi {{first_name}}, your {{city}} order is ready. Code {{code}}. …\` is loaded by \`loadCampaign\`
-(\`src/campaign/load.ts\`), the function \`smsrun run\` calls first, in a process of its own
-(\`bench/ingest-load.ts\`): hash the file, stream and validate every row, render its text, count its units,
-insert 5 000-row chunks, then mark duplicates, deal senders (20) and cut batches, in one transaction. Opening the
-ledger and its migrations are not timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load
-(and, apart, once the ledger was open: what the database driver or PGlite itself takes). The floor is the same
-file copied by the database itself into a bare 4-column text table: \`psql \\copy\` on Postgres, \`COPY FROM
-'/dev/blob'\` on PGlite (file read included, after the load). Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows.`,
+\`Hi {{first_name}}, your {{city}} order is ready. Code {{code}}. …\` (a text per row: personalised) is loaded by
+\`startLoad\` (\`src/campaign/load.ts\`), the function \`smsrun run\` calls first, in a process of its own
+(\`bench/ingest.child.ts\`): stream the file (hashing it), validate every row, render its text, count its units,
+COPY each chunk (1 000, 2 000, 4 000 … 32 000 rows) into a staging table, mark duplicates, deal senders (20), cut
+batches and write \`batches\` and \`recipients\` once each, one transaction per chunk. "First chunk committed"
+is when \`startLoad\` returns: \`smsrun run\` starts sending then. Opening the ledger and its migrations are not
+timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load (and, apart, once the ledger was
+open). Floors, run after the load: the same file copied by the database itself into a bare 4-column text table
+(\`psql \\copy\` on Postgres, \`COPY FROM '/dev/blob'\` on PGlite), and on Postgres the load's own final rows
+\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no foreign keys).
+Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows.`,
       figures: [
         figure(pg, `Postgres: load ${n(pgRows)} rows`, 'rows/s', (r) => r.rows / r.loadS, { digits: 0 }),
+        figure(pg, 'Postgres: load time', 's', (r) => r.loadS, { digits: 1 }),
+        figure(pg, 'Postgres: psql \\copy time (floor)', 's', (r) => r.floorS, { digits: 2 }),
+        figure(pg, 'Postgres: psql \\copy of the final rows into recipients, time (second floor)', 's', (r) => r.realFloorS, { digits: 2 }),
         figure(pg, 'Postgres: psql \\copy (floor)', 'rows/s', (r) => r.rows / r.floorS, { digits: 0 }),
         figure(pg, 'Postgres: psql \\copy of the final rows into recipients (second floor)', 'rows/s', (r) => r.rows / r.realFloorS, { digits: 0 }),
         figure(pg, 'Postgres: first chunk committed (sending starts)', 's', (r) => r.firstS, { target: { op: '<=', value: 3 }, digits: 2 }),
@@ -93,10 +99,11 @@ file copied by the database itself into a bare 4-column text table: \`psql \\cop
         figure(pg, 'Postgres: peak RSS of the loading process', 'MB', (r) => r.rssMb, { target: { op: '<=', value: 300 }, digits: 0 }),
         figure(pg, 'Postgres: peak RSS once the ledger was open, before the load', 'MB', (r) => r.openRssMb, { digits: 0 }),
         figure(lite, `PGlite: load ${n(liteRows)} rows`, 'rows/s', (r) => r.rows / r.loadS, { digits: 0 }),
+        figure(lite, 'PGlite: load time', 's', (r) => r.loadS, { digits: 1 }),
         figure(lite, 'PGlite: COPY (floor)', 'rows/s', (r) => r.rows / r.floorS, { digits: 0 }),
         figure(lite, 'PGlite: first chunk committed (sending starts)', 's', (r) => r.firstS, { target: { op: '<=', value: 5 }, digits: 2 }),
         figure(lite, 'PGlite: load time / floor time', '×', (r) => r.loadS / r.floorS, { digits: 1 }),
-        figure(lite, 'PGlite: peak RSS of the loading process (initdb included: i12-lean moves it to a child)', 'MB', (r) => r.rssMb, { target: { op: '<=', value: 500 }, digits: 0 }),
+        figure(lite, 'PGlite: peak RSS of the loading process (initdb in a child process, as smsrun does)', 'MB', (r) => r.rssMb, { target: { op: '<=', value: 500 }, digits: 0 }),
         figure(lite, 'PGlite: peak RSS once PGlite was created and migrated, before the load', 'MB', (r) => r.openRssMb, { digits: 0 }),
       ],
       notes: NOTES,
