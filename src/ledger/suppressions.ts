@@ -1,9 +1,10 @@
 /**
  * The suppression list (sql/012): numbers an account must not text, with why, where from and when.
  *
- * Suppression is checked twice for a campaign:
- *   - scrubSuppressed: at the start of every run, right after the load, one set-based UPDATE turns the
- *     `pending` recipients whose number is listed into `suppressed` (it reads whatever rows the load wrote);
+ * Suppression is checked three times for a campaign:
+ *   - SUPPRESS_STAGED: as each chunk of the CSV is loaded (ledger/load-chunks.ts), before it is batched;
+ *   - scrubSuppressed: at the start of every run, once the load's first chunk is in, one set-based UPDATE turns
+ *     the `pending` recipients whose number is listed into `suppressed` (rows an earlier run loaded);
  *   - CLAIM_NOT_SUPPRESSED / suppressAtClaim: when a batch is claimed, so a number listed mid-campaign (an
  *     inbound STOP, `smsrun suppress add` from another shell, error 200 on another campaign) is never sent.
  */
