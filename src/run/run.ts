@@ -155,7 +155,8 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   // Rows committed before this run (a resume) meet numbers listed since; the load scrubs its own chunks.
   const scrubbed = await ledger.run(() => scrubSuppressed(db, campaign.id, listOwner(deps.account)));
   const loading = load.done.then(async () => {
-    if (campaign.loading) onEvent?.({ kind: 'load-finished', campaign: (await ledger.run(() => findCampaign(db, job.name, campaign.sandbox))) ?? campaign });
+    const now = campaign.loading ? await ledger.run(() => findCampaign(db, job.name, campaign.sandbox)) : undefined;
+    if (now && !now.loading) onEvent?.({ kind: 'load-finished', campaign: now }); // not when interrupted part way
     onEvent?.({ kind: 'suppressed', imported, scrubbed: scrubbed + load.suppressed() });
   }, (err: unknown) => stopper.fail(err));
 
@@ -165,7 +166,7 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
   if (campaign.max_batch_cost !== null) {
-    // Still loading: batches not cut yet are bounded by the cap the first chunk fixed (ledger/load.ts).
+    // Still loading: batches not cut yet are bounded by the cap the first chunk fixed (ledger/load-chunks.ts).
     largest.cost = Math.max(largest.cost, campaign.max_batch_cost);
     largest.size = Math.max(largest.size, job.batch_size);
   }
