@@ -149,6 +149,9 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   if (cancelled !== null) {
+    // Cancelled part way through its load: the rest of the rows are loaded (the report has every CSV row) and
+    // swept with the others; nothing is claimed meanwhile.
+    await load.done;
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   }
