@@ -159,6 +159,8 @@ class LoadStream {
           this.#chain = sha256(`${this.jobHash}\n${row.raw}`);
           continue;
         }
+        // A stopped run stops reading at once; the rows read since the last commit are read again next time.
+        if (signal?.aborted) break;
         rowNo = row.rowNo;
         // Rows already parsed come through promise callbacks only, which would starve the sender's timers and
         // replies (and PGlite's queries, on the same thread) until the file ends: let them in now and then.
@@ -170,7 +172,6 @@ class LoadStream {
           chunk.push(copyRow(r));
         }
         if (rowNo - chunkFirst + 1 === chunkRows(chunkIndex)) {
-          if (signal?.aborted) break;
           await this.#commit(chunkFirst, rowNo, chunk, rowsHash.digest('hex'), rowNo);
           [chunk, chunkFirst, rowsHash, chunkIndex] = [[], rowNo + 1, createHash('sha256'), chunkIndex + 1];
         }
