@@ -58,7 +58,10 @@ export interface LoadOptions {
   suppressionAccount?: string;
   /** Wraps each chunk's transaction (the run's LedgerRetry: a lost connection is waited out, the chunk redone). */
   retry?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Stops the load after the chunk being written (the run was interrupted); a later run goes on from there. */
+  /**
+   * Stops the load at the next row read (the run stopped): the chunk being written commits, the rows read since
+   * are not written, and a later run goes on after the last commit.
+   */
   signal?: AbortSignal;
 }
 

@@ -115,7 +115,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
   // Sending starts once the first chunk of the CSV is committed; the rest loads meanwhile (campaign/load.ts).
-  // The load stops after its current chunk when the run stops, or returns early (a later run goes on).
+  // The load stops at its next row when the run stops or returns early; a later run goes on after its last commit.
   const loadStop = new AbortController();
   const { load, imported } = await startRunLoad(deps, ledger, AbortSignal.any([stopper.signal, loadStop.signal]));
   try {
