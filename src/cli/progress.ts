@@ -36,6 +36,11 @@ export class Progress {
     this.#timer.unref();
   }
 
+  /** Once a streamed load is over: the campaign's recipients to send, all runs together (`toSend` was a guess). */
+  setSendable(sendable: number): void {
+    this.#total = Math.max(0, sendable - this.#sentBefore);
+  }
+
   onEvent(e: RunEvent): void {
     switch (e.kind) {
       case 'accepted': this.#accepted += e.size - e.rejected; this.#rejected += e.rejected; break;

@@ -92,3 +92,15 @@ export class HolderCannotWriteError extends RunFailedError {
       'a Postgres ledger (DATABASE_URL), which several processes share.');
   }
 }
+
+/**
+ * A chunk of a load that would leave recipients and batches disagreeing (a bug, not a user error): the
+ * chunk's transaction is rolled back, so the ledger holds the chunks before it and nothing of this one.
+ */
+export class LoadIntegrityError extends RunFailedError {
+  constructor(campaign: string, batched: number, held: number) {
+    super(`ledger integrity: loading campaign '${campaign}' gave ${batched} recipients a batch, but the new batches hold ` +
+      `${held}; nothing of this chunk was written. Please report this with the job and CSV; running again goes on from ` +
+      'the last chunk written.');
+  }
+}

@@ -147,7 +147,7 @@ export async function connectReader(home: string, pid: number): Promise<SharedLe
       return { added: reply.added ?? 0, removed: reply.removed ?? 0 };
     },
     // Reads only: each query is a consistent snapshot of its own, which is all status and export need.
-    transaction: (fn) => fn({ query }),
+    transaction: (fn) => fn({ query, copyFrom: () => Promise.reject(new Error('a reader of a ledger held by another process cannot write')) }),
     openSession: () => Promise.reject(new Error('a reader of a ledger held by another process has no session of its own')),
     close: async () => { socket.end(); socket.destroy(); },
   };

@@ -1,9 +1,10 @@
 /**
  * The suppression list (sql/012): numbers an account must not text, with why, where from and when.
  *
- * Suppression is checked twice for a campaign:
- *   - scrubSuppressed: at the start of every run, right after the load, one set-based UPDATE turns the
- *     `pending` recipients whose number is listed into `suppressed` (it reads whatever rows the load wrote);
+ * Suppression is checked three times for a campaign:
+ *   - SUPPRESS_STAGED: as each chunk of the CSV is loaded (ledger/load-chunks.ts), before it is batched;
+ *   - scrubSuppressed: at the start of every run, once the load's first chunk is in, one set-based UPDATE turns
+ *     the `pending` recipients whose number is listed into `suppressed` (rows an earlier run loaded);
  *   - CLAIM_NOT_SUPPRESSED / suppressAtClaim: when a batch is claimed, so a number listed mid-campaign (an
  *     inbound STOP, `smsrun suppress add` from another shell, error 200 on another campaign) is never sent.
  */
@@ -122,6 +123,16 @@ export const SUPPRESS_AT_CLAIM = `
   UPDATE recipients r SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
   FROM batches b JOIN campaigns c ON c.id = b.campaign_id JOIN suppressions s ON s.account = c.suppression_account
   WHERE b.id = $1 AND r.batch_id = b.id AND r.status IN ('pending', 'sending') AND s.number = r.dst`;
+
+/**
+ * The load's scrub of a chunk before it is written (ledger/load-chunks.ts): its valid rows in `load_stage`
+ * (aliased `st`) whose number the account ($1) has listed become `suppressed`, so they are written once,
+ * never batched. Runs after the duplicates are marked, as the whole-list scrub does.
+ */
+export const SUPPRESS_STAGED = `
+  UPDATE load_stage st SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
+  FROM suppressions s WHERE s.account = $1 AND s.number = st.dst AND st.status = 'pending'
+  RETURNING 1`;
 
 /**
  * The claim's guard on the campaign (`b` is the batch being claimed): a cancelled campaign's batches are

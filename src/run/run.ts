@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Job } from '../campaign/job.js';
-import { loadCampaign } from '../campaign/load.js';
+import { startLoad, type LoadHandle } from '../campaign/load.js';
 import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
@@ -27,7 +27,8 @@ import { refreshOpenings } from '../window/keeper.js';
 import { sendWindowOf } from '../window/recipient-zone.js';
 import type { SendWindow } from '../window/window.js';
 import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
-import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { importJobSuppressions, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { scrubSuppressed } from '../ledger/suppressions.js';
 import { applyInbound, type InboundMessage } from '../optout/inbound.js';
 import { listOwner } from '../optout/account.js';
 import { Election, type RoleEvent } from './election.js';
@@ -70,7 +71,11 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
 };
 
 export type RunEvent =
+  /** The first chunk is in (sending starts): `campaign.loading` says whether more rows are coming. */
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  /** Every row is in (after a `loaded` event whose campaign was still `loading`). */
+  | { kind: 'load-finished'; campaign: CampaignRow }
+  /** Once the load is over: numbers the job's files listed, and recipients suppressed at load or at the run's start. */
   | ({ kind: 'suppressed' } & OptOutPrep)
   | SendEvent
   | LedgerEvent
@@ -108,26 +113,68 @@ export interface RunResult {
 }
 
 export async function runCampaign(deps: RunDeps): Promise<RunResult> {
-  const { db, job, stopper, onEvent } = deps;
+  const { stopper, onEvent } = deps;
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
+  // Sending starts once the first chunk of the CSV is committed; the rest loads meanwhile (campaign/load.ts).
+  // The load stops at its next row when the run stops or returns early; a later run goes on after its last commit.
+  const loadStop = new AbortController();
+  const { load, imported } = await startRunLoad(deps, ledger, AbortSignal.any([stopper.signal, loadStop.signal]));
+  try {
+    return await sendCampaign(deps, ledger, load, imported);
+  } finally {
+    loadStop.abort();
+    await load.done.catch(() => undefined);
+  }
+}
+
+/**
+ * The load as a run starts it: an existing campaign's account is checked before any more of it loads, and
+ * the job's suppress files join the account's list first, so that each chunk is scrubbed as it is written.
+ */
+async function startRunLoad(deps: RunDeps, ledger: LedgerRetry, signal: AbortSignal): Promise<{ load: LoadHandle; imported: number }> {
+  const { db, job } = deps;
+  const sandbox = deps.account.sandbox;
+  const account = listOwner(deps.account);
+  const existing = await ledger.run(() => findCampaign(db, job.name, sandbox));
+  if (existing) await ledger.run(() => checkAccount(db, existing, deps.account));
+  const imported = existing?.state === 'done' ? 0 : await importJobSuppressions(db, ledger, job, account);
+  const load = await ledger.run(() => startLoad(db, job, { sandbox, suppressionAccount: account, retry: (fn) => ledger.run(fn), signal }));
+  return { load, imported };
+}
+
+async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle, imported: number): Promise<RunResult> {
+  const { db, job, stopper, onEvent } = deps;
+  const { campaign, loaded } = load;
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
   const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   if (cancelled !== null) {
+    // Cancelled part way through its load: the rest of the rows are loaded (the report has every CSV row) and
+    // swept with the others; nothing is claimed meanwhile.
+    await load.done;
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   }
-  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, listOwner(deps.account));
-  onEvent?.({ kind: 'suppressed', ...optOuts });
+  // Rows committed before this run (a resume) meet numbers listed since; the load scrubs its own chunks.
+  const scrubbed = await ledger.run(() => scrubSuppressed(db, campaign.id, listOwner(deps.account)));
+  const loading = load.done.then(async () => {
+    const now = campaign.loading ? await ledger.run(() => findCampaign(db, job.name, campaign.sandbox)) : undefined;
+    if (now && !now.loading) onEvent?.({ kind: 'load-finished', campaign: now }); // not when interrupted part way
+    onEvent?.({ kind: 'suppressed', imported, scrubbed: scrubbed + load.suppressed() });
+  }, (err: unknown) => stopper.fail(err));
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
+  if (campaign.max_batch_cost !== null) {
+    // Still loading: batches not cut yet are bounded by the cap the first chunk fixed (ledger/load-chunks.ts).
+    largest.cost = Math.max(largest.cost, campaign.max_batch_cost);
+    largest.size = Math.max(largest.size, job.batch_size);
+  }
   const limiters = createLimiters({
     rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
     listPerMinute: deps.options.listPerMinute,
@@ -135,7 +182,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, onEvent,
+    ...common, job, owner, onEvent, loading: load.loading,
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
@@ -174,6 +221,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     });
     const tracking = tracker.run(() => sendingDone, () => Date.now() >= deadline);
     await sending.catch((err: unknown) => stopper.fail(err));
+    await loading;
     if (!stopper.stopped) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'tracking'));
       onEvent?.({ kind: 'tracking', open: -1, deadline: new Date(deadline) });

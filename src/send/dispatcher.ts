@@ -60,6 +60,8 @@ export interface DispatchDeps {
   onEvent?: (e: SendEvent) => void;
   /** With smsrun's own callback receiver: the status-callback url of a batch (it names the batch). */
   callbackUrl?: (batchId: number) => string;
+  /** True while this process is still loading the campaign's CSV: more batches are coming. */
+  loading?: () => boolean;
 }
 
 export class Dispatcher {
@@ -125,7 +127,7 @@ export class Dispatcher {
       const unfinished = job.senders.length - this.#done.size;
       if (this.#loops.size !== held && this.#loops.size < unfinished) onEvent?.({ kind: 'senders', held: this.#loops.size, of: unfinished });
       held = this.#loops.size;
-      if (this.#loops.size === 0) {
+      if (this.#loops.size === 0 && !this.deps.loading?.()) {
         if (!(await ledger.run(() => campaignHasUnsettledBatches(db, campaignId)))) return;
         this.#done.clear(); // work appeared for a sender we had finished (another process's resend): take it up
       }
@@ -158,6 +160,10 @@ export class Dispatcher {
       cursor = 0;
       const backlog = await ledger.run(() => senderBacklog(db, campaignId, sender));
       if (backlog.waiting === 0 && backlog.unsettled === 0) {
+        if (this.deps.loading?.()) {
+          await stopper.sleep(100); // the load has not cut this sender's next batches yet
+          continue;
+        }
         this.#done.add(sender);
         return;
       }

@@ -125,11 +125,16 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
           if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
           if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
         } else if (e.kind === 'loaded') {
-          io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
+          io.stderr.write(e.campaign.loading
+            ? `loading about ${e.campaign.expected_rows ?? '?'} rows from ${e.campaign.csv_file}; sending starts with the first ${e.campaign.total_rows}\n`
+            : e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') {
             void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
-              .then(([unsent, sendable]) => progress.start(unsent, sendable - unsent), () => progress.start(0));
+              .then(([unsent, sendable]) => progress.start(e.campaign.loading ? Math.max(unsent, e.campaign.expected_rows ?? 0) : unsent, sendable - unsent), () => progress.start(0));
           }
+        } else if (e.kind === 'load-finished') {
+          io.stderr.write(`\nloaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n`);
+          void countSendable(db, e.campaign.id).then((sendable) => progress.setSendable(sendable), () => undefined);
         } else if (e.kind === 'waiting') {
           io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {
