@@ -1,18 +1,19 @@
 /**
  * Child process of bench/ingest.ts: opens the ledger (migrations included, not timed), then times the
- * exact function `smsrun run` calls first, loadCampaign (stream the CSV, validate and render every row,
- * insert in 5 000-row chunks, then dedupe, deal senders and cut batches, all in one transaction).
+ * exact function `smsrun run` calls first, startLoad (stream the CSV, validate and render every row, COPY
+ * it chunk by chunk, dedupe, deal senders and cut batches per chunk), until its first commit and its end.
  * With --pglite-floor it then times PGlite's own COPY of the same file into a bare table.
- * Prints one JSON line: { loadMs, rows, floorMs?, openRssBytes (peak RSS once the ledger is open),
+ * Prints one JSON line: { loadMs, firstMs (first chunk committed: sending may start), rows, floorMs?, openRssBytes (peak RSS once the ledger is open),
  * loadRssBytes (peak RSS at the end of the load) }.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadJobFile } from '../campaign/job.js';
-import { loadCampaign } from '../campaign/load.js';
+import { startLoad } from '../campaign/load.js';
 import { wrapPglite, type Db } from '../ledger/db.js';
 import { migrate } from '../ledger/migrate.js';
 import { openLedger } from '../ledger/open.js';
+import { initPgliteDir } from '../ledger/pglite-init.js';
 
 const [jobPath, mode] = process.argv.slice(2);
 if (!jobPath) throw new Error('usage: ingest.child.js <job.json> [--pglite-floor]');
@@ -26,6 +27,8 @@ if (url) {
   const { PGlite } = await import('@electric-sql/pglite');
   const home = process.env['SMSRUN_HOME'] ?? path.dirname(jobPath);
   await mkdir(home, { recursive: true });
+  // As `smsrun` does (ledger/pglite-init.ts): initdb in a child process, whose peak RSS goes with it.
+  await initPgliteDir(path.join(home, 'ledger'));
   pglite = await PGlite.create(path.join(home, 'ledger'));
   db = wrapPglite(pglite);
   await migrate(db);
@@ -33,8 +36,12 @@ if (url) {
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 const openRssBytes = peakRss();
 const t0 = performance.now();
-const { campaign } = await loadCampaign(db, job);
+// startLoad returns once the first chunk is committed: the moment `smsrun run` starts sending.
+const handle = await startLoad(db, job);
+const firstMs = performance.now() - t0;
+await handle.done;
 const loadMs = performance.now() - t0;
+const campaign = (await db.query<{ total_rows: number }>('SELECT total_rows FROM campaigns WHERE name = $1', [job.name]))[0]!;
 const loadRssBytes = peakRss();
 // PGlite's floor comes after the load, so that the load's peak RSS is its own.
 let floorMs: number | undefined;
@@ -46,4 +53,4 @@ if (pglite && mode === '--pglite-floor') {
   floorMs = performance.now() - t1;
 }
 await db.close();
-process.stdout.write(JSON.stringify({ loadMs, rows: campaign.total_rows, floorMs, openRssBytes, loadRssBytes }) + '\n');
+process.stdout.write(JSON.stringify({ loadMs, firstMs, rows: campaign.total_rows, floorMs, openRssBytes, loadRssBytes }) + '\n');

@@ -12,9 +12,9 @@ import { figure, repeat, type BenchContext, type Benchmark, type Section } from 
 
 const LOADER = fileURLToPath(new URL('./ingest.child.js', import.meta.url));
 
-interface LoaderOutput { loadMs: number; rows: number; floorMs?: number; openRssBytes: number; loadRssBytes: number }
+interface LoaderOutput { loadMs: number; firstMs: number; rows: number; floorMs?: number; openRssBytes: number; loadRssBytes: number }
 
-interface Run { rows: number; loadS: number; floorS: number; rssMb: number; openRssMb: number }
+interface Run { rows: number; loadS: number; firstS: number; floorS: number; realFloorS: number; rssMb: number; openRssMb: number }
 
 async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
   const csv = await csvFile({ rows });
@@ -28,8 +28,17 @@ async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
     const t0 = performance.now();
     execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`]);
     const floorS = (performance.now() - t0) / 1000;
-    ctx.log(`  postgres ${rows} rows: load ${(out.loadMs / 1000).toFixed(1)} s, \\copy ${floorS.toFixed(1)} s, peak RSS ${(out.loadRssBytes / MB).toFixed(0)} MB`);
-    return { rows: out.rows, loadS: out.loadMs / 1000, floorS, rssMb: out.loadRssBytes / MB, openRssMb: out.openRssBytes / MB };
+    // The second floor: the load's own final rows, \copy'd into a copy of the real recipients table (its
+    // indexes and constraints), as if no work but the write were left.
+    const rowsFile = path.join(scratch.dir, 'recipients.copy');
+    execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy (SELECT * FROM recipients) TO '${rowsFile}'`]);
+    psql(db.url, 'CREATE TABLE recipients_floor (LIKE recipients INCLUDING ALL)');
+    const t1 = performance.now();
+    execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy recipients_floor FROM '${rowsFile}'`]);
+    const realFloorS = (performance.now() - t1) / 1000;
+    ctx.log(`  postgres ${rows} rows: first commit ${(out.firstMs / 1000).toFixed(2)} s, load ${(out.loadMs / 1000).toFixed(1)} s, ` +
+      `\\copy ${floorS.toFixed(1)} s (into recipients ${realFloorS.toFixed(1)} s), peak RSS ${(out.loadRssBytes / MB).toFixed(0)} MB`);
+    return { rows: out.rows, loadS: out.loadMs / 1000, firstS: out.firstMs / 1000, floorS, realFloorS, rssMb: out.loadRssBytes / MB, openRssMb: out.openRssBytes / MB };
   } finally {
     await db.drop();
     await scratch.remove();
@@ -46,7 +55,7 @@ async function pgliteRun(ctx: BenchContext, rows: number): Promise<Run> {
     const floorMs = out.floorMs ?? NaN;
     ctx.log(`  pglite ${rows} rows: load ${(out.loadMs / 1000).toFixed(1)} s, COPY ${(floorMs / 1000).toFixed(2)} s, ` +
       `peak RSS ${(out.openRssBytes / MB).toFixed(0)} MB once open, ${(out.loadRssBytes / MB).toFixed(0)} MB after the load`);
-    return { rows: out.rows, loadS: out.loadMs / 1000, floorS: floorMs / 1000, rssMb: out.loadRssBytes / MB, openRssMb: out.openRssBytes / MB };
+    return { rows: out.rows, loadS: out.loadMs / 1000, firstS: out.firstMs / 1000, floorS: floorMs / 1000, realFloorS: NaN, rssMb: out.loadRssBytes / MB, openRssMb: out.openRssBytes / MB };
   } finally {
     await scratch.remove();
   }
@@ -67,24 +76,34 @@ export const benchmark: Benchmark = {
       title: 'Ingest',
       command: `npm run bench -- --only ingest${ctx.short ? ' --short' : ''}`,
       what: `A generated CSV (\`phone,first_name,city,code\`, every number distinct and valid) with the template
-\`Hi {{first_name}}, your {{city}} order is ready. Code {{code}}. …\` is loaded by \`loadCampaign\`
-(\`src/campaign/load.ts\`), the function \`smsrun run\` calls first, in a process of its own
-(\`bench/ingest-load.ts\`): hash the file, stream and validate every row, render its text, count its units,
-insert 5 000-row chunks, then mark duplicates, deal senders (20) and cut batches, in one transaction. Opening the
-ledger and its migrations are not timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load
-(and, apart, once the ledger was open: what the database driver or PGlite itself takes). The floor is the same
-file copied by the database itself into a bare 4-column text table: \`psql \\copy\` on Postgres, \`COPY FROM
-'/dev/blob'\` on PGlite (file read included, after the load). Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows.`,
+\`Hi {{first_name}}, your {{city}} order is ready. Code {{code}}. …\` (a text per row: personalised) is loaded by
+\`startLoad\` (\`src/campaign/load.ts\`), the function \`smsrun run\` calls first, in a process of its own
+(\`bench/ingest.child.ts\`): stream the file (hashing it), validate every row, render its text, count its units,
+COPY each chunk (1 000, 2 000, 4 000 … 32 000 rows) into a staging table, mark duplicates, deal senders (20), cut
+batches and write \`batches\` and \`recipients\` once each, one transaction per chunk. "First chunk committed"
+is when \`startLoad\` returns: \`smsrun run\` starts sending then. Opening the ledger and its migrations are not
+timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load (and, apart, once the ledger was
+open). Floors, run after the load: the same file copied by the database itself into a bare 4-column text table
+(\`psql \\copy\` on Postgres, \`COPY FROM '/dev/blob'\` on PGlite), and on Postgres the load's own final rows
+\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no foreign keys).
+Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows.`,
       figures: [
         figure(pg, `Postgres: load ${n(pgRows)} rows`, 'rows/s', (r) => r.rows / r.loadS, { digits: 0 }),
+        figure(pg, 'Postgres: load time', 's', (r) => r.loadS, { digits: 1 }),
+        figure(pg, 'Postgres: psql \\copy time (floor)', 's', (r) => r.floorS, { digits: 2 }),
+        figure(pg, 'Postgres: psql \\copy of the final rows into recipients, time (second floor)', 's', (r) => r.realFloorS, { digits: 2 }),
         figure(pg, 'Postgres: psql \\copy (floor)', 'rows/s', (r) => r.rows / r.floorS, { digits: 0 }),
-        figure(pg, 'Postgres: load time / floor time', '×', (r) => r.loadS / r.floorS, { target: { op: '<=', value: 2 }, digits: 1 }),
-        figure(pg, 'Postgres: peak RSS of the loading process', 'MB', (r) => r.rssMb, { target: { op: '<', value: 300 }, digits: 0 }),
+        figure(pg, 'Postgres: psql \\copy of the final rows into recipients (second floor)', 'rows/s', (r) => r.rows / r.realFloorS, { digits: 0 }),
+        figure(pg, 'Postgres: first chunk committed (sending starts)', 's', (r) => r.firstS, { target: { op: '<=', value: 3 }, digits: 2 }),
+        figure(pg, 'Postgres: load time / floor time', '×', (r) => r.loadS / r.floorS, { target: { op: '<=', value: 10 }, digits: 1 }),
+        figure(pg, 'Postgres: peak RSS of the loading process', 'MB', (r) => r.rssMb, { target: { op: '<=', value: 300 }, digits: 0 }),
         figure(pg, 'Postgres: peak RSS once the ledger was open, before the load', 'MB', (r) => r.openRssMb, { digits: 0 }),
         figure(lite, `PGlite: load ${n(liteRows)} rows`, 'rows/s', (r) => r.rows / r.loadS, { digits: 0 }),
+        figure(lite, 'PGlite: load time', 's', (r) => r.loadS, { digits: 1 }),
         figure(lite, 'PGlite: COPY (floor)', 'rows/s', (r) => r.rows / r.floorS, { digits: 0 }),
-        figure(lite, 'PGlite: load time / floor time', '×', (r) => r.loadS / r.floorS, { target: { op: '<=', value: 2 }, digits: 1 }),
-        figure(lite, 'PGlite: peak RSS of the loading process', 'MB', (r) => r.rssMb, { target: { op: '<', value: 300 }, digits: 0 }),
+        figure(lite, 'PGlite: first chunk committed (sending starts)', 's', (r) => r.firstS, { target: { op: '<=', value: 5 }, digits: 2 }),
+        figure(lite, 'PGlite: load time / floor time', '×', (r) => r.loadS / r.floorS, { digits: 1 }),
+        figure(lite, 'PGlite: peak RSS of the loading process (initdb in a child process, as smsrun does)', 'MB', (r) => r.rssMb, { target: { op: '<=', value: 500 }, digits: 0 }),
         figure(lite, 'PGlite: peak RSS once PGlite was created and migrated, before the load', 'MB', (r) => r.openRssMb, { digits: 0 }),
       ],
       notes: NOTES,
@@ -92,38 +111,35 @@ file copied by the database itself into a bare 4-column text table: \`psql \\cop
   },
 };
 
-const NOTES = `**Targets.** RSS is well under 300 MB on Postgres: the CSV is streamed in 5 000-row chunks, so memory stays
-flat. The 2× ratio to the floor is missed by two orders of magnitude on both engines, and PGlite's RSS is over
-300 MB before a single row is loaded.
+const NOTES = `**Measured on a shared machine**: load average 4.8 at the start of the run and 8.6 at its end (\`uptime\`; other
+sessions were running their tests on the 2 cores), one run, not three. Times are therefore high and noisy;
+the first-commit and memory figures matter most here.
 
-**Where a 1 000 000-row Postgres load spends its time** (personalised texts; from the server log with
-\`log_min_duration_statement\`): about 27 s streaming, validating and rendering the rows and inserting them in
-5 000-row \`unnest\` chunks into \`recipients\` (12 columns, 4 indexes); 7 s numbering chunks and 4 s grouping them
-into batches (temporary tables); 12 s inserting the batches (a personalised text is one batch per row, so
-1 000 000 of them); 35 s in one UPDATE that writes each recipient's sender and batch (it rewrites every row and
-its index entries); about 1 s for ANALYZE and the duplicate search. Postgres also warns that checkpoints come
-too often (\`max_wal_size\` is 1 GB here): the UPDATE doubles the WAL. The floor does none of this: 4 text
-columns, no index, no second pass.
+**Targets.** The first chunk (1 000 rows) is committed 0.34 s after the load starts on Postgres and 1.36 s on
+PGlite: that is when \`smsrun run\` starts sending (both targets met; the run's own start-up, opening the ledger
+and PGlite's initdb in its child, comes before and is not timed here). Peak RSS of the loading process on
+Postgres is 282 MB (≤ 300 MB; 228 MB at 100 000 rows and 268 MB at 200 000 rows in a side run: it levels off,
+it does not grow with the list; two chunks of up to 32 000 rows are in memory at once, one being written and
+the next being read). The total load time is missed by far: 82 s, 139× the bare \`psql \\copy\` (0.59 s) and
+11× the second floor (7.2 s: the final rows \`\\copy\`'d into a copy of \`recipients\` with its indexes), against
+the 10× target. PGlite's peak is 510 MB, just over the 500 MB target: 357 MB once it is open and migrated
+(PGlite's own WebAssembly heap; initdb's 830 MB peak stays in its child), and the load's statements grow that
+heap by about 150 MB, which WebAssembly never gives back.
 
-**Fixed while measuring** (\`src/ledger/load.ts\`): the first measurement took 145 s for 20 000 rows. Two
-quadratic plans: (1) right after the rows are inserted, the planner's statistics still say the table is empty,
-so it ran the duplicate search as a nested loop that re-aggregated the whole campaign for every row; the load
-now runs \`ANALYZE recipients\` first (inside the transaction; it sees the transaction's own rows). (2) Recipients
-were matched to their batch with \`text IS NOT DISTINCT FROM\`, which cannot be a hash key: with personalised texts
-every row compared itself with every row of its sender; batches are now matched by their first row number (an
-integer hash join). And sender and batch are now written in one UPDATE instead of two: 127 s → 87 s for
-1 000 000 rows.
+**Where the load's time goes** (Postgres, 200 000 rows in a side run on the same machine, each statement of
+\`writeChunk\` timed, load average about 8; 17.6 s in \`writeChunk\` of a 19.3 s load, so the load waits on the
+database: the JavaScript work, 4.8 s of CPU, overlaps it): \`INSERT INTO recipients\` 5.9 s (three indexes,
+fillfactor 80, and the two foreign-key checks per row, which we keep: docs/decisions.md); \`INSERT INTO
+batches\` 3.1 s (a personalised text is one batch per recipient: 200 000 batch rows, each with its own
+foreign-key check and \`batches_ready\` entry); dealing senders (an UPDATE of the staging table) 1.6 s; cutting
+batches (window functions into \`load_cut\`) 1.6 s; marking duplicates 1.4 s; \`ANALYZE load_stage\` 1.2 s; COPY
+into the staging table 1.1 s; numbering the batches 0.8 s; the rest under 0.4 s each.
 
-**What would close most of the gap** (a redesign of the load, not done): stream the rows with \`COPY FROM STDIN\`
-into a temporary staging table (no WAL, no indexes), compute duplicates, senders and batches there with the same
-window functions, then write \`recipients\` and \`batches\` once each with everything already set: no UPDATE pass
-over the campaign, no unnest parameter arrays. That removes the 35 s UPDATE and most of the insert cost; the index
-maintenance of \`recipients\` and the 1 000 000 batches of a personalised campaign stay, so we would expect tens of
-seconds, still well above 2× a bare \`\\copy\`. Raising \`max_wal_size\` on the server helps any bulk load.
+**What would close more of the gap**, not done: fold dealing senders into the cut (one staging-table pass
+less), drop \`ANALYZE load_stage\` (the planner sizes a temporary table from its pages), validate rows on a
+worker pool (only helps once the database is no longer the bottleneck). The two inserts are most of what is
+left; the batch rows cannot go for personalised texts, since a Plivo request carries one text, so each such
+recipient is a request, and a batch, of its own.
 
-**PGlite** is single-threaded WebAssembly: the same statements run several times slower than on the Postgres
-server. Its peak RSS is PGlite's own, not the load's: it was the same for 5 000 rows (861 to 878 MB) as for
-100 000 (830 to 900 MB); PGlite's WebAssembly memory, grown by \`initdb\` of a new data directory, stays mapped.
-The benchmark now also reports the peak once PGlite is created and migrated, before the load. Users with large
-campaigns should use Postgres; a PGlite that stays under 300 MB would need a smaller memory configuration at
-\`PGlite.create\` (not tried).`;
+**Before this version** (the single-transaction load, commit eefbaed, 2026-11-25): 88 s to the first request
+at 1 000 000 rows (the whole list first), 137 MB RSS on Postgres, 832 MB on PGlite (initdb in process).`;

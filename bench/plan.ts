@@ -7,6 +7,7 @@ import { expectOk, MB, runSmsrun } from './child.js';
 import { csvFile, jobFile, scratchDir, senders } from './fixtures.js';
 import { figure, repeat, type BenchContext, type Benchmark, type Section } from './lib.js';
 import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 
 interface Run { rows: number; seconds: number; cpuS: number; rssMb: number; valid: number }
 
@@ -41,8 +42,11 @@ export const benchmark: Benchmark = {
   async run(ctx): Promise<Section> {
     const small = ctx.short ? 10_000 : 100_000;
     const large = ctx.short ? 50_000 : 1_000_000;
+    // The machine may be shared: the 1-minute load average says how much of a core the plan had.
+    const loadBefore = os.loadavg()[0]!;
     const a = await repeat(ctx.runs, () => planRun(ctx, small));
     const b = await repeat(ctx.runs, () => planRun(ctx, large));
+    const loadAfter = os.loadavg()[0]!;
     const n = (x: number) => x.toLocaleString('en-US').replace(/,/g, ' ');
     return {
       id: 'plan',
@@ -62,7 +66,10 @@ start included); peak RSS is the process's \`getrusage\` maximum. ${n(small)} an
         figure(b, `peak RSS, ${n(large)} rows`, 'MB', (r) => r.rssMb, { digits: 0 }),
         figure(b, `peak RSS growth from ${n(small)} to ${n(large)} rows`, 'MB', (r) => r.rssMb - (a[0]?.rssMb ?? NaN), { target: { op: '<', value: 64 }, digits: 0 }),
       ],
-      notes: `Memory per row is the duplicate set (16 bytes a number, a float64 hash table that doubles) and, for
+      notes: `Load average (1 minute, ${os.cpus().length} cores) ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end: with more
+runnable processes than cores, wall time includes waiting for one, and the CPU time is the plan's own cost.
+
+Memory per row is the duplicate set (16 bytes a number, a float64 hash table that doubles) and, for
 personalised texts, the (zone, text) groups counted exactly up to 50 000 (then each new text counts as one
 request): the growth from ${n(small)} to ${n(large)} rows is those two, not the rows.`,
     };

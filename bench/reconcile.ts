@@ -7,6 +7,9 @@
  * period, not only ours). Half of the 50 were accepted (their records are there), half never reached Plivo
  * (found absent twice, a minute apart). The clock is moved by hand, so the figure in minutes is the List
  * budget's: each round's requests ÷ 20, and at least the minute between the two listings of an absent batch.
+ *
+ * Two kinds of ambiguity: the answer was lost (a cut connection: the window runs a request timeout past it),
+ * and Plivo's API answered 5xx with its JSON body and api_id (the window ends at the answer).
  */
 import { randomUUID } from 'node:crypto';
 import { openLedger } from '../ledger/open.js';
@@ -61,7 +64,10 @@ class ListOnly {
 
 interface Result { requestsPerBatch: number; minutes: number }
 
-async function once(ctx: BenchContext, rate: number): Promise<Result> {
+/** How the 50 batches became ambiguous. */
+type Ambiguity = 'lost' | 'answered';
+
+async function once(ctx: BenchContext, rate: number, how: Ambiguity): Promise<Result> {
   const seconds = ctx.short ? 200 : 1000;
   const batchSize = rate === 1 ? 1 : 10;
   const batches = (rate * seconds) / batchSize;
@@ -91,7 +97,8 @@ async function once(ctx: BenchContext, rate: number): Promise<Result> {
       await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = 'bench'`);
       const [claim] = (await claimDue(db, { account: 'bench', campaignId: id, owner: 'bench', leaseMs: 600_000, max: 1, requestTimeoutMs: REQUEST_TIMEOUT_MS })).batches;
       if (!claim) break;
-      await recordAmbiguous(db, claim, 'bench: answer lost');
+      if (how === 'lost') await recordAmbiguous(db, claim, 'bench: answer lost (ECONNRESET)');
+      else await recordAmbiguous(db, claim, 'bench: HTTP 503 (an unexpected error occurred)', 503, `api-${k}`);
       const at = t0 + k * every * (batchSize / rate) * 1000;
       await db.query(`UPDATE attempts SET started_at = $2, finished_at = $3 WHERE id = $1`, [claim.attemptId, new Date(at), new Date(at + 200)]);
       if (k % 2 === 0) for (const dst of claim.dsts) records.push(mdr(dst, at + 100));
@@ -132,11 +139,14 @@ export const benchmark: Benchmark = {
   order: 45,
   async run(ctx): Promise<Section> {
     const figures: Figure[] = [];
-    for (const rate of [1, 20, 100]) {
-      const r = await once(ctx, rate);
-      ctx.log(`   ${rate} msg/s: ${r.requestsPerBatch.toFixed(2)} List requests per batch, ${r.minutes.toFixed(1)} min`);
-      figures.push({ label: `${rate} msg/s per sender: List requests per ambiguous batch`, value: r.requestsPerBatch, unit: 'requests', digits: 2 });
-      figures.push({ label: `${rate} msg/s per sender: minutes to settle 50 ambiguous batches`, value: r.minutes, unit: 'min', digits: 1 });
+    for (const how of ['lost', 'answered'] as const) {
+      const kind = how === 'lost' ? 'answer lost' : "5xx from Plivo's API";
+      for (const rate of [1, 20, 100]) {
+        const r = await once(ctx, rate, how);
+        ctx.log(`   ${kind}, ${rate} msg/s: ${r.requestsPerBatch.toFixed(2)} List requests per batch, ${r.minutes.toFixed(1)} min`);
+        figures.push({ label: `${kind}, ${rate} msg/s per sender: List requests per ambiguous batch`, value: r.requestsPerBatch, unit: 'requests', digits: 2 });
+        figures.push({ label: `${kind}, ${rate} msg/s per sender: minutes to settle 50 ambiguous batches`, value: r.minutes, unit: 'min', digits: 1 });
+      }
     }
     return {
       id: 'reconcile',
@@ -146,9 +156,14 @@ export const benchmark: Benchmark = {
 ${ctx.short ? 200 : 1000} s of one sender's traffic at 1, 20 and 100 msg/s (batches of 1 number at 1 msg/s, of 10 otherwise; request timeout
 30 s), and an in-process List API holding all that traffic. Half the batches were accepted, half never reached Plivo (each is listed twice, a
 minute apart, before it is sent again). The clock is moved by hand: minutes are the List budget's (20 requests a minute), each round's requests
-÷ 20, the confirming round at least one minute.`,
+÷ 20, the confirming round at least one minute. Two kinds of ambiguity: the answer was lost (a cut connection, 200 ms after the claim), and
+Plivo's API answered 503 with its JSON error body and api_id.`,
       figures,
-      notes: 'Windows are narrowed to the measured skew (about 2 s a side here); a group whose window holds more pages than numbers is looked up one `to_number` at a time.',
+      notes: 'Windows are narrowed to the measured skew (about 2 s a side here). A lost answer\'s window runs a request timeout (30 s) past it; ' +
+        "an answer from Plivo's API ends it at the answer, so its window is ~5 s. One sender's overlapping windows are listed together " +
+        '(regrouped once a listing has measured the skew); a group whose window holds more pages than numbers is looked up one `to_number` ' +
+        "at a time, without the first page once the sender's traffic is known. So at 20 msg/s and more a lost answer costs one request per " +
+        'number per listing, and an absent batch is listed twice: 1.5 × 10 numbers is the floor of Plivo\'s List API, not of smsrun.',
     };
   },
 };

@@ -1,6 +1,7 @@
 /**
  * On a terminal, `run` shows the plan summary and asks before the first text; "n" sends nothing and loads
- * nothing, "y" sends. `--yes` and a standard input that is not a terminal (every other test) skip it.
+ * nothing, "y" sends. `--yes` and a standard input that is not a terminal (every other test) skip it. The
+ * summary counts the numbers on the suppression list of the account the run sends as.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,5 +67,22 @@ describe('confirmation on a terminal', { timeout: 900_000 }, () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('[y/N]');
     expect(fromSender(sim, src)).toHaveLength(2);
+  });
+
+  it('the plan it shows leaves out the numbers on the suppression list of the account it sends as', async () => {
+    const src = '14155559403';
+    const optEnv = simEnv(sim, path.join(dir, 'home-optout')); // a ledger of its own: the list is not the other tests'
+    const add = await runCli(['suppress', 'add', '+14155550402', '--reason', 'asked at the front desk'], { cwd: dir, env: optEnv });
+    expect(add.code, add.stderr).toBe(0);
+    const job = await writeJson(path.join(dir, 'club-optout.json'), { name: 'club-optout', recipients: 'club.csv', src, text: 'Hi {{name}}, practice is at 6', rate: 100 });
+    const asked = startCliInTerminal(['run', job, ...FAST], optEnv, dir);
+    const question = "Send campaign 'club-optout' to 1 recipient(s)? [y/N]";
+    await waitFor('the question', () => asked.out.stdout.includes(question), { timeoutMs: 400_000 });
+    expect(asked.out.stdout).toContain('rows 3: 1 to send, 1 invalid, 0 duplicate, 1 suppressed');
+    expect(asked.out.stdout).toContain(`1 number(s) on the list of ${sim.authId}`);
+    asked.child.stdin!.write('y\n');
+    const yes = await asked.done;
+    expect(yes.code).toBe(0);
+    expect(fromSender(sim, src).map((m) => m.to)).toEqual(['14155550401']);
   });
 });

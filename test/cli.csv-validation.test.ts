@@ -85,19 +85,25 @@ describe('a CSV header that cannot work: exit 2, nothing loaded', () => {
     await expectNotInLedger('csv-tpl');
   });
 
-  it('an unclosed quote after 6000 good rows: file:line, exit 2, and nothing loaded (no partial chunk either)', async () => {
+  it('an unclosed quote after 6000 good rows: file:line, exit 2; the whole chunks before it stay loaded, and the fixed file finishes the load', async () => {
+    // The load streams: chunks of 1000, 2000, 4000 rows… are committed (and sent) as they come, so the rows
+    // of the chunks before the bad line (1 to 3000) are in; the fixed file resumes after them.
     const src = '14155551003';
     const rows = Array.from({ length: 6000 }, (_, i) => `1415600${String(i).padStart(4, '0')},r${i}`);
     // The quote opens on the last line (6002) and is never closed.
     const csv = ['phone,name', ...rows, '14155559999,"never closed'].join('\n');
-    const { jobFile, csvFile } = await setup('csv-quote', csv, { src, text: 'Hi {{name}}' });
+    const { jobFile, csvFile } = await setup('csv-quote', csv, { src, text: 'Hi there' });
     const r = await cli('run', jobFile, ...FAST);
     expectUsageFailure(r);
     expect(r.stderr).toContain(`smsrun: ${csvFile}:6002: the CSV cannot be read: `);
-    expect(r.stderr).toContain('nothing was loaded');
+    expect(r.stderr).toContain('Rows 1 to 3000 are in the ledger');
     expect(r.stderr).not.toContain('loaded 6000');
-    expect(fromSender(sim, src)).toHaveLength(0);
-    await expectNotInLedger('csv-quote');
+    await writeFile(csvFile, ['phone,name', ...rows, '14155559999,"closed"'].join('\n'));
+    const fixed = await cli('run', jobFile, ...FAST);
+    expect(fixed.code).toBe(0);
+    const counts = countByDst(sim, src);
+    expect(counts.size).toBe(6001);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
 });
 

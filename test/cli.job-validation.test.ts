@@ -207,9 +207,11 @@ describe('plan', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe("plan for campaign 'jv-plan' (nothing sent, nothing written):");
     expect(lines[1]).toBe('  rows 8: 5 to send, 2 invalid, 1 duplicate');
-    expect(lines[2]).toBe('  by country: US 5');
-    expect(lines[3]).toBe('  by number type: fixed_line_or_mobile 5');
-    expect(lines[4]).toBe('  5 units from 1 sender(s) at 500/s each (units), in about 5 request(s)');
+    // No ledger yet: the plan says the account's suppression list could not be consulted, and why.
+    expect(lines[2]).toBe(`  suppression: no suppress file in the job; the ledger's list was not consulted: there is no ledger at ${path.join(home, 'ledger')} yet`);
+    expect(lines[3]).toBe('  by country: US 5');
+    expect(lines[4]).toBe('  by number type: fixed_line_or_mobile 5');
+    expect(lines[5]).toBe('  5 units from 1 sender(s) at 500/s each (units), in about 5 request(s)');
     expect(r.stdout).toContain('  invalid rows:\n');
     expect(r.stdout).toContain("    row 7: line 8: column 'phone': 'not-a-number' contains letters");
     expect(r.stdout).toContain("    row 8: line 9: column 'phone': '0412345678' reads as a national number (0412345678: it starts with 0");

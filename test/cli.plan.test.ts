@@ -1,13 +1,17 @@
 /**
  * `smsrun plan` on a list with every kind of problem: counts per reason with the first rows, every refused
  * row in --json and --out, the texts that need UCS-2 and why, gsm_replace's saving in units, the cost from
- * a rate card, the send window per zone; nothing sent, nothing written.
+ * a rate card, the send window per zone; nothing sent, nothing written. Suppressed rows are counted against
+ * the job's suppress files and, when a ledger exists, the account's list in it, read without creating or
+ * migrating the ledger (on every available ledger).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import { tempDir } from './helpers/tmp.js';
+import { createTestLedger, LEDGER_KINDS, ledgerRows, type TestLedger } from './helpers/ledgers.js';
+import { openLedger } from '../src/ledger/open.js';
 import { assertBuilt, killLeftovers, parseReportCsv, quickSim, readText, runCli, simEnv, STACK_LINE, writeJson, writeText } from './support-validation.js';
 
 let sim: Simulator;
@@ -78,6 +82,10 @@ describe('plan', () => {
       line: 2, dst: '12125550101', units: 1, encoding: 'GSM',
       text: "Hi Ann, it's your reminder: the community garden opens Saturday at 9 and we'd love to see you there.",
     });
+    expect(plan.suppression).toEqual({
+      jobFiles: { files: 0, numbers: 0 },
+      ledger: { consulted: false, why: `there is no ledger at ${path.join(home, 'ledger')} yet` },
+    });
     expect(sim.messages()).toHaveLength(0);
     expect(existsSync(path.join(home, 'ledger'))).toBe(false);
   });
@@ -106,5 +114,113 @@ describe('plan', () => {
     const r = await cli('plan', job, '--rate-card', 'bad-rates.csv');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("bad-rates.csv:1: a rate card needs the columns 'country' (ISO code, e.g. US) and 'price_per_unit'");
+  });
+});
+
+// Real-looking opt-outs: one asked in store (the account's list), one in the job's file, one on the sandbox's
+// list, one on another account's list; a later row repeats a suppressed number (a duplicate, as in a run).
+const OPT_CSV = [
+  'phone,name',
+  '+1 212 555 0111,Ann', // on the account's list
+  '+1 415 555 0112,Bob', // in the job's suppress file
+  '+1 312 555 0113,Cy',
+  '(212) 555-0111,Ann at home', // the same number as line 2: a duplicate
+  '+1 646 555 0114,Dee', // on another account's list only
+  '+1 718 555 0115,Eli', // on the sandbox's list only
+].join('\n');
+const OPT_JOB = { recipients: 'optin.csv', src: '14155550100', text: 'Hi {{name}}, your library books are due Friday', default_country: 'US', suppress: ['optouts.csv'] };
+
+describe.each(LEDGER_KINDS)('plan and the suppression list on the %s ledger', { timeout: 600_000 }, (kind) => {
+  let ledger: TestLedger;
+  let lenv: Record<string, string>;
+  const plan = (job: string, extra: string[] = [], e = lenv) => runCli(['plan', job, ...extra], { cwd: dir, env: e });
+  const reasonsOf = (p: { refused: { line: number; reason: string; detail: string }[] }) => p.refused.map((x) => [x.line, x.reason]);
+
+  beforeAll(async () => {
+    ledger = await createTestLedger(kind);
+    lenv = { ...ledger.env, PLIVO_AUTH_ID: sim.authId };
+    await writeText(path.join(dir, 'optin.csv'), OPT_CSV);
+    await writeText(path.join(dir, 'optouts.csv'), 'phone,reason\n+14155550112,replied STOP to the spring newsletter\n');
+    for (const [args, e] of [
+      [['+12125550111', '--reason', 'asked in store'], lenv],
+      [['+17185550115', '--sandbox', '--reason', 'tried the sandbox'], lenv],
+      [['+16465550114', '--reason', 'another account'], { ...ledger.env, PLIVO_AUTH_ID: 'MAOTHERACCOUNT0000001' }],
+    ] as const) {
+      const r = await runCli(['suppress', 'add', ...args], { cwd: dir, env: { ...e } });
+      expect(r.code, r.stderr).toBe(0);
+    }
+  });
+  afterAll(async () => {
+    await ledger?.dispose();
+  });
+
+  it("--json and --out: rows on the account's list and in the job's suppress file are suppressed, with the reason; nothing is added to the list", async () => {
+    const job = await writeJson(path.join(dir, `optin-${kind}.json`), { ...OPT_JOB, name: `optin-${kind}` });
+    const out = path.join(dir, `optin-${kind}-refused.csv`);
+    const r = await plan(job, ['--json', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('ledger: '); // the ledger it opened, named on stderr as every command does
+    const p = JSON.parse(r.stdout);
+    expect(p).toMatchObject({ rows: 6, valid: 3, duplicate: 1 });
+    expect(p.reasons.suppressed.count).toBe(2);
+    expect(reasonsOf(p)).toEqual([[2, 'suppressed'], [3, 'suppressed'], [5, 'duplicate']]);
+    expect(p.refused[0].detail).toMatch(/^on the suppression list \(manual, .* UTC\): asked in store$/);
+    expect(p.refused[1].detail).toMatch(/^in the job's suppress file .*optouts\.csv: replied STOP to the spring newsletter$/);
+    expect(p.suppression).toMatchObject({ jobFiles: { files: 1, numbers: 1 }, ledger: { consulted: true, account: sim.authId, numbers: 1 } });
+    const rows = parseReportCsv(await readText(out)) as unknown as Record<string, string>[];
+    expect(rows.map((x) => [x['line'], x['reason'], x['dst']])).toEqual([['2', 'suppressed', '+1 212 555 0111'], ['3', 'suppressed', '+1 415 555 0112'], ['5', 'duplicate', '(212) 555-0111']]);
+    // The plan read the list; it did not add the job's file to it (a run does).
+    const listed = await ledgerRows<{ number: string }>(ledger, 'SELECT number FROM suppressions WHERE account = $1', [sim.authId]);
+    expect(listed.map((x) => x.number)).toEqual(['12125550111']);
+    expect(sim.messages()).toHaveLength(0);
+  });
+
+  it("text: the suppressed count, the rows and where the lists came from; --sandbox counts against the sandbox's list", async () => {
+    const job = await writeJson(path.join(dir, `optin-text-${kind}.json`), { ...OPT_JOB, name: `optin-text-${kind}` });
+    const r = await plan(job);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('  rows 6: 3 to send, 0 invalid, 1 duplicate, 2 suppressed\n');
+    expect(r.stdout).toMatch(new RegExp(`  suppression: 1 number\\(s\\) in the job's 1 suppress file\\(s\\); 1 number\\(s\\) on the list of ${sim.authId} in \\S+\n`));
+    expect(r.stdout).toContain('  suppressed (opted out):\n    row 1: on the suppression list (manual, ');
+    const sandbox = await plan(job, ['--sandbox', '--json']);
+    expect(sandbox.code, sandbox.stderr).toBe(0);
+    const p = JSON.parse(sandbox.stdout);
+    expect(reasonsOf(p)).toEqual([[3, 'suppressed'], [5, 'duplicate'], [7, 'suppressed']]);
+    expect(p.refused[2].detail).toMatch(/tried the sandbox$/);
+  });
+
+  it("without PLIVO_AUTH_ID the ledger's list is not consulted, and the plan says why; the job's file still counts", async () => {
+    const job = await writeJson(path.join(dir, `optin-noauth-${kind}.json`), { ...OPT_JOB, name: `optin-noauth-${kind}` });
+    const r = await plan(job, ['--json'], ledger.env);
+    expect(r.code, r.stderr).toBe(0);
+    const p = JSON.parse(r.stdout);
+    expect(reasonsOf(p)).toEqual([[3, 'suppressed'], [5, 'duplicate']]);
+    expect(p.suppression.ledger).toEqual({ consulted: false, why: expect.stringContaining('PLIVO_AUTH_ID is not set') });
+    const text = await plan(job, [], ledger.env);
+    expect(text.stdout).toContain("  suppression: 1 number(s) in the job's 1 suppress file(s); the ledger's list was not consulted: PLIVO_AUTH_ID is not set");
+  });
+});
+
+describe('plan and a ledger older than suppression lists', { timeout: 600_000 }, () => {
+  it('reads it as it is: not migrated, and the plan says its list was not consulted', async () => {
+    const ledger = await createTestLedger('pglite');
+    try {
+      // A ledger with no smsrun tables at all: what any version before sql/012 lacks, and more.
+      await (await openLedger({ home: ledger.home, migrate: false })).close();
+      const job = await writeJson(path.join(dir, 'optin-old.json'), { ...OPT_JOB, name: 'optin-old' });
+      const r = await runCli(['plan', job, '--json'], { cwd: dir, env: { ...ledger.env, PLIVO_AUTH_ID: sim.authId } });
+      expect(r.code, r.stderr).toBe(0);
+      const p = JSON.parse(r.stdout);
+      expect(p.suppression.ledger).toEqual({ consulted: false, why: expect.stringContaining('has no suppression lists') });
+      expect(p.reasons.suppressed.count).toBe(1); // the job's file
+      const db = await openLedger({ home: ledger.home, migrate: false });
+      try {
+        expect(await db.query(`SELECT to_regclass('smsrun_migrations') AS t`)).toEqual([{ t: null }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await ledger.dispose();
+    }
   });
 });

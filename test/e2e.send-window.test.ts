@@ -3,7 +3,8 @@
  * The window is set around the present moment, so no clock is faked: Tokyo is twenty minutes before its
  * window closes, Panama (14 hours behind, no DST) is far outside it. The Tokyo recipients are sent, with
  * a message_expiry cut to the window's end; the Panama ones wait, and the run says until when.
- * `--at` waits too, and a run killed while waiting still waits when started again.
+ * `--at` waits too, and a run killed while waiting still waits when started again. The export says which
+ * zone each row's window was read in.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { tempDir } from './helpers/tmp.js';
 import { formatClock, localTime } from '../src/window/window.js';
 import { createTestLedger, LEDGER_KINDS, ledgerRows, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
-import { assertBuilt, FAST, fromSender, killLeftovers, quickSim, runCli, spawnCli, STACK_LINE, writeJson, writeText } from './support-validation.js';
+import { assertBuilt, FAST, fromSender, killLeftovers, parseReportCsv, quickSim, REPORT_HEADER, runCli, spawnCli, STACK_LINE, writeJson, writeText } from './support-validation.js';
 
 let sim: Simulator;
 let dir: string;
@@ -28,8 +29,10 @@ afterAll(async () => {
   await sim?.close();
 });
 
-const TOKYO = ['14155550301', '14155550302', '14155550303'];
-const PANAMA = ['14155550311', '14155550312'];
+// Zones from the CSV's tz column (numbers of US customers abroad), and one each from the number itself:
+// a Japanese mobile and a Panamanian one, with the tz cell left empty.
+const TOKYO = ['14155550301', '14155550302', '14155550303', '819012345678'];
+const PANAMA = ['14155550311', '14155550312', '50761234567'];
 
 /** A window from an hour ago to twenty minutes from now, Tokyo time (room for a slow machine). */
 function windowAroundNowInTokyo(): { start: string; end: string; closesAt: number } {
@@ -54,7 +57,8 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', { timeout: 900_000 
   it('two zones at a window boundary: Tokyo is sent with its expiry cut to the window end, Panama waits', async () => {
     const src = kind === 'pglite' ? '14155559301' : '14155559302';
     const w = windowAroundNowInTokyo();
-    const rows = [...TOKYO.map((d, i) => `${d},Aiko ${i},Asia/Tokyo`), ...PANAMA.map((d, i) => `${d},Pablo ${i},America/Panama`)];
+    const tz = (d: string, zone: string) => (d.startsWith('1') ? zone : ''); // the foreign numbers tell their zone themselves
+    const rows = [...TOKYO.map((d, i) => `+${d},Aiko ${i},${tz(d, 'Asia/Tokyo')}`), ...PANAMA.map((d, i) => `+${d},Pablo ${i},${tz(d, 'America/Panama')}`)];
     await writeText(path.join(dir, `w-${kind}.csv`), ['phone,name,tz', ...rows].join('\n'));
     const job = await writeJson(path.join(dir, `w-${kind}.json`), {
       name: `window-${kind}`, recipients: `w-${kind}.csv`, src, text: 'Hi {{name}}, your table is ready', rate: 100,
@@ -71,7 +75,7 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', { timeout: 900_000 
     expect(r.stderr).toMatch(/waiting: nothing can be sent before \S+ \(the send window opens in America\/Panama\)/);
 
     const sent = fromSender(sim, src);
-    expect(sent.map((m) => m.to).sort()).toEqual(TOKYO);
+    expect(sent.map((m) => m.to).sort()).toEqual([...TOKYO].sort());
     for (const m of sent) {
       // Cut so that Plivo's deadline (its acceptance + the expiry) is the window's end, never Plivo's 3 hours.
       // The cut is computed as the request leaves, so the deadline may pass the end by the request's transit.
@@ -82,6 +86,13 @@ describe.each(LEDGER_KINDS)('send windows on the %s ledger', { timeout: 900_000 
       `SELECT dst, status, time_zone FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE c.name = $1 ORDER BY row_no`, [`window-${kind}`]);
     expect(stored.map((s) => [s.dst, s.status === 'pending' ? 'pending' : 'sent', s.time_zone])).toEqual([
       ...TOKYO.map((d) => [d, 'sent', 'Asia/Tokyo']), ...PANAMA.map((d) => [d, 'pending', 'America/Panama']),
+    ]);
+    // The export carries the zone each row's window was read in, after smsrun's reason column.
+    const exported = await runCli(['export', `window-${kind}`], { cwd: dir, env: env() });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout.split('\n')[0]).toBe(`${REPORT_HEADER},time_zone,phone,name,tz`);
+    expect(parseReportCsv(exported.stdout).map((row) => [row.dst, (row as unknown as Record<string, string>)['time_zone']])).toEqual([
+      ...TOKYO.map((d) => [d, 'Asia/Tokyo']), ...PANAMA.map((d) => [d, 'America/Panama']),
     ]);
   });
 

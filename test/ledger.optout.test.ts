@@ -4,30 +4,33 @@
  * joining the list, a cancelled campaign never claimed, and a retry that never re-texts anyone reached.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { findCampaign } from '../src/ledger/campaigns.js';
 import { cancelCampaign } from '../src/ledger/cancel.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
-import { openLedger } from '../src/ledger/open.js';
 import { createRetryCampaign } from '../src/ledger/retry.js';
 import { recordAccepted } from '../src/ledger/sending.js';
+import { saveOpenings } from '../src/ledger/windows.js';
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { TEST_SENDER, claimNext, recipients } from './helpers/campaigns.js';
-import { suppressedRows } from '../src/optout/plan.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { planSuppression, suppressedRows } from '../src/optout/plan.js';
+import type { Job } from '../src/campaign/job.js';
+import type { Queryable } from '../src/ledger/db.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const ACCOUNT = 'MAOPTOUTTEST000000001';
 const OWNER = 'optout-test';
 
 /** A loaded (not claimed) campaign of these numbers, one batch of `batchSize`. */
-async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length): Promise<{ id: number; name: string }> {
+async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length, zones?: readonly string[]): Promise<{ id: number; name: string }> {
   const name = `o-${randomUUID().slice(0, 8)}`;
   const id = await db.transaction(async (tx) => {
     const campaignId = await insertCampaign(tx, { name, job: { name }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [TEST_SENDER] });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
       rowNo: i + 1, lineNo: i + 2, rawDst: `+${dst}`, dst, text: 'Sale ends Sunday', units: 1, status: 'pending' as const, reason: null, country: 'US', numberType: 'mobile',
+      ...(zones ? { timeZone: zones[i] ?? null } : {}),
     })));
     await finalizeLoad(tx, campaignId, [TEST_SENDER], batchSize);
     return campaignId;
@@ -49,17 +52,9 @@ function final(uuid: string, to: string, state: string, errorCode: string): Prov
 }
 
 describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
 
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('the scrub turns listed pending numbers into suppressed, with the reason, and only for its account', async () => {
     await addSuppressions(db, ACCOUNT, [{ number: '14155553001', reason: 'asked by email', source: 'manual' }]);
@@ -150,5 +145,48 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     // Nothing left to retry: nothing created.
     expect(await createRetryCampaign(db, original, { name: `${c.name}-retry3`, statuses: ['failed'], batchSize: 100 })).toBeUndefined();
     expect(await findCampaign(db, `${c.name}-retry3`)).toBeUndefined();
+  });
+
+  it("a retry keeps each recipient's time zone: its batches wait for the send window as the first campaign's did", async () => {
+    const dsts = ['14155553501', '14155553502', '14155553503'];
+    const zones = ['America/New_York', 'Asia/Tokyo', 'Asia/Tokyo'];
+    const c = await loaded(db, dsts, 10, zones);
+    // The first campaign's windows are open now (as the run's keeper would have written them).
+    const now = (await db.query<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const open = (zone: string) => ({ zone, opensAt: new Date(now.getTime() - 3_600_000), closesAt: new Date(now.getTime() + 3_600_000) });
+    await saveOpenings(db, c.id, [open('America/New_York'), open('Asia/Tokyo')]);
+    const batches = await claimAll(db, c.id);
+    expect(batches).toHaveLength(2); // one batch per zone
+    for (const b of batches) {
+      await recordAccepted(db, b, { httpStatus: 202, apiId: randomUUID(), messageUuids: b.dsts.map((d) => `u-${d}`), invalidNumbers: [] });
+    }
+    await applyProviderUpdates(db, dsts.map((d) => final(`u-${d}`, d, 'failed', '90')));
+    const r = await createRetryCampaign(db, (await findCampaign(db, c.name))!, { name: `${c.name}-retry1`, statuses: ['failed'], batchSize: 10 });
+    const copied = await db.query<{ dst: string; time_zone: string | null }>('SELECT dst, time_zone FROM recipients WHERE campaign_id = $1 ORDER BY row_no', [r!.campaignId]);
+    expect(copied.map((x) => x.time_zone)).toEqual(zones);
+    const retryBatches = await db.query<{ time_zone: string | null }>('SELECT time_zone FROM batches WHERE campaign_id = $1 ORDER BY time_zone', [r!.campaignId]);
+    expect(retryBatches).toEqual([{ time_zone: 'America/New_York' }, { time_zone: 'Asia/Tokyo' }]);
+    // No opening known for the retry yet: nothing is ready until its run computes one (never outside the window).
+    expect(await claimNext(db, r!.campaignId)).toBeUndefined();
+  });
+
+  it("plan reads a small account list whole and releases the ledger before any row is looked up; a held ledger is queried per chunk", async () => {
+    const account = `MAPLAN${randomUUID().replace(/-/g, '').slice(0, 15).toUpperCase()}`;
+    await addSuppressions(db, account, [
+      { number: '14155553601', reason: 'asked in store', source: 'manual' },
+      { number: '14155553602', reason: 'texted STOP', source: 'inbound' },
+    ]);
+    const job = { jobFile: '/nowhere/job.json', suppress: [] } as unknown as Job;
+    let released = false;
+    const guarded: Queryable = { query: (sql, params) => (released ? Promise.reject(new Error('queried after release')) : db.query(sql, params)) };
+    const small = await planSuppression(job, { db: guarded, ledger: 'test', account, release: async () => { released = true; } });
+    expect(released).toBe(true);
+    expect(small.summary.ledger).toEqual({ consulted: true, ledger: 'test', account, numbers: 2 });
+    const found = await small.listed(['14155553601', '14155553603']);
+    expect([...found.keys()]).toEqual(['14155553601']);
+    expect(found.get('14155553601')).toMatch(/^on the suppression list \(manual, .* UTC\): asked in store$/);
+    // Without `release` (Postgres, or read through the process holding the ledger): one query per chunk.
+    const held = await planSuppression(job, { db, ledger: 'test', account });
+    expect([...(await held.listed(['14155553602', '14155553603'])).keys()]).toEqual(['14155553602']);
   });
 });

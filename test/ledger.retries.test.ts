@@ -2,30 +2,21 @@
  * The give-up rule counts a batch's retryable failures in a row: an attempt proved absent (or accepted, or
  * ambiguous) between them starts the count again, and so does a run that was killed mid-attempt.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
-import { openLedger } from '../src/ledger/open.js';
 import { dueAmbiguousBatches, recordReconciled } from '../src/ledger/reconcile.js';
 import { recordAmbiguous, recordRetryable, type ClaimedBatch } from '../src/ledger/sending.js';
 import { claimNext } from './helpers/campaigns.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const SENDER = '14155550100';
 const OWNER = 'retries-test';
 
 describe.each(LEDGER_KINDS)('failures in a row on the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
 
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('counts only the retryable failures since the last attempt that was not one', async () => {
     const campaignId = await db.transaction(async (tx) => {

@@ -5,16 +5,15 @@
  * expiry) ranks below Plivo's final word; a 202 whose uuids do not match its numbers is flagged.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { findCampaign } from '../src/ledger/campaigns.js';
-import { openLedger } from '../src/ledger/open.js';
 import { reportPage } from '../src/ledger/reports.js';
 import { applyProviderUpdates, giveUpUnknown, type ProviderUpdate } from '../src/ledger/tracking.js';
 import { enrollUnlinked } from '../src/ledger/unaccounted.js';
 import { formatSummary, summarize } from '../src/report/summary.js';
 import { accept, claimedCampaign, recipients } from './helpers/campaigns.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const A = '14155552001';
 const B = '14155552002';
@@ -30,17 +29,9 @@ function update(uuid: string, u: Partial<ProviderUpdate>): ProviderUpdate {
 }
 
 describe.each(LEDGER_KINDS)('applying provider updates on the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
 
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('links a recipient on first sight of its number, even when that report is old news, and gives it the message status', async () => {
     const c = await claimedCampaign(db, [A, B]);

@@ -67,7 +67,15 @@ describe('classifyResponse', () => {
       kind: 'ambiguous',
       status: 503,
       reason: "HTTP 503 (service unavailable): no Plivo document says a 5xx means nothing was queued, so the message(s) may have been",
+      apiId: 'a', // Plivo's API answered: the reconciliation window can end at the answer
     });
+  });
+
+  it("keeps Plivo's api_id of an ambiguous answer only when its JSON has one (a proxy's page has none)", () => {
+    expect(classifyResponse({ status: 500, body: json({ api_id: 'a', error: 'internal error' }) })).toHaveProperty('apiId', 'a');
+    expect(classifyResponse({ status: 200, body: json({ api_id: 'b', message_uuid: ['u1'] }) })).toHaveProperty('apiId', 'b');
+    expect(classifyResponse({ status: 503, body: json({ error: 'service unavailable' }) })).not.toHaveProperty('apiId');
+    expect(classifyResponse({ status: 502, body: '<html>bad gateway</html>' })).not.toHaveProperty('apiId');
   });
 
   it('says why a 5xx HTML body is ambiguous', () => {

@@ -2,13 +2,12 @@
  * The report's cell rules: masking as Plivo masks numbers for log=false, undoing the report's formula escape
  * when a CSV is read back, and the user's fields kept in the ledger exactly as read (both ledgers).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maskNumber, maskReason } from '../src/report/mask.js';
 import { unescapeFormula } from '../src/campaign/formula-escape.js';
 import type { Db } from '../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
-import { openLedger } from '../src/ledger/open.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 describe('maskNumber', () => {
   it.each([
@@ -49,16 +48,8 @@ describe('unescapeFormula', () => {
 });
 
 describe.each(LEDGER_KINDS)('CSV fields in the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('keeps every field as read: quotes, backslashes, commas, braces, NULL-looking text, empty cells, new lines, emoji, ragged rows', async () => {
     const rows = [

@@ -13,7 +13,7 @@ import { claimNext } from './helpers/campaigns.js';
 import { formatSummary, summarize } from '../src/report/summary.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
-import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { createTestLedger, ledgerRows, LEDGER_KINDS, type TestLedger, ledgerPerDescribe } from './helpers/ledgers.js';
 import { deliveredNumber, writeJob } from './helpers/csv.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -21,17 +21,9 @@ const SENDER = '14155550140';
 const EMPTY_PARENS = /\(\s*\)/;
 
 describe.each(LEDGER_KINDS)('the status text on the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
 
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('never prints empty parentheses: an ambiguous batch without an error says so without them', async () => {
     const campaignId = await db.transaction(async (tx) => {

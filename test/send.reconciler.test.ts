@@ -55,7 +55,9 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     limiters.push(l);
     const reconciler = new Reconciler({
       db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper, clock,
-      onEvent: (e) => events.push(e),
+      onEvent: (e) => {
+        if (e.kind !== 'reconciling') events.push(e); // verdicts and holds only: the lookups are counted in plivo.calls
+      },
       options: { requestTimeoutMs: 1000, confirmAbsentMs: 60_000, maxFailures: o.maxFailures ?? 3 },
     });
     return { clock, plivo, stopper, events, reconciler };
@@ -209,6 +211,65 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     expect(s.plivo.listCalls()).toHaveLength(1);
     const [a] = await db.query<{ request_timeout_ms: number }>('SELECT request_timeout_ms FROM attempts WHERE batch_id = $1', [batch.id]);
     expect(a!.request_timeout_ms).toBe(60_000);
+  });
+
+  it("ends the window at the answer when Plivo's API itself answered (its api_id in a 5xx body), not a request timeout later", async () => {
+    const dsts = numbers(1);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, requestTimeoutMs: 60_000 });
+    const batch = c.batches[0]!;
+    const s = setup(c.id);
+    const sent = s.plivo.queue({ src: SENDER, dst: dsts }); // Plivo queued it, then answered 503
+    await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, 'api-503');
+    const [{ ended }] = await db.query<{ ended: Date }>('SELECT finished_at AS ended FROM attempts WHERE id = $1', [batch.attemptId]) as [{ ended: Date }];
+    // Someone's later message to the same number from the same sender, 20 s on: inside E + T, outside E + K.
+    s.plivo.add({ from: SENDER, to: dsts[0]!, at: s.clock.now() + 20_000 });
+    s.clock.advance(PAST_WINDOW_MS + 5_000); // E + 2K has passed; E + 60 s has not
+    await s.reconciler.pass();
+    expect(s.plivo.listCalls()).toHaveLength(1);
+    const lte = Date.parse(new URLSearchParams(s.plivo.listCalls()[0]!.query!.slice(1)).get('message_time__lte')!.replace(' ', 'T') + 'Z');
+    expect(lte - ended.getTime()).toBeLessThanOrEqual(5_000); // E + K, K at most the 5 s margin
+    expect(await batchStatus(batch.id)).toBe('accepted');
+    expect((await recipients(db, c.id))[0]!.message_uuid).toBe(sent.kind === 'accepted' ? sent.messageUuids[0] : '');
+  });
+
+  it('lists the later groups of a pass in windows narrowed by the skew its first listing measured', async () => {
+    const dsts = numbers(6);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, batchSize: 2 });
+    const s = setup(c.id);
+    // Three answered 5xx (windows end at the answer): X long ago, then A and B 8 s apart. With the 5 s margin
+    // A's and B's windows touch; with the measured ~2 s they do not, and the sender's traffic between them
+    // (100 messages 4 s after A) is outside both.
+    const at = (b: number) => s.clock.now() - [100_000, 40_000, 32_000][b]!;
+    for (const [i, batch] of c.batches.entries()) {
+      await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, `api-${i}`);
+      await db.query('UPDATE attempts SET started_at = $2, finished_at = $3 WHERE id = $1', [batch.attemptId, new Date(at(i)), new Date(at(i) + 200)]);
+      s.plivo.queue({ src: SENDER, dst: batch.dsts }, at(i) + 100);
+    }
+    for (let i = 0; i < 100; i++) s.plivo.add({ from: SENDER, to: deliveredNumber(95_000 + i), at: at(1) + 4000 + i });
+    await s.reconciler.pass();
+    expect((await Promise.all(c.batches.map((b) => batchStatus(b.id))))).toEqual(['accepted', 'accepted', 'accepted']);
+    const queries = s.plivo.listCalls().map((call) => new URLSearchParams(call.query!.slice(1)));
+    // X, then A and B apart: 3 pages. Merged, A and B's window would hold 6 pages: 1 + one per number instead.
+    expect(queries.map((q) => q.get('to_number'))).toEqual([null, null, null]);
+  });
+
+  it("skips the first page of a busy sender's window once an earlier listing showed how busy it is", async () => {
+    const dsts = numbers(4);
+    const c = await claimedCampaign(db, dsts, { sender: SENDER, batchSize: 2 });
+    const s = setup(c.id);
+    const at = (b: number) => s.clock.now() - [100_000, 40_000][b]!;
+    for (const [i, batch] of c.batches.entries()) {
+      await recordAmbiguous(db, batch, 'HTTP 503 (an unexpected error occurred)', 503, `api-${i}`);
+      await db.query('UPDATE attempts SET started_at = $2, finished_at = $3 WHERE id = $1', [batch.attemptId, new Date(at(i)), new Date(at(i) + 200)]);
+      s.plivo.queue({ src: SENDER, dst: batch.dsts }, at(i) + 100);
+      for (let k = 0; k < 300; k++) s.plivo.add({ from: SENDER, to: deliveredNumber(96_000 + 300 * i + k), at: at(i) + 500 + k });
+    }
+    await s.reconciler.pass();
+    expect((await Promise.all(c.batches.map((b) => batchStatus(b.id))))).toEqual(['accepted', 'accepted']);
+    const numbersAsked = s.plivo.listCalls().map((call) => new URLSearchParams(call.query!.slice(1)).get('to_number'));
+    // The first window's first page shows 16 pages for 2 numbers; the second window goes per number at once.
+    expect(numbersAsked[0]).toBeNull();
+    expect(numbersAsked.slice(1).sort()).toEqual(dsts.map((d) => `+${d}`).sort());
   });
 
   it("holds a record two open batches could own (same sender and number): the other campaign's message is not taken for this one's", async () => {

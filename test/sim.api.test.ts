@@ -452,6 +452,24 @@ describe('faults', () => {
     expect(s.stats().injected.dropAfterAccept).toBe(1);
   });
 
+  test("rate5xxAfterAccept queues the messages, then answers 500 or 503 with Plivo's JSON error body", async () => {
+    const s = await sim({ faults: { rate5xxAfterAccept: 1 } });
+    const a = await send(s, { src: '14155550100', dst: '14155550101<14155550102', text: 'x' });
+    expect([500, 503]).toContain(a.status);
+    expect(a.body).toEqual({ api_id: expect.any(String), error: expect.any(String) });
+    expect(s.messages()).toHaveLength(2);
+    expect(s.stats().injected.rate5xxAfterAccept).toBe(1);
+  });
+
+  test('slowList delays List answers only, by at least slowListMs', async () => {
+    const s = await sim({ faults: { slowList: 1, slowListMs: [300, 300] } });
+    const t0 = Date.now();
+    expect((await call(s, 'GET', messagesPath(s))).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290); // a lower bound: load can only make it later
+    expect((await send(s, { src: '14155550100', dst: '14155550101', text: 'x' })).status).toBe(202);
+    expect(s.stats().injected.slowList).toBe(1);
+  });
+
   test('a dropped connection frees its in-flight slot', async () => {
     const s = await sim({ faults: { dropAfterAccept: 1 }, limits: { requestsPer5s: 300, concurrent: 1, listPerMinute: 20 } });
     await expect(send(s, { src: '14155550100', dst: '14155550101', text: 'x' })).rejects.toThrow();

@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
-import { openLedger } from '../src/ledger/open.js';
 import { recordAccepted } from '../src/ledger/sending.js';
 import { applyProviderUpdates } from '../src/ledger/tracking.js';
 import { PlivoClient } from '../src/plivo/client.js';
@@ -14,7 +13,7 @@ import { callbackUrlFor, startReceiver } from '../src/track/receiver.js';
 import { claimedCampaign, recipients } from './helpers/campaigns.js';
 import { freePort } from './helpers/cli.js';
 import { deliveredNumber } from './helpers/csv.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
 
 const fields = {
@@ -43,19 +42,15 @@ describe('parseCallback', () => {
 });
 
 describe.each(LEDGER_KINDS)('callback times from the simulator into the %s ledger', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
   let sim: Simulator;
 
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
   beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
     sim = await startSimulator({ mps: 1000, deliveryDelayMs: [20, 100], seed: 3 });
   });
   afterAll(async () => {
     await sim?.close();
-    await db?.close();
-    await ledger?.dispose();
   });
 
   it('are stored: message_time is the message\'s, provider_updated_at its last change', async () => {

@@ -29,11 +29,29 @@ export interface OpenedCsv {
   records: AsyncIterable<CsvRecord>;
 }
 
+/**
+ * A file the load cannot read past a line (its encoding, an unclosed quote). The load streams, so chunks
+ * before that line may be in the ledger already: `partly` says so, and that the fixed file goes on from there.
+ */
+export class CsvFileError extends UsageError {
+  constructor(private readonly what: string, private readonly fix: string, cause?: unknown) {
+    super(`${what} ${fix}. Nothing was loaded.`, cause === undefined ? undefined : { cause });
+  }
+
+  /** The same error for a load that committed rows before reaching the bad line. */
+  partly(loadedRows: number): UsageError {
+    return new UsageError(`${this.what} ${this.fix}. Rows 1 to ${loadedRows} are in the ledger (sending may have begun); ` +
+      'run again once the file is fixed: the load goes on after them, as long as those rows are unchanged.', { cause: this.cause ?? this });
+  }
+}
+
 export interface CsvOptions {
   encoding?: string | undefined;
   delimiter?: string | undefined;
   /** The column the delimiter should reveal, when it is detected. */
   dstColumn: string;
+  /** Sees every byte of the file as it is read (the load hashes the file as it streams). */
+  onBytes?: ((bytes: Buffer) => void) | undefined;
 }
 
 const DETECTED = [',', ';', '\t'] as const;
@@ -46,7 +64,7 @@ export function delimiterName(delimiter: string): string {
 }
 
 export async function openCsv(file: string, options: CsvOptions): Promise<OpenedCsv> {
-  const text = decodeFile(file, options.encoding)[Symbol.asyncIterator]();
+  const text = decodeFile(file, options.encoding, options.onBytes)[Symbol.asyncIterator]();
   let head = '';
   let done = false;
   while (!done && headerLine(head, false) === undefined && head.length < MAX_HEADER_CHARS) {
@@ -129,11 +147,12 @@ interface Decoder {
 }
 
 /** The file's text, chunk by chunk, decoded as its byte-order mark, the job's `encoding` or UTF-8 say. */
-async function* decodeFile(file: string, encoding: string | undefined): AsyncGenerator<string> {
+async function* decodeFile(file: string, encoding: string | undefined, onBytes?: (bytes: Buffer) => void): AsyncGenerator<string> {
   let decoder: Decoder | undefined;
   let head = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file)) {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     let bytes = chunk as Buffer;
+    onBytes?.(bytes);
     if (decoder === undefined) {
       // A BOM is at most 3 bytes; wait for them unless the file is shorter.
       head = Buffer.concat([head, bytes]);
@@ -224,9 +243,9 @@ class Utf8Decoder implements Decoder {
     if (lineEnd < 0 || lineEnd - lineStart > 120) lineEnd = Math.min(bytes.length, lineStart + 120);
     const asWindows1252 = iconv.decode(bytes.subarray(lineStart, lineEnd), 'windows-1252').replace(/\r$/, '');
     const byte = `0x${bytes[index]!.toString(16).toUpperCase().padStart(2, '0')}`;
-    throw new UsageError(`${this.#file}:${line}: the CSV is not UTF-8 text (byte ${byte}; read as Windows-1252, ` +
-      `line ${line} is "${asWindows1252}"). Excel on Windows saves "CSV" in Windows-1252: add "encoding": "windows-1252" ` +
-      'to the job (or name the encoding the file is in), or save it as "CSV UTF-8". Nothing was loaded.');
+    throw new CsvFileError(`${this.#file}:${line}: the CSV is not UTF-8 text (byte ${byte}; read as Windows-1252, ` +
+      `line ${line} is "${asWindows1252}").`, 'Excel on Windows saves "CSV" in Windows-1252: add "encoding": "windows-1252" ' +
+      'to the job (or name the encoding the file is in), or save it as "CSV UTF-8"');
   }
 }
 

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describePlace, ledgerPlace } from '../ledger/place.js';
 import type { Db } from '../ledger/db.js';
-import { openLedger } from '../ledger/open.js';
+import { connectHolder, openLedger } from '../ledger/open.js';
+import type { SharedLedger } from '../ledger/share.js';
 import { PlivoClient } from '../plivo/client.js';
 import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
@@ -65,6 +66,24 @@ export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boo
   });
   io.stderr.write(`${describePlace(place, io.env, via)}\n`);
   return db;
+}
+
+/**
+ * For `suppress`: the ledger, or, while a run holds the embedded one, that run's process, which serves reads
+ * and the suppression-list change (ledger/share.ts). Names the ledger, and the holder, on stderr.
+ */
+export async function openLedgerOrHolder(args: GlobalArgs, io: Io): Promise<{ db: Db; holder?: { pid: number; ledger: SharedLedger } }> {
+  const place = ledgerPlace(args.home, io.env);
+  const holder = place.databaseUrl ? undefined : await connectHolder(place.home).catch((err: unknown) => {
+    io.stderr.write(`${describePlace(place, io.env)}\n`);
+    throw err;
+  });
+  if (holder) {
+    io.stderr.write(`${describePlace(place, io.env, `through the smsrun process that holds it (pid ${holder.pid})`)}\n`);
+    return { db: holder.ledger, holder };
+  }
+  io.stderr.write(`${describePlace(place, io.env)}\n`);
+  return { db: await openLedger({ databaseUrl: place.databaseUrl, home: place.home }) };
 }
 
 export interface PlivoConnection {

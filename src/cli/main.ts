@@ -91,17 +91,19 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
       .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
       .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
       .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
-      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' }),
-      (a) => set(planCommand(a.job, { json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
+      .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' })
+      .option('sandbox', { type: 'boolean', default: false, describe: "count suppressed rows against the list of --sandbox runs instead of PLIVO_AUTH_ID's" }),
+      (a) => set(planCommand(a.job, { home: a.home, sandbox: a.sandbox, json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })
       .option('interval', { type: 'number', default: 2, describe: 'seconds between refreshes with --watch' })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'the sandbox campaign of that name (without a name: the sandbox campaigns only); without it, a name means the real campaign when both exist' })
       .check((a) => {
         if (!Number.isFinite(a.interval) || a.interval < 0.2) throw new UsageErrorFromYargs('--interval must be a number of seconds, 0.2 or more');
         return true;
       }),
-      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, watch: a.watch, interval: a.interval }, io)))
+      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, sandbox: a.sandbox, watch: a.watch, interval: a.interval }, io)))
     .command('senders', "each sender number's rate (the lowest of the campaigns sending from it), when it may send next, and the campaigns using it",
       (y) => y.option('json', { type: 'boolean', default: false }),
       (a) => set(sendersCommand({ home: a.home, json: a.json }, io)))
@@ -111,9 +113,10 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
       .option('only', { type: 'string', array: true, describe: 'only rows with these statuses, e.g. --only failed,undelivered' })
       .option('columns', { type: 'string', array: true, describe: 'only these columns, in this order, e.g. --columns row,dst,status,name' })
       .option('text', { type: 'boolean', default: false, describe: 'add the text each row was sent (left out otherwise)' })
-      .option('mask', { type: 'boolean', default: false, describe: "mask destination numbers (+141XXXXX528), as Plivo does for log=false" }),
+      .option('mask', { type: 'boolean', default: false, describe: "mask destination numbers (+141XXXXX528), as Plivo does for log=false" })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'the sandbox campaign of that name; without it, the real one when both exist' }),
       (a) => set(exportCommand(a.campaign, {
-        home: a.home, format: a.format, out: a.out, only: a.only, columns: commaList(a.columns), text: a.text, mask: a.mask,
+        home: a.home, sandbox: a.sandbox, format: a.format, out: a.out, only: a.only, columns: commaList(a.columns), text: a.text, mask: a.mask,
       }, io)))
     .command('resolve <campaign>', "settle ambiguous batches by hand, after checking Plivo's console (read --help first)", (y) => resolveFlags(y),
       (a) => set(resolveCommand(a.campaign, {
@@ -149,13 +152,15 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
         defaultCountry: a['default-country'], out: a.out,
       }, io)))
     .command('cancel <campaign>', 'stop a campaign for good: pending recipients become cancelled; a run of it stops within seconds (exit 3)', (y) => y
-      .positional('campaign', { type: 'string', demandOption: true }),
-      (a) => set(cancelCommand(a.campaign, { home: a.home }, io)))
+      .positional('campaign', { type: 'string', demandOption: true })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'cancel the sandbox campaign of that name (a run --sandbox); without it, the real one' }),
+      (a) => set(cancelCommand(a.campaign, { home: a.home, sandbox: a.sandbox }, io)))
     .command('retry <campaign>', 'make a new campaign of the recipients that failed (send it with smsrun resume); nobody reached is texted again', (y) => y
       .positional('campaign', { type: 'string', demandOption: true })
       .option('only', { type: 'string', array: true, describe: 'statuses to retry (default failed,undelivered,expired; also rejected, cancelled)' })
-      .option('name', { type: 'string', describe: 'the new campaign\'s name (default <campaign>-retryN)' }),
-      (a) => set(retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name }, io)))
+      .option('name', { type: 'string', describe: 'the new campaign\'s name (default <campaign>-retryN)' })
+      .option('sandbox', { type: 'boolean', default: false, describe: 'retry the sandbox campaign of that name (the retry is a sandbox campaign too); without it, the real one' }),
+      (a) => set(retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name, sandbox: a.sandbox }, io)))
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()

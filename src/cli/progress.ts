@@ -4,6 +4,7 @@
  */
 import type { RunEvent } from '../run/run.js';
 import { formatDuration } from '../report/summary.js';
+import { roleAnnouncer } from '../run/election.js';
 
 export class Progress {
   #accepted = 0;
@@ -17,6 +18,9 @@ export class Progress {
   readonly #started = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #lastLine = '';
+  /** Another process reconciles (and tracks): this one's ambiguous batches are settled there. */
+  #standby = false;
+  readonly #announceRoles = roleAnnouncer((line) => this.#line(line));
 
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
@@ -32,16 +36,23 @@ export class Progress {
     this.#timer.unref();
   }
 
+  /** Once a streamed load is over: the campaign's recipients to send, all runs together (`toSend` was a guess). */
+  setSendable(sendable: number): void {
+    this.#total = Math.max(0, sendable - this.#sentBefore);
+  }
+
   onEvent(e: RunEvent): void {
     switch (e.kind) {
       case 'accepted': this.#accepted += e.size - e.rejected; this.#rejected += e.rejected; break;
       case 'failed': this.#failed += e.size; break;
       case 'ambiguous': this.#ambiguous += e.size; this.#line(`a request from ${e.sender} may or may not have been accepted (${e.reason}); it will be checked against Plivo's records, never simply resent`); break;
+      case 'reconciling': this.#line(`looking up ${e.batches} ambiguous batch(es) from ${e.sender} (${e.size} recipients) in Plivo's records`); break;
       case 'reconciled': this.#ambiguous -= e.size; if (e.found > 0) this.#accepted += e.found; this.#line(`reconciled batch ${e.batchId}: ${e.found} of ${e.size} found at Plivo${e.verdict === 'accepted' ? '' : `; ${e.size - e.found} will be sent`}`); break;
       case 'retry': this.#line(`retrying a batch of ${e.size} from ${e.sender} in ${formatDuration(e.delayMs / 1000)}: ${e.reason}`); break;
       case 'final': this.#final += e.count; break;
       case 'ledger_lost': this.#line(`lost the ledger connection (${e.error}): nothing is claimed until it is back; reconnecting...`); break;
       case 'ledger_back': this.#line(`ledger connection back after ${formatDuration(e.afterMs / 1000)}; carrying on`); break;
+      case 'roles': this.#standby = e.held.length < e.wanted.length; this.#announceRoles(e); break;
       default: break;
     }
   }
@@ -72,7 +83,8 @@ export class Progress {
       ? ` · campaign: ${this.#sentBefore + done}/${this.#sentBefore + this.#total} sent`
       : '';
     const text = `this run: sent ${done}/${this.#total} · final ${this.#final} · ${rate.toFixed(1)} msg/s${eta}` +
-      (this.#ambiguous > 0 ? ` · ${this.#ambiguous} being reconciled` : '') + campaign;
+      (this.#ambiguous > 0 && !this.#standby ? ` · ${this.#ambiguous} being reconciled` : '') +
+      (this.#standby ? ' · standby (another process reconciles and tracks)' : '') + campaign;
     if (this.out.isTTY) {
       const width = 24;
       const filled = this.#total > 0 ? Math.round((done / this.#total) * width) : width;

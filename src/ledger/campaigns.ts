@@ -23,6 +23,14 @@ export interface CampaignRow {
   /** The Plivo account and endpoint a real campaign runs against; null until its first run (sql/007). */
   auth_id: string | null;
   api_url: string | null;
+  /** True while a streamed load is not over (sql/009); sending may already be under way. */
+  loading: boolean;
+  /** CSV rows committed so far (null: a campaign loaded whole before sql/009). */
+  loaded_rows: number | null;
+  /** While loading: the row count estimated from the file's size. */
+  expected_rows: number | null;
+  /** The largest batch cost the load cuts (sql/009); null for campaigns loaded before. */
+  max_batch_cost: number | null;
 }
 
 /** Whom a run sends as: the sandbox, or a Plivo account at an API endpoint. */

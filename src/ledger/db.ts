@@ -8,16 +8,28 @@
  *   we teach `pg` the same), numeric as strings, timestamptz as Date.
  * - Query parameters are never logged: they may hold message texts and phone numbers.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 
 export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }
 
+/** A transaction's connection: queries, and bulk COPY into a table. */
+export interface Tx extends Queryable {
+  /**
+   * `COPY <target> FROM STDIN` with `data` in COPY's text format (tab-separated, `\N` for null):
+   * pg-copy-streams on Postgres, PGlite's `/dev/blob`. One round trip for any number of rows.
+   */
+  copyFrom(target: string, data: string): Promise<void>;
+}
+
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * A connection of its own, outside the pool, for session state such as an advisory lock that must live
    * exactly as long as this process. `onLost` fires if the connection drops (the session state is gone).
@@ -64,7 +76,10 @@ export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_S
       client.on('error', ignore);
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: (sql, params) => run(client, sql, params) });
+        const result = await fn({
+          query: (sql, params) => run(client, sql, params),
+          copyFrom: (target, data) => pipeline(Readable.from([data]), client.query(copyFromStdin(`COPY ${target} FROM STDIN`))),
+        });
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -104,7 +119,10 @@ export function wrapPglite(pglite: PGlite): Db {
   return {
     kind: 'pglite',
     query: (sql, params) => run(pglite, sql, params),
-    transaction: (fn) => pglite.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) })),
+    transaction: (fn) => pglite.transaction((tx) => fn({
+      query: (sql, params) => run(tx, sql, params),
+      copyFrom: async (target, data) => { await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) }); },
+    })),
     // PGlite is one session in this process; it cannot be lost without the process.
     openSession: async () => ({ query: (sql, params) => run(pglite, sql, params), close: async () => undefined }),
     close: () => pglite.close(),

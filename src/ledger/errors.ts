@@ -31,11 +31,12 @@ export class CampaignAccountError extends UsageError {
 
 /** A campaign resumed by name in the other world: a sandbox campaign without --sandbox, or a real one with it. */
 export class CampaignWorldError extends UsageError {
-  constructor(name: string, sandbox: boolean) {
+  /** `verb`: what the command does with the campaign ('resume', 'cancel', 'export', …). */
+  constructor(name: string, sandbox: boolean, verb = 'resume') {
     super(sandbox
-      ? `campaign '${name}' is a sandbox campaign (run with --sandbox): resume it with --sandbox. A real campaign of that name ` +
+      ? `campaign '${name}' is a sandbox campaign (run with --sandbox): ${verb} it with --sandbox. A real campaign of that name ` +
         "is started by 'smsrun run <job file>' without --sandbox."
-      : `campaign '${name}' is a real campaign, not a sandbox one: resume it without --sandbox. A sandbox trial of its job ` +
+      : `campaign '${name}' is a real campaign, not a sandbox one: ${verb} it without --sandbox. A sandbox trial of its job ` +
         "is 'smsrun run <job file> --sandbox'.");
   }
 }
@@ -79,5 +80,29 @@ function notResolvableBecause(campaign: string, status: string): string {
       return `failed: Plivo refused the request for good (the reason is in 'smsrun export ${campaign}'). There is nothing to resolve.`;
     default:
       return `is '${status}': only ambiguous batches can be resolved. 'smsrun status ${campaign}' lists them.`;
+  }
+}
+
+/**
+ * The smsrun process holding the embedded ledger is older than the suppression op of ledger/share.ts: it serves
+ * reads to other processes, but cannot change the suppression list for them.
+ */
+export class HolderCannotWriteError extends RunFailedError {
+  constructor(home: string, pid: number) {
+    super(`the embedded ledger in ${home} is held by an older smsrun process (pid ${pid}) that cannot change the suppression ` +
+      'list for another process. Stop that run (Ctrl-C; the same command resumes it) and run this command again, or use ' +
+      'a Postgres ledger (DATABASE_URL), which several processes share.');
+  }
+}
+
+/**
+ * A chunk of a load that would leave recipients and batches disagreeing (a bug, not a user error): the
+ * chunk's transaction is rolled back, so the ledger holds the chunks before it and nothing of this one.
+ */
+export class LoadIntegrityError extends RunFailedError {
+  constructor(campaign: string, batched: number, held: number) {
+    super(`ledger integrity: loading campaign '${campaign}' gave ${batched} recipients a batch, but the new batches hold ` +
+      `${held}; nothing of this chunk was written. Please report this with the job and CSV; running again goes on from ` +
+      'the last chunk written.');
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Loading a campaign: all of it runs inside one transaction opened by the caller, so a crash mid-load
- * leaves nothing behind and the next run loads from scratch. Deduplication, sender assignment and
- * batching are set-based statements over the loaded rows, so memory stays flat however large the CSV.
+ * Rows of a campaign, and the whole-list load: a campaign written in one transaction, then its duplicates
+ * marked, senders dealt and batches cut (`finalizeLoad`). `smsrun retry` copies rows this way, and the
+ * tests' fixtures build campaigns with it. A job's CSV is loaded in streamed chunks instead
+ * (ledger/load-chunks.ts), by the same rules.
  */
 import type { Queryable } from './db.js';
 

@@ -9,7 +9,7 @@ import { openPostgres, wrapPglite, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { acquireDirLock, readOwner } from './lock.js';
 import { LedgerLockedError } from './errors.js';
-import { connectReader, serveReaders } from './share.js';
+import { connectReader, serveReaders, type SharedLedger } from './share.js';
 import { initPgliteDir } from './pglite-init.js';
 import { RunFailedError } from '../errors.js';
 import { redactUrl } from './place.js';
@@ -24,6 +24,11 @@ export interface LedgerOptions {
   read?: { onShared(pid: number): void } | undefined;
   /** Postgres only: the connection pool's size. @default DEFAULT_POOL_SIZE (ledger/db.ts) */
   poolSize?: number | undefined;
+  /**
+   * False: open the ledger as it is, without applying migrations (`plan` only reads what is there, and must
+   * not upgrade a ledger behind a run of an older smsrun). Default true.
+   */
+  migrate?: boolean | undefined;
 }
 
 export async function openLedger(opts: LedgerOptions): Promise<Db> {
@@ -32,6 +37,7 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
     if (shared) return shared;
   }
   const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.poolSize) : await openEmbedded(opts.home);
+  if (opts.migrate === false) return db;
   try {
     await migrate(db);
   } catch (err) {
@@ -43,12 +49,20 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
 
 /** The ledger through the process that holds it, or undefined when nobody holds it. */
 async function readThroughHolder(home: string, onShared: (pid: number) => void): Promise<Db | undefined> {
+  const holder = await connectHolder(home);
+  if (holder) onShared(holder.pid);
+  return holder?.ledger;
+}
+
+/**
+ * The process holding the embedded ledger in `home`, connected (ledger/share.ts), or undefined when nobody
+ * holds it. Rejects LedgerLockedError when it is held by a process that serves nobody.
+ */
+export async function connectHolder(home: string): Promise<{ pid: number; ledger: SharedLedger } | undefined> {
   const owner = await readOwner(lockFile(home));
   if (!owner.alive) return undefined;
   try {
-    const db = await connectReader(home);
-    onShared(owner.pid);
-    return db;
+    return { pid: owner.pid, ledger: await connectReader(home, owner.pid) };
   } catch {
     throw new LedgerLockedError(home, owner.pid); // an older smsrun, or one still starting: it serves no readers
   }

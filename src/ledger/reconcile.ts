@@ -18,6 +18,8 @@ export interface AmbiguousBatch {
   endedAt: Date;
   /** The request timeout the attempt ran under (sql/008), or the fallback for older attempts. */
   requestTimeoutMs: number;
+  /** Plivo's API answered it (its api_id is stored): its window ends at `endedAt` (src/send/window.ts). */
+  answered: boolean;
   /** When a first listing that missed some of its messages began; null if none has yet. */
   absentSeenAt: Date | null;
   dsts: string[];
@@ -27,22 +29,31 @@ export interface AmbiguousBatch {
 const OLD_ATTEMPT_TIMEOUT_MS = 30_000;
 
 /**
+ * T' of src/send/window.ts for attempt alias `a`, in ms: how long after it was found ambiguous Plivo may still
+ * have queued its messages. 0 when Plivo's API answered it (api_id stored), else its request timeout. `$n` is
+ * the current request timeout (for attempts written before sql/008).
+ */
+function tailMs(a: string, currentTimeoutParam: string): string {
+  return `(CASE WHEN ${a}.api_id IS NOT NULL THEN 0 ELSE coalesce(${a}.request_timeout_ms, greatest(${currentTimeoutParam}::int, ${OLD_ATTEMPT_TIMEOUT_MS})) END)`;
+}
+
+/**
  * Ambiguous batches due for a listing at ledger time `now`: their window, widened by `skewMs`, has
- * closed (src/send/window.ts: E + T + 2K ≤ now), and a first miss, if any, is at least `confirmMs` old.
+ * closed (src/send/window.ts: E + T' + 2K ≤ now), and a first miss, if any, is at least `confirmMs` old.
  */
 export async function dueAmbiguousBatches(
   db: Db, campaignId: number, o: { now: Date; skewMs: number; requestTimeoutMs: number; confirmMs: number },
 ): Promise<AmbiguousBatch[]> {
   return db.query<AmbiguousBatch>(
     `SELECT b.id AS "batchId", a.id AS "attemptId", b.sender, b.text, b.units, a.started_at AS "startedAt",
-            coalesce(a.finished_at, a.started_at) AS "endedAt", a.timeout AS "requestTimeoutMs", a.absent_seen_at AS "absentSeenAt",
+            coalesce(a.finished_at, a.started_at) AS "endedAt", a.timeout AS "requestTimeoutMs", a.answered, a.absent_seen_at AS "absentSeenAt",
             array(SELECT dst FROM recipients r WHERE r.batch_id = b.id AND r.status = 'sending' ORDER BY row_no) AS dsts
      FROM batches b
-     JOIN LATERAL (SELECT id, started_at, finished_at, absent_seen_at,
-                          coalesce(request_timeout_ms, greatest($4::int, ${OLD_ATTEMPT_TIMEOUT_MS})) AS timeout
-                   FROM attempts WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
+     JOIN LATERAL (SELECT id, started_at, finished_at, absent_seen_at, api_id IS NOT NULL AS answered,
+                          coalesce(request_timeout_ms, greatest($4::int, ${OLD_ATTEMPT_TIMEOUT_MS})) AS timeout, ${tailMs('x', '$4')} AS tail
+                   FROM attempts x WHERE batch_id = b.id ORDER BY attempt_no DESC LIMIT 1) a ON true
      WHERE b.campaign_id = $1 AND b.status = 'ambiguous'
-       AND coalesce(a.finished_at, a.started_at) + make_interval(secs => (a.timeout + 2 * $3::float8) / 1000) <= $2::timestamptz
+       AND coalesce(a.finished_at, a.started_at) + make_interval(secs => (a.tail + 2 * $3::float8) / 1000) <= $2::timestamptz
        AND (a.absent_seen_at IS NULL OR a.absent_seen_at <= $2::timestamptz - make_interval(secs => $5::float8 / 1000))
      ORDER BY b.id`,
     [campaignId, o.now, o.skewMs, o.requestTimeoutMs, o.confirmMs],
@@ -101,7 +112,7 @@ export async function rivalBatches(
      WHERE b.sender = $2 AND b.id <> $1 AND b.status IN ('in_flight', 'ambiguous')
        AND f.t >= a.started_at - make_interval(secs => ($5::float8 + 1000) / 1000)
        AND (b.status = 'in_flight' OR f.t <= coalesce(a.finished_at, a.started_at)
-            + make_interval(secs => (coalesce(a.request_timeout_ms, greatest($6::int, ${OLD_ATTEMPT_TIMEOUT_MS})) + $5::float8) / 1000))`,
+            + make_interval(secs => (${tailMs('a', '$6')} + $5::float8) / 1000))`,
     [batch.batchId, batch.sender, candidates.map((c) => c.dst), candidates.map((c) => c.time), o.skewMs, o.requestTimeoutMs],
   );
   const out = new Map<string, number[]>();

@@ -88,6 +88,8 @@ export interface ReportRow {
   fields: string[] | null;
   /** The rendered text, when asked for. */
   text: string | null;
+  /** The zone(s) the send window was read in for this recipient (sql/013); null without a window. */
+  time_zone: string | null;
   /** The recipient's batch, for the reason of a row not sent yet. */
   batch_id: number | null;
   batch_status: string | null;
@@ -124,14 +126,14 @@ export interface ReportChunk {
 export async function reportChunk(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportChunk> {
   const rows = await db.query<ReportRow>(
     `WITH page AS MATERIALIZED (
-       SELECT row_no, line_no, dst, raw_dst, sender, status, reason, batch_id, message_uuid, units, fields, CASE WHEN $4 THEN text END AS text
+       SELECT row_no, line_no, dst, raw_dst, sender, status, reason, batch_id, message_uuid, units, fields, CASE WHEN $4 THEN text END AS text, time_zone
        FROM recipients WHERE campaign_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3),
      ids AS MATERIALIZED (SELECT coalesce(array_agg(DISTINCT batch_id), '{}') AS batch_ids FROM page WHERE batch_id IS NOT NULL)
      SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src,
             ${REPORT_STATUS} AS status, r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units,
             m.total_amount::text AS total_amount,
             ${iso(`coalesce(m.submitted_at, CASE WHEN r.status NOT IN ('pending', 'sending') THEN b.accepted_at END)`)} AS submitted_at,
-            ${iso('m.final_at')} AS final_at, coalesce(r.reason, m.final_reason) AS reason, r.fields, r.text,
+            ${iso('m.final_at')} AS final_at, coalesce(r.reason, m.final_reason) AS reason, r.fields, r.text, r.time_zone,
             b.id AS batch_id, b.status AS batch_status, b.attempts AS batch_attempts, b.last_error AS batch_error
      FROM page r
      LEFT JOIN (SELECT m.* FROM messages m, ids WHERE m.batch_id = ANY(ids.batch_ids)) m ON m.message_uuid = r.message_uuid
@@ -377,7 +379,7 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
   return db.query<ReportRow>(
     `SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src, r.status,
             r.message_uuid, NULL AS error_code, r.units, NULL AS total_amount, b.accepted_at AS submitted_at, NULL AS final_at,
-            r.reason, NULL AS fields, NULL AS text,
+            r.reason, NULL AS fields, NULL AS text, r.time_zone,
             b.id AS batch_id, b.status AS batch_status, b.attempts AS batch_attempts, b.last_error AS batch_error
      FROM recipients r LEFT JOIN batches b ON b.id = r.batch_id
      WHERE r.campaign_id = $1 AND r.status = $2 AND ${NEEDS_ATTENTION}

@@ -54,9 +54,10 @@ export async function createRetryCampaign(
          WHERE r.campaign_id = $2 AND r.status = ANY($4::text[]) AND r.dst IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM recipients d WHERE d.campaign_id IN (SELECT id FROM family) AND d.campaign_id <> $1
                            AND d.dst = r.dst AND d.status = ANY($5::text[]))),
+       -- time_zone too: the batches take their zone from it, and a batch without one has no send window.
        copied AS (
-         INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields)
-         SELECT $1, row_no, line_no, raw_dst, dst, text, units, 'pending', NULL, fields FROM chosen
+         INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields, time_zone)
+         SELECT $1, row_no, line_no, raw_dst, dst, text, units, 'pending', NULL, fields, time_zone FROM chosen
          RETURNING 1)
        SELECT status, count(*)::int AS n FROM chosen GROUP BY status`,
       [campaignId, original.id, root!.id, o.statuses, REACHED_OR_ON_ITS_WAY],

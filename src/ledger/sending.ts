@@ -309,11 +309,18 @@ export async function recordPermanent(db: Queryable, batch: ClaimedBatch, error:
   );
 }
 
-/** The request may have been accepted: only reconciliation may decide what happens next. */
-export async function recordAmbiguous(db: Queryable, batch: ClaimedBatch, error: string, httpStatus?: number): Promise<void> {
+/**
+ * The request may have been accepted: only reconciliation may decide what happens next. `apiId` when Plivo's
+ * API itself answered (its api_id in the body): stored, it ends the attempt's reconciliation window at the answer.
+ */
+export async function recordAmbiguous(db: Queryable, batch: ClaimedBatch, error: string, httpStatus?: number, apiId?: string): Promise<void> {
   await db.query(
-    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`, 7)}, ${FINISH} SELECT 1`,
-    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId, ...heldParams(batch)],
+    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`, 8)},
+     finished AS (
+       UPDATE attempts SET status = $3, finished_at = now(), http_status = $4, error = $5, api_id = $7
+       WHERE id = $6 AND EXISTS (SELECT 1 FROM settled) RETURNING id)
+     SELECT 1`,
+    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId, apiId ?? null, ...heldParams(batch)],
   );
 }
 

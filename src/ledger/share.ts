@@ -11,6 +11,9 @@
  *
  * Protocol: one JSON object per line. Request {id, sql, params}; answer {id, rows} or {id, error, code}.
  * Dates travel as {"$date": iso} and are revived as Date, so rows look the same as from PGlite itself.
+ *
+ * One write is served besides: a request with `op` is a named operation, never SQL (ledger/share-ops.ts). The
+ * only one is 'suppressions', so that `smsrun suppress add|remove|import` works while a run holds the ledger.
  */
 import { createHash } from 'node:crypto';
 import { chmod, unlink } from 'node:fs/promises';
@@ -18,7 +21,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import type { Db } from './db.js';
+import { wrapPglite, type Db } from './db.js';
+import { HolderCannotWriteError } from './errors.js';
+import {
+  applySuppressionChange, parseSuppressionChange, SUPPRESSIONS_OP, type SuppressionChange, type SuppressionChangeResult,
+} from './share-ops.js';
 
 /** Where the holder of the embedded ledger in `home` listens for readers. */
 export function readerSocketPath(home: string, platform = process.platform): string {
@@ -60,28 +67,51 @@ export async function serveReaders(pglite: PGlite, home: string): Promise<Reader
 
 async function answer(pglite: PGlite, line: string): Promise<string> {
   let id: unknown = null;
+  let op: unknown;
   try {
-    const request = JSON.parse(line) as { id: unknown; sql: string; params?: unknown[] };
+    const request = JSON.parse(line) as { id: unknown; op?: unknown; sql: string; params?: unknown[] };
     id = request.id;
+    if (request.op !== undefined) {
+      op = request.op;
+      if (op !== SUPPRESSIONS_OP) return encode({ id, op, error: `unknown operation '${String(op)}'`, code: null });
+      const result = await applySuppressionChange(wrapPglite(pglite), parseSuppressionChange(request));
+      return encode({ id, op, ...result });
+    }
     const rows = await pglite.transaction(async (tx) => {
       await tx.query('SET TRANSACTION READ ONLY');
       return (await tx.query(request.sql, request.params)).rows;
     });
     return encode({ id, rows });
   } catch (err) {
-    return encode({ id, error: (err as Error).message, code: (err as { code?: string }).code ?? null });
+    return encode({ id, ...(op !== undefined ? { op } : {}), error: (err as Error).message, code: (err as { code?: string }).code ?? null });
   }
 }
 
-/** A reader's Db on the ledger another process holds; rejects if nobody serves it. */
-export async function connectReader(home: string): Promise<Db> {
+/** The ledger through the process that holds it: reads, and the one write it serves. */
+export interface SharedLedger extends Db {
+  /** Changes an account's suppression list in the holder, in one transaction; rejects HolderCannotWriteError if it is too old to. */
+  changeSuppressions(change: SuppressionChange): Promise<SuppressionChangeResult>;
+}
+
+interface Reply {
+  id: number;
+  op?: string;
+  rows?: unknown[];
+  added?: number;
+  removed?: number;
+  error?: string;
+  code?: string | null;
+}
+
+/** A reader's Db on the ledger another process (`pid`) holds; rejects if nobody serves it. */
+export async function connectReader(home: string, pid: number): Promise<SharedLedger> {
   const socket = net.connect(readerSocketPath(home));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
   let next = 0;
-  const waiting = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
+  const waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>();
   const failAll = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
@@ -89,23 +119,35 @@ export async function connectReader(home: string): Promise<Db> {
   socket.on('error', (err) => failAll(err));
   socket.on('close', () => failAll(Object.assign(new Error('the smsrun process holding the ledger stopped'), { code: 'ECONNRESET' })));
   eachLine(socket, (line) => {
-    const reply = JSON.parse(line, revive) as { id: number; rows?: unknown[]; error?: string; code?: string | null };
+    const reply = JSON.parse(line, revive) as Reply;
     const w = waiting.get(reply.id);
     if (!w) return;
     waiting.delete(reply.id);
-    if (reply.error !== undefined) w.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
-    else w.resolve(reply.rows ?? []);
+    w.resolve(reply);
   });
-  const query = <Row>(sql: string, params?: readonly unknown[]) => new Promise<Row[]>((resolve, reject) => {
+  const ask = (request: Record<string, unknown>) => new Promise<Reply>((resolve, reject) => {
     const id = next++;
-    waiting.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-    socket.write(encode({ id, sql, params: params ?? [] }));
+    waiting.set(id, { resolve, reject });
+    socket.write(encode({ id, ...request }));
   });
+  const failure = (reply: Reply) => Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {});
+  const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
+    const reply = await ask({ sql, params: params ?? [] });
+    if (reply.error !== undefined) throw failure(reply);
+    return (reply.rows ?? []) as Row[];
+  };
   return {
     kind: 'pglite',
     query,
+    async changeSuppressions(change) {
+      const reply = await ask({ op: SUPPRESSIONS_OP, ...change });
+      // An older holder answers as to a read (an empty query: no rows, nothing written); it never echoes `op`.
+      if (reply.op !== SUPPRESSIONS_OP) throw new HolderCannotWriteError(home, pid);
+      if (reply.error !== undefined) throw failure(reply);
+      return { added: reply.added ?? 0, removed: reply.removed ?? 0 };
+    },
     // Reads only: each query is a consistent snapshot of its own, which is all status and export need.
-    transaction: (fn) => fn({ query }),
+    transaction: (fn) => fn({ query, copyFrom: () => Promise.reject(new Error('a reader of a ledger held by another process cannot write')) }),
     openSession: () => Promise.reject(new Error('a reader of a ledger held by another process has no session of its own')),
     close: async () => { socket.end(); socket.destroy(); },
   };
@@ -126,13 +168,15 @@ function revive(_key: string, v: unknown): unknown {
 function eachLine(socket: net.Socket, onLine: (line: string) => void): void {
   let buffered = '';
   socket.setEncoding('utf8');
+  // Split each chunk, not the whole buffer: a long line (a suppression list import) arrives in many chunks.
   socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let at: number;
-    while ((at = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, at);
-      buffered = buffered.slice(at + 1);
-      if (line !== '') onLine(line);
+    const parts = chunk.split('\n');
+    if (parts.length === 1) {
+      buffered += chunk;
+      return;
     }
+    const lines = [buffered + parts[0]!, ...parts.slice(1, -1)];
+    buffered = parts.at(-1)!;
+    for (const line of lines) if (line !== '') onLine(line);
   });
 }

@@ -1,9 +1,10 @@
 /**
  * The suppression list (sql/012): numbers an account must not text, with why, where from and when.
  *
- * Suppression is checked twice for a campaign:
- *   - scrubSuppressed: at the start of every run, right after the load, one set-based UPDATE turns the
- *     `pending` recipients whose number is listed into `suppressed` (it reads whatever rows the load wrote);
+ * Suppression is checked three times for a campaign:
+ *   - SUPPRESS_STAGED: as each chunk of the CSV is loaded (ledger/load-chunks.ts), before it is batched;
+ *   - scrubSuppressed: at the start of every run, once the load's first chunk is in, one set-based UPDATE turns
+ *     the `pending` recipients whose number is listed into `suppressed` (rows an earlier run loaded);
  *   - CLAIM_NOT_SUPPRESSED / suppressAtClaim: when a batch is claimed, so a number listed mid-campaign (an
  *     inbound STOP, `smsrun suppress add` from another shell, error 200 on another campaign) is never sent.
  */
@@ -66,6 +67,21 @@ export async function suppressedAmong(db: Queryable, account: string, numbers: r
   );
 }
 
+/**
+ * Whether this ledger has suppression lists (sql/012) at all: `plan` reads a ledger as it is, without
+ * migrating it, and an older one has no list to consult.
+ */
+export async function hasSuppressionLists(db: Queryable): Promise<boolean> {
+  const [row] = await db.query<{ present: boolean }>(`SELECT to_regclass('suppressions') IS NOT NULL AS present`);
+  return row?.present === true;
+}
+
+/** How many numbers an account's list holds. */
+export async function countSuppressions(db: Queryable, account: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM suppressions WHERE account = $1', [account]);
+  return row!.n;
+}
+
 /** Suppressed recipients of a campaign (count, and the first rows), for `plan` and summaries. */
 export async function suppressedRecipients(db: Queryable, campaignId: number, limit: number): Promise<{ count: number; rows: { row_no: number; line_no: number; dst: string; reason: string }[] }> {
   const [n] = await db.query<{ count: number }>(
@@ -99,6 +115,16 @@ export async function scrubSuppressed(db: Queryable, campaignId: number, account
   );
   return rows.length;
 }
+
+/**
+ * The load's scrub of a chunk before it is written (ledger/load-chunks.ts): its valid rows in `load_stage`
+ * (aliased `st`) whose number the account ($1) has listed become `suppressed`, so they are written once,
+ * never batched. Runs after the duplicates are marked, as the whole-list scrub does.
+ */
+export const SUPPRESS_STAGED = `
+  UPDATE load_stage st SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
+  FROM suppressions s WHERE s.account = $1 AND s.number = st.dst AND st.status = 'pending'
+  RETURNING 1`;
 
 /**
  * The claim's guard on the campaign (`b` is the batch being claimed): a cancelled campaign's batches are

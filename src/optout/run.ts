@@ -1,6 +1,7 @@
 /**
  * What a run does about opt-outs and cancellation (called by run/run.ts):
- *   - before sending: the job's `suppress` files join the account's list, then the scrub;
+ *   - before the load: the job's `suppress` files join the account's list (the load scrubs each chunk with it,
+ *     and the run scrubs what an earlier run loaded);
  *   - while running: a watch that stops the run within a second or two of `smsrun cancel`.
  */
 import { access, rm } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import type { Job } from '../campaign/job.js';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Db } from '../ledger/db.js';
 import { cancelCampaign, cancelledAt } from '../ledger/cancel.js';
-import { addSuppressions, scrubSuppressed } from '../ledger/suppressions.js';
+import { addSuppressions } from '../ledger/suppressions.js';
 import type { LedgerRetry } from '../send/ledger-retry.js';
 import type { Stopper } from '../send/stopper.js';
 import { readSuppressionFile } from './files.js';
@@ -34,11 +35,10 @@ export async function readJobSuppressions(job: Job) {
   return lists.flat();
 }
 
-export async function prepareOptOuts(db: Db, ledger: LedgerRetry, job: Job, campaignId: number, account: string): Promise<OptOutPrep> {
+/** Adds the job's suppression files to the account's list (before the load, which scrubs each chunk with it). */
+export async function importJobSuppressions(db: Db, ledger: LedgerRetry, job: Job, account: string): Promise<number> {
   const fromJob = await readJobSuppressions(job);
-  const imported = await ledger.run(() => addSuppressions(db, account, fromJob));
-  const scrubbed = await ledger.run(() => scrubSuppressed(db, campaignId, account));
-  return { imported, scrubbed };
+  return ledger.run(() => addSuppressions(db, account, fromJob));
 }
 
 /** How often a run looks for a cancel. */
@@ -87,7 +87,11 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Where `smsrun cancel` asks the run holding an embedded ledger to cancel a campaign. */
-export function cancelRequestFile(home: string, campaign: string): string {
-  return path.join(home, 'cancel-requests', campaign);
+/**
+ * Where `smsrun cancel` asks the run holding an embedded ledger to cancel a campaign. A sandbox campaign's
+ * request has `@sandbox` after the name ('@' is never in a campaign name), so that a run of the real
+ * campaign of the same name never takes it for its own.
+ */
+export function cancelRequestFile(home: string, campaign: string, sandbox = false): string {
+  return path.join(home, 'cancel-requests', sandbox ? `${campaign}@sandbox` : campaign);
 }

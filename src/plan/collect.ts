@@ -8,6 +8,7 @@
 import type { Job } from '../campaign/job.js';
 import { readRecipientChunks } from '../campaign/load.js';
 import type { RecipientRow } from '../ledger/load.js';
+import type { PlanSuppression, SuppressionSummary } from '../optout/plan.js';
 import { sendWindowOf } from '../window/recipient-zone.js';
 import { describeWindow, nextInterval } from '../window/window.js';
 import { earliestFinish } from './finish.js';
@@ -30,6 +31,8 @@ export interface PlanOptions {
   startAt?: Date | undefined;
   now?: number;
   onRefused?: (r: RefusedRow) => Promise<void> | void;
+  /** The suppression lists to count rows against (optout/plan.ts); none without it. */
+  suppression?: PlanSuppression | undefined;
 }
 
 export interface Plan {
@@ -50,6 +53,8 @@ export interface Plan {
   landlines: number;
   /** The first invalid rows, as `row N: reason` (kept for scripts written against earlier versions). */
   problems: string[];
+  /** Which suppression lists the `suppressed` count comes from; null when none was looked at. */
+  suppression: SuppressionSummary | null;
   reasons: Record<RefusalReason, { count: number; first: RefusedRow[] }>;
   ucs2: { recipients: number; characters: { char: string; code: string; recipients: number }[] };
   gsmReplace: { enabled: boolean; recipientsChanged: number; unitsBefore: number; unitsAfter: number };
@@ -110,6 +115,7 @@ export async function collectPlan(job: Job, o: PlanOptions = {}): Promise<Plan> 
   };
 
   for await (const chunk of readRecipientChunks(job)) {
+    const listed = await o.suppression?.listed(chunk.flatMap((r) => (r.status === 'pending' && r.dst ? [r.dst] : [])));
     for (const r of chunk) {
       rows++;
       const refusal = refusalOf(r);
@@ -129,6 +135,12 @@ export async function collectPlan(job: Job, o: PlanOptions = {}): Promise<Plan> 
       }
       if (duplicate) {
         await refuse(r, 'duplicate', `line ${r.lineNo}: the same number as an earlier row: sent once`);
+        continue;
+      }
+      // As in a run: the first row of a listed number is suppressed, a later one is a duplicate (above).
+      const suppressed = listed?.get(r.dst!);
+      if (suppressed !== undefined) {
+        await refuse(r, 'suppressed', suppressed);
         continue;
       }
       valid++;
@@ -172,7 +184,7 @@ export async function collectPlan(job: Job, o: PlanOptions = {}): Promise<Plan> 
     campaign: job.name, rows, valid, invalid: reasons.invalid.count, duplicate: reasons.duplicate.count,
     skipped: reasons.landline.count + reasons.outside_window.count, units, senders, batches, batchesUpperBound: overflowGroups > 0,
     estimatedSeconds: Math.ceil(seconds), countries: countries.sorted(), types: types.sorted(), landlines: types.counts.get('fixed_line') ?? 0,
-    problems, reasons,
+    problems, suppression: o.suppression?.summary ?? null, reasons,
     ucs2: {
       recipients: ucs2,
       characters: Object.entries(chars.sorted()).map(([char, n]) => ({ char, code: codePoint(char), recipients: n })),

@@ -16,11 +16,21 @@ function when(iso: string): string {
   return iso.replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
 }
 
+/** Which lists the suppressed count comes from, and the ledger's when it was not read. */
+function suppressionSources(s: NonNullable<Plan['suppression']>): string {
+  const files = s.jobFiles.files > 0 ? `${s.jobFiles.numbers} number(s) in the job's ${s.jobFiles.files} suppress file(s)` : "no suppress file in the job";
+  const ledger = s.ledger.consulted
+    ? `${s.ledger.numbers} number(s) on the list of ${s.ledger.account} in ${s.ledger.ledger}`
+    : `the ledger's list was not consulted: ${s.ledger.why}`;
+  return `${files}; ${ledger}`;
+}
+
 export function formatPlan(plan: Plan, job: Job, o: { details: boolean }): string {
   const out: string[] = [`plan for campaign '${plan.campaign}' (nothing sent, nothing written):`];
   const refusedCounts = (['suppressed', 'outside_window'] as const).filter((k) => plan.reasons[k].count > 0).map((k) => `, ${plan.reasons[k].count} ${k.replace('_', ' ')}`).join('');
   out.push(`  rows ${plan.rows}: ${plan.valid} to send, ${plan.invalid} invalid, ${plan.duplicate} duplicate` +
     (plan.reasons.landline.count > 0 ? `, ${plan.reasons.landline.count} skipped (landlines)` : '') + refusedCounts);
+  if (plan.suppression) out.push(`  suppression: ${suppressionSources(plan.suppression)}`);
   if (plan.rows > plan.invalid) {
     out.push(`  by country: ${counts(plan.countries)}`, `  by number type: ${counts(plan.types)}`);
   }

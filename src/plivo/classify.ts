@@ -50,6 +50,7 @@ export function classifyResponse(answer: HttpAnswer, now: number = Date.now()): 
       reason:
         `HTTP ${status} with a body that is not Plivo's 202 answer (${excerpt(answer.body)}): ` +
         'the message(s) may have been queued',
+      ...answeredBy(json),
     };
   }
   if (status === 401) {
@@ -74,7 +75,13 @@ export function classifyResponse(answer: HttpAnswer, now: number = Date.now()): 
     : status >= 300 && status < 400
       ? 'an unexpected redirect (check the base URL); the message(s) may have been queued'
       : 'not one of the refusals Plivo documents (400, 401, 404, 429), so the message(s) may have been queued';
-  return { kind: 'ambiguous', status, reason: `${said}: ${why}` };
+  return { kind: 'ambiguous', status, reason: `${said}: ${why}`, ...answeredBy(json) };
+}
+
+/** Plivo's api_id, when the body has one: its API answered, so it was done with the request by then. */
+function answeredBy(json: unknown): { apiId?: string } {
+  const apiId = isObject(json) ? json['api_id'] : undefined;
+  return typeof apiId === 'string' && apiId !== '' ? { apiId } : {};
 }
 
 /**

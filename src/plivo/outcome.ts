@@ -14,5 +14,10 @@ export type SendOutcome =
   | { kind: 'permanent'; status: number; reason: string }
   /** 401: the credentials are wrong; the whole run must stop. */
   | { kind: 'auth'; status: 401; reason: string }
-  /** May have been accepted: timeout, connection lost after connecting, a 5xx or 2xx body that is not Plivo's. */
-  | { kind: 'ambiguous'; status?: number; reason: string };
+  /**
+   * May have been accepted: timeout, connection lost after connecting, a 5xx or 2xx body that is not Plivo's.
+   * `apiId` when the answer's JSON carries Plivo's api_id: Plivo's API itself answered (not a proxy, not a cut
+   * connection), so whatever it did with the request was done when the answer arrived; its reconciliation
+   * window ends there instead of a request timeout later (src/send/window.ts).
+   */
+  | { kind: 'ambiguous'; status?: number; reason: string; apiId?: string };

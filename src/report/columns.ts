@@ -4,7 +4,9 @@
  *
  * A user column keeps its name, so that a report loaded back as a campaign's CSV finds the same
  * `dst_column` and template columns. Where a user column has the name of one of smsrun's, smsrun's is
- * renamed `smsrun_<name>`.
+ * renamed `smsrun_<name>`. A campaign with a send window also has `time_zone` after `reason`: the zone its
+ * window was read in for the row (several, separated by spaces, when the number could be in any of them and
+ * the window's strictest reading applied). Campaigns without one keep the columns they always had.
  */
 import { UsageError } from '../errors.js';
 import { suggest } from '../campaign/suggest.js';
@@ -17,6 +19,8 @@ export const REPORT_COLUMNS = [
   'submitted_at', 'final_at', 'reason',
 ] as const;
 export const TEXT_COLUMN = 'text';
+/** smsrun's column after `reason` for a campaign with a send window. */
+export const TIME_ZONE_COLUMN = 'time_zone' as const;
 
 export type Cell = string | number | null;
 
@@ -32,6 +36,8 @@ export interface ColumnOptions {
   dstColumn: string;
   /** Add the rendered text. */
   text: boolean;
+  /** Add `time_zone` (the campaign has a send window). */
+  timeZone?: boolean | undefined;
   mask: boolean;
   /** `--columns`: these, in this order, instead of all of them. */
   only?: readonly string[] | undefined;
@@ -42,7 +48,7 @@ export function reportColumns(o: ColumnOptions): Column[] {
   const taken = new Set(user);
   const ours = (name: string) => (taken.has(name) ? `smsrun_${name}` : name);
   const number = (v: string | null) => (v !== null && o.mask ? maskNumber(v) : v);
-  const own: Record<(typeof REPORT_COLUMNS)[number] | typeof TEXT_COLUMN, (r: ReportRow) => Cell> = {
+  const own: Record<(typeof REPORT_COLUMNS)[number] | typeof TEXT_COLUMN | typeof TIME_ZONE_COLUMN, (r: ReportRow) => Cell> = {
     row: (r) => r.row,
     line: (r) => r.line,
     dst: (r) => number(r.dst),
@@ -60,16 +66,18 @@ export function reportColumns(o: ColumnOptions): Column[] {
       return reason !== null && o.mask ? maskReason(reason, r.raw_dst) : reason;
     },
     text: (r) => r.text,
+    time_zone: (r) => r.time_zone,
   };
+  const smsruns: (keyof typeof own)[] = [...REPORT_COLUMNS, ...(o.timeZone ? [TIME_ZONE_COLUMN] : [])];
   const all: Column[] = [
-    ...REPORT_COLUMNS.map((c) => ({ name: ours(c), value: own[c] })),
+    ...smsruns.map((c) => ({ name: ours(c), value: own[c] })),
     ...user.map((name, i): Column => ({
       name,
       value: name === o.dstColumn ? (r) => number(r.fields?.[i] ?? null) : (r) => r.fields?.[i] ?? null,
     })),
   ];
   const text: Column = { name: ours(TEXT_COLUMN), value: own.text };
-  if (!o.only) return o.text ? [...all.slice(0, REPORT_COLUMNS.length), text, ...all.slice(REPORT_COLUMNS.length)] : all;
+  if (!o.only) return o.text ? [...all.slice(0, smsruns.length), text, ...all.slice(smsruns.length)] : all;
   const byName = new Map([...all, text].map((c) => [c.name, c]));
   return o.only.map((name) => {
     const column = byName.get(name);

@@ -46,6 +46,7 @@ export function exportColumns(campaign: ReportCampaign, options: ExportOptions =
     csvColumns: campaign.csv_columns ?? null,
     dstColumn: String(campaign.job['dst_column'] ?? 'phone'),
     text: options.text === true,
+    timeZone: campaign.job['send_window'] !== undefined && campaign.job['send_window'] !== null,
     mask: options.mask === true,
     only: options.columns,
   };

@@ -19,6 +19,8 @@ export interface Summary {
   campaign: string;
   state: string;
   rows: number;
+  /** While the CSV is still loading (sql/009): rows in so far of about `expected`; sending may be under way. */
+  loading?: { rows: number; expected: number | null };
   counts: Record<string, number>;
   delivery: {
     /** Messages Plivo accepted (with a message_uuid). */
@@ -66,6 +68,7 @@ export async function summarize(db: Queryable, campaign: CampaignRow): Promise<S
     campaign: campaign.name,
     state: campaign.state,
     rows: campaign.total_rows,
+    ...(campaign.loading ? { loading: { rows: campaign.loaded_rows ?? 0, expected: campaign.expected_rows } } : {}),
     counts: byStatus,
     delivery: { accepted, delivered, open: sum(senders, (s) => s.open), rate: accepted > 0 ? delivered / accepted : null },
     units: sum(senders, (s) => s.units),
@@ -110,6 +113,7 @@ export function fastestSending(campaign: Pick<CampaignRow, 'job'>, senders: read
 
 export function formatSummary(s: Summary): string {
   const lines = [`campaign ${s.campaign}: ${s.state}, ${s.rows} rows`];
+  if (s.loading) lines.push(`  loading: ${s.loading.rows} of about ${s.loading.expected ?? '?'} rows`);
   const known = new Set<string>(STATUS_ORDER);
   const statuses = [...STATUS_ORDER.filter((k) => s.counts[k]), ...Object.keys(s.counts).filter((k) => !known.has(k))];
   const width = Math.max(...statuses.map((k) => k.length), 8);

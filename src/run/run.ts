@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Job } from '../campaign/job.js';
-import { loadCampaign } from '../campaign/load.js';
+import { startLoad, type LoadHandle } from '../campaign/load.js';
 import type { Db, Session } from '../ledger/db.js';
 import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.js';
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
@@ -28,9 +28,11 @@ import { refreshOpenings } from '../window/keeper.js';
 import { sendWindowOf } from '../window/recipient-zone.js';
 import type { SendWindow } from '../window/window.js';
 import { cancelledAt, sweepCancelled } from '../ledger/cancel.js';
-import { prepareOptOuts, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { importJobSuppressions, watchCancel, type OptOutPrep } from '../optout/run.js';
+import { scrubSuppressed } from '../ledger/suppressions.js';
 import { applyInbound, type InboundMessage } from '../optout/inbound.js';
 import { listOwner } from '../optout/account.js';
+import { Election, type RoleEvent } from './election.js';
 
 export interface RunOptions {
   requestTimeoutMs: number;
@@ -70,12 +72,17 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
 };
 
 export type RunEvent =
+  /** The first chunk is in (sending starts): `campaign.loading` says whether more rows are coming. */
   | { kind: 'loaded'; campaign: CampaignRow; fresh: boolean }
+  /** Every row is in (after a `loaded` event whose campaign was still `loading`). */
+  | { kind: 'load-finished'; campaign: CampaignRow }
+  /** Once the load is over: numbers the job's files listed, and recipients suppressed at load or at the run's start. */
   | ({ kind: 'suppressed' } & OptOutPrep)
   | SendEvent
   | LedgerEvent
   | ReconcileEvent
   | TrackEvent
+  | RoleEvent
   | { kind: 'tracking'; open: number; deadline: Date }
   /** Nothing may be sent before `until`: the scheduled start (`--at`) or the next opening of a send window. */
   | { kind: 'waiting'; until: Date; zone: string | null };
@@ -111,20 +118,57 @@ export interface RunResult {
 }
 
 export async function runCampaign(deps: RunDeps): Promise<RunResult> {
-  const { db, job, stopper, onEvent } = deps;
+  const { stopper, onEvent } = deps;
   // Every ledger call of the run waits out a lost connection; a load cut short is rolled back and redone.
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
-  const { campaign, loaded } = await ledger.run(() => loadCampaign(db, job, deps.account.sandbox));
+  // Sending starts once the first chunk of the CSV is committed; the rest loads meanwhile (campaign/load.ts).
+  // The load stops at its next row when the run stops or returns early; a later run goes on after its last commit.
+  const loadStop = new AbortController();
+  const { load, imported } = await startRunLoad(deps, ledger, AbortSignal.any([stopper.signal, loadStop.signal]));
+  try {
+    return await sendCampaign(deps, ledger, load, imported);
+  } finally {
+    loadStop.abort();
+    await load.done.catch(() => undefined);
+  }
+}
+
+/**
+ * The load as a run starts it: an existing campaign's account is checked before any more of it loads, and
+ * the job's suppress files join the account's list first, so that each chunk is scrubbed as it is written.
+ */
+async function startRunLoad(deps: RunDeps, ledger: LedgerRetry, signal: AbortSignal): Promise<{ load: LoadHandle; imported: number }> {
+  const { db, job } = deps;
+  const sandbox = deps.account.sandbox;
+  const account = listOwner(deps.account);
+  const existing = await ledger.run(() => findCampaign(db, job.name, sandbox));
+  if (existing) await ledger.run(() => checkAccount(db, existing, deps.account));
+  const imported = existing?.state === 'done' ? 0 : await importJobSuppressions(db, ledger, job, account);
+  const load = await ledger.run(() => startLoad(db, job, { sandbox, suppressionAccount: account, retry: (fn) => ledger.run(fn), signal }));
+  return { load, imported };
+}
+
+async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle, imported: number): Promise<RunResult> {
+  const { db, job, stopper, onEvent } = deps;
+  const { campaign, loaded } = load;
   await ledger.run(() => checkAccount(db, campaign, deps.account));
   onEvent?.({ kind: 'loaded', campaign, fresh: loaded });
   const cancelled = await ledger.run(() => cancelledAt(db, campaign.id));
   if (campaign.state === 'done') return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   if (cancelled !== null) {
+    // Cancelled part way through its load: the rest of the rows are loaded (the report has every CSV row) and
+    // swept with the others; nothing is claimed meanwhile.
+    await load.done;
     await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelled)));
     return { campaign, alreadyDone: true, openMessages: 0, cancelledAt: cancelled };
   }
-  const optOuts = await prepareOptOuts(db, ledger, job, campaign.id, listOwner(deps.account));
-  onEvent?.({ kind: 'suppressed', ...optOuts });
+  // Rows committed before this run (a resume) meet numbers listed since; the load scrubs its own chunks.
+  const scrubbed = await ledger.run(() => scrubSuppressed(db, campaign.id, listOwner(deps.account)));
+  const loading = load.done.then(async () => {
+    const now = campaign.loading ? await ledger.run(() => findCampaign(db, job.name, campaign.sandbox)) : undefined;
+    if (now && !now.loading) onEvent?.({ kind: 'load-finished', campaign: now }); // not when interrupted part way
+    onEvent?.({ kind: 'suppressed', imported, scrubbed: scrubbed + load.suppressed() });
+  }, (err: unknown) => stopper.fail(err));
 
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
@@ -137,7 +181,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, account, onEvent, ...(deps.pacing ? { pacing: deps.pacing } : {}),
+    ...common, job, owner, account, onEvent, loading: load.loading, ...(deps.pacing ? { pacing: deps.pacing } : {}),
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
@@ -146,11 +190,15 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
       requestTimeoutMs: deps.options.requestTimeoutMs,
     },
   });
+  // One process per campaign reconciles and tracks (ledger/roles.ts); the others send and stand by.
+  const election = new Election({ db, campaignId: campaign.id, wanted: ['reconcile', 'track'], onEvent, onError: (err) => stopper.fail(err) });
   const reconciler = new Reconciler({
-    ...common, owner, onEvent,
+    ...common, owner, onEvent, role: election.role('reconcile'),
     options: { requestTimeoutMs: deps.options.requestTimeoutMs, confirmAbsentMs: deps.options.settleMs, maxFailures: 3, maxAbsent: deps.options.maxAttempts },
   });
-  const tracker = new Tracker({ ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent });
+  const tracker = new Tracker({
+    ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent, role: election.role('track'),
+  });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   const watchEnd = new Stopper();
@@ -158,6 +206,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     .catch((err: unknown) => stopper.fail(err));
 
   try {
+    await election.start();
     let sendingDone = false;
     let deadline = Infinity;
     const window = sendWindowOf(job);
@@ -170,6 +219,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     });
     const tracking = tracker.run(() => sendingDone, () => Date.now() >= deadline);
     await sending.catch((err: unknown) => stopper.fail(err));
+    await loading;
     if (!stopper.stopped) {
       await ledger.run(() => setCampaignState(db, campaign.id, 'tracking'));
       onEvent?.({ kind: 'tracking', open: -1, deadline: new Date(deadline) });
@@ -189,6 +239,7 @@ export async function runCampaign(deps: RunDeps): Promise<RunResult> {
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
     watchEnd.stop('run over');
+    await election.stop();
     await receiver?.close();
     await limiters.stop();
     await runner.release();
@@ -281,9 +332,12 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
+  // A run of the campaign, or another poll, may be tracking it: only the holder of the `track` role asks Plivo.
+  const election = new Election({ db, campaignId: campaign.id, wanted: ['track'], onEvent, onError: (err) => stopper.fail(err) });
   try {
+    await election.start();
     const tracker = new Tracker({
-      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger,
+      db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger, role: election.role('track'),
       options: trackerOptions(deps.options, deps.receiptCutoffHours, deps.callbacks !== undefined),
     });
     const deadline = Date.now() + deps.options.trackForMs;
@@ -294,6 +348,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     }
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: null };
   } finally {
+    await election.stop();
     await receiver?.close();
     await limiters.stop();
   }

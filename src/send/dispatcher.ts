@@ -63,6 +63,8 @@ export interface DispatchDeps {
   callbackUrl?: (batchId: number) => string;
   /** Shared by the campaigns one process runs, so their requests from one number are gated together. */
   pacing?: Pacing;
+  /** True while this process is still loading the campaign's CSV: more batches are coming. */
+  loading?: () => boolean;
 }
 
 /** The process's mapping of the database clock and its per-sender departure gate (send/departures.ts). */
@@ -144,8 +146,9 @@ export class Dispatcher {
       if (!claim) continue;
       for (const batch of claim.batches) this.#start(batch);
       if (claim.nextInMs === null && claim.batches.length === 0) {
-        // Nothing pending: done once nothing is in flight or ambiguous, ours or anyone's.
-        if (this.#inFlight.size === 0 && !(await ledger.run(() => campaignsHaveUnsettledBatches(db, [campaignId])))) return;
+        // Nothing pending: done once nothing is in flight or ambiguous, ours or anyone's, and the load (if this
+        // process is still loading the CSV) has cut its last batches.
+        if (this.#inFlight.size === 0 && !this.deps.loading?.() && !(await ledger.run(() => campaignsHaveUnsettledBatches(db, [campaignId])))) return;
         await this.#sleep(MAX_SLEEP_MS);
         continue;
       }
@@ -259,7 +262,7 @@ export class Dispatcher {
         onEvent?.({ kind: 'failed', ...base, reason: outcome.reason });
         return;
       case 'ambiguous':
-        await recordAmbiguous(db, claim, outcome.reason, outcome.status);
+        await recordAmbiguous(db, claim, outcome.reason, outcome.status, outcome.apiId);
         onEvent?.({ kind: 'ambiguous', ...base, reason: outcome.reason });
         return;
       case 'auth':

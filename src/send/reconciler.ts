@@ -16,6 +16,7 @@
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
 import { deadAmong } from '../ledger/runners.js';
+import { ALWAYS_HELD, type Role } from '../ledger/roles.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import {
   absentAttempts, countUnsettledBatches, dueAmbiguousBatches, knownUuids, recordFirstMiss, recordReconciled, rivalBatches,
@@ -30,7 +31,9 @@ import { listPages, ListingStoppedError, type ListClient } from './list-pages.js
 import { PRIORITY, type Limiters } from './limits.js';
 import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import type { Stopper } from './stopper.js';
-import { CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock } from './window.js';
+import {
+  closedAt, CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock,
+} from './window.js';
 
 export interface ReconcileOptions {
   /** This run's request timeout: the window of an attempt written before sql/008 uses at least this. */
@@ -47,6 +50,8 @@ export interface ReconcileOptions {
 }
 
 export type ReconcileEvent =
+  /** A lookup in Plivo's records begins, for `batches` ambiguous batches (`size` recipients) of one sender. */
+  | { kind: 'reconciling'; sender: string; batches: number; size: number }
   | { kind: 'reconciled'; batchId: number; verdict: 'accepted' | 'absent' | 'split'; found: number; size: number }
   | { kind: 'reconcile_held'; batchId: number; reason: string };
 
@@ -54,23 +59,35 @@ export class Reconciler {
   #failures = 0;
   /** The bound on |Plivo − ledger| the next windows are widened by: the margin until it is measured. */
   #skewMs = MAX_SKEW_MS;
+  /** Per sender, the records per ms its last window listing counted: to skip a first page that would be abandoned. */
+  readonly #density = new Map<string, number>();
   readonly #clock: Clock;
 
   constructor(private readonly deps: {
     db: Db; client: ListClient; campaignId: number; owner: string; ledger: LedgerRetry;
     limiters: Limiters; options: ReconcileOptions; stopper: Stopper; onEvent?: (e: ReconcileEvent) => void; clock?: Clock;
+    /** This process's `reconcile` role (ledger/roles.ts): without it, a pass only counts what is left. @default ALWAYS_HELD */
+    role?: Role;
   }) {
     this.#clock = deps.clock ?? SYSTEM_CLOCK;
   }
 
-  /** Runs until `keepGoing` says the senders are done and nothing ambiguous is left, or the run stops. */
+  /**
+   * Runs until `keepGoing` says the senders are done and nothing ambiguous is left, or the run stops. While
+   * another process holds the role, it waits for that one's work to show in the ledger, ready to take over.
+   */
   async run(keepGoing: () => boolean): Promise<void> {
-    const { stopper } = this.deps;
+    const { stopper, db, campaignId } = this.deps;
     while (!stopper.stopped) {
-      const pending = await this.deps.ledger.run(() => this.pass());
+      const reconciling = this.#role.held;
+      const pending = await this.deps.ledger.run(() => (reconciling ? this.pass() : countUnsettledBatches(db, campaignId)));
       if (!keepGoing() && pending === 0) return;
-      await stopper.sleep(pending > 0 ? 250 : 1000);
+      await stopper.sleep(pending > 0 && reconciling ? 250 : 1000);
     }
+  }
+
+  get #role(): Role {
+    return this.deps.role ?? ALWAYS_HELD;
   }
 
   /** The skew bound the windows are widened by now (ms). */
@@ -85,11 +102,31 @@ export class Reconciler {
     const due = await dueAmbiguousBatches(db, campaignId, {
       now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
     });
-    for (const group of groupBySender(due, this.#skewMs)) {
-      if (this.deps.stopper.stopped) break;
-      await this.#reconcileGroup(group);
-    }
+    await this.#reconcileAll(due);
     return countUnsettledBatches(db, campaignId);
+  }
+
+  /**
+   * Reconciles the due batches group by group. A listing measures the skew, and the windows of the groups not
+   * listed yet are recomputed with it: the first lookup of a run uses the 5 s margin, the next ones the
+   * measurement (about 2 s), so they page through less traffic and windows that no longer touch are listed
+   * apart. A batch whose window is not closed under a larger new bound waits for a later pass.
+   */
+  async #reconcileAll(due: readonly AmbiguousBatch[]): Promise<void> {
+    let left = [...due];
+    while (left.length > 0 && !this.deps.stopper.stopped) {
+      const skewMs = this.#skewMs;
+      for (const group of groupBySender(left, skewMs)) {
+        if (this.deps.stopper.stopped || !this.#role.held) return; // a role lost mid-pass: its new holder lists
+        await this.#reconcileGroup(group);
+        left = left.filter((b) => !group.includes(b));
+        if (this.#skewMs !== skewMs) {
+          const now = this.#clock.now();
+          left = left.filter((b) => closedAt(b, this.#skewMs) <= now);
+          break;
+        }
+      }
+    }
   }
 
   get #confirmMs(): number {
@@ -101,6 +138,7 @@ export class Reconciler {
     const { db, options, stopper } = this.deps;
     const skewUsed = this.#skewMs;
     const listedAt = new Date(this.#clock.now());
+    this.deps.onEvent?.({ kind: 'reconciling', sender: batches[0]!.sender, batches: batches.length, size: batches.reduce((n, b) => n + b.dsts.length, 0) });
     let listing: { records: Mdr[]; skewMs: number };
     try {
       listing = await this.#lookUp(batches, skewUsed);
@@ -167,7 +205,9 @@ export class Reconciler {
    * Every outbound message from the batches' sender in the window around their attempts, all pages, and
    * the skew bound measured from the pages' Date headers and the ledger's clock. The cheapest lookup: the
    * sender's window, unless its first page shows more pages left than there are numbers, in which case
-   * one listing per number (`to_number`, usually one page each) replaces the rest.
+   * one listing per number (`to_number`, usually one page each) replaces the rest. When the sender's last
+   * window showed traffic that would fill more than twice as many pages as there are numbers, that first
+   * page is skipped too (an estimate only chooses the cost, never what is concluded).
    */
   async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
     const dsts = [...new Set(batches.flatMap((b) => b.dsts))];
@@ -189,16 +229,22 @@ export class Reconciler {
       const offset = page.answered ? plivoOffset(page.answered) : null;
       if (offset) plivo = plivo === null ? offset : { lo: Math.min(plivo.lo, offset.lo), hi: Math.max(plivo.hi, offset.hi) };
     };
-    const first = dsts.length === 1 ? { ...window, to_number: dsts[0]! } : window;
-    const whole = await listPages(this.deps, first, PRIORITY.reconcile, (page) => {
-      read(page);
-      const pagesLeft = page.totalCount === undefined ? 0 : Math.ceil(page.totalCount / PAGE_SIZE) - 1;
-      if (first === window && page.next && pagesLeft > dsts.length) {
-        records.length = 0;
-        return 'abandon';
-      }
-      return undefined;
-    });
+    const spanMs = window.message_time__lte!.getTime() - window.message_time__gte!.getTime();
+    const density = this.#density.get(sender);
+    const busy = density !== undefined && Math.ceil((density * spanMs) / PAGE_SIZE) > 2 * dsts.length;
+    let whole: 'complete' | 'abandoned' = 'abandoned';
+    if (dsts.length > 1 && !busy) {
+      whole = await listPages(this.deps, window, PRIORITY.reconcile, (page) => {
+        read(page);
+        if (page.totalCount === undefined) return undefined;
+        this.#density.set(sender, page.totalCount / Math.max(1, spanMs));
+        if (page.next && Math.ceil(page.totalCount / PAGE_SIZE) - 1 > dsts.length) {
+          records.length = 0;
+          return 'abandon';
+        }
+        return undefined;
+      });
+    }
     if (whole === 'abandoned') {
       for (const dst of dsts) {
         if (this.deps.stopper.stopped) throw new ListingStoppedError(0);

@@ -15,6 +15,7 @@ import { runList, type ListPage, type ListQuery } from './list.js';
 import type { MessageRecord } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { AcceptEntry } from './pacing.js';
+import type { ReadEntry } from './stats.js';
 import { forkRng, type Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStats, type SimStats } from './stats.js';
@@ -31,6 +32,8 @@ export interface AcceptContext {
 export class SimCore {
   readonly messages: MessageRecord[] = [];
   readonly acceptLog: AcceptEntry[] = [];
+  /** One entry per GET or List request that passed authentication, throttled or not. */
+  readonly readLog: ReadEntry[] = [];
   readonly stats: SimStats = emptyStats();
   readonly scheduler: Scheduler;
   readonly lifecycle: Lifecycle;

@@ -14,7 +14,7 @@ export type { AcceptEntry, PacingCost, PacingOptions, WorstWindow } from './paci
 export { PLIVO_LIMITS, NO_FAULTS } from './options.js';
 export type { SimOptions, Faults, Limits } from './options.js';
 export type { SimMessage, SimState, StateChange, MessageType, LogMode } from './message.js';
-export type { SimStats } from './stats.js';
+export type { ReadEntry, SimStats } from './stats.js';
 export type { CallbackAttempt } from './callbacks.js';
 export type { InboundAttempt, ReplyOptions } from './inbound.js';
 export { outcomeFor, EXPIRED, OPTED_OUT } from './outcome.js';

@@ -18,6 +18,15 @@ export interface Faults {
   dropBeforeAccept: number;
   /** Record the messages, then destroy the socket without answering. Create requests only. */
   dropAfterAccept: number;
+  /**
+   * Record the messages, then answer 500 or 503 with Plivo's JSON error body (`{"api_id", "error"}`) instead
+   * of the 202: Plivo's API itself answered, and still queued them. Create requests only.
+   */
+  rate5xxAfterAccept: number;
+  /** Delay a List answer (`GET /Message/`) by `slowListMs`, on top of `latencyMs`. List requests only. */
+  slowList: number;
+  /** The delay of a slow List answer, uniform in [min, max] ms. */
+  slowListMs: [number, number];
   /** Uniform delay [min, max] ms before answering any API request; for a create, after the messages were recorded. */
   latencyMs: [number, number];
 }
@@ -51,7 +60,7 @@ export interface SimOptions {
   deliveryDelayMs?: [number, number];
   /** Account limits; `false` disables them. @default Plivo's { requestsPer5s: 300, concurrent: 100, listPerMinute: 20 } */
   limits?: Limits | false;
-  /** @default all probabilities 0, latency [0, 0] */
+  /** @default all probabilities 0, latency [0, 0], slowListMs [2000, 5000] */
   faults?: Partial<Faults>;
   /** The account zone's offset in MDR times (`+HH:MM`). @default '+05:30' */
   timezoneOffset?: string;
@@ -111,6 +120,9 @@ export const NO_FAULTS: Readonly<Faults> = {
   rate5xx: 0,
   dropBeforeAccept: 0,
   dropAfterAccept: 0,
+  rate5xxAfterAccept: 0,
+  slowList: 0,
+  slowListMs: [2000, 5000],
   latencyMs: [0, 0],
 };
 
@@ -168,13 +180,14 @@ export function resolveOptions(opts: SimOptions = {}): ResolvedOptions {
 /** `base` with the given faults replaced, validated. */
 export function mergeFaults(base: Faults, change: Partial<Faults>): Faults {
   const merged = { ...base, ...stripUndefined(change) };
-  for (const key of ['rate429', 'rate5xx', 'dropBeforeAccept', 'dropAfterAccept'] as const) {
+  for (const key of ['rate429', 'rate5xx', 'dropBeforeAccept', 'dropAfterAccept', 'rate5xxAfterAccept', 'slowList'] as const) {
     const p = merged[key];
     if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
       throw new SimOptionsError(`faults.${key}`, `must be a probability in [0, 1], got ${String(p)}`);
     }
   }
   merged.latencyMs = range('faults.latencyMs', merged.latencyMs);
+  merged.slowListMs = range('faults.slowListMs', merged.slowListMs);
   return merged;
 }
 

@@ -72,6 +72,7 @@ async function handle(core: SimCore, req: IncomingMessage, res: ServerResponse):
     return;
   }
   core.scheduler.runDue();
+  if (r.kind === 'get' || r.kind === 'list') core.readLog.push({ kind: r.kind, at: arrivalMs, client: req.headers['user-agent'] ?? null });
 
   const admission = core.limiter.admit(kind, arrivalMs);
   if (!admission.ok) {
@@ -116,6 +117,7 @@ async function handle(core: SimCore, req: IncomingMessage, res: ServerResponse):
       return;
     case 'list':
       await latency(core);
+      await slowList(core);
       list(core, res, url.searchParams);
       return;
     case 'method-not-allowed':
@@ -129,12 +131,19 @@ async function create(core: SimCore, req: IncomingMessage, res: ServerResponse, 
   const send = parseSendRequest(parseBody(body, req.headers['content-type']), core.opts.unallocated);
   const apiId = newApiId();
   const uuids = core.accept(send, { arrivalMs, requesterIp: clientIp(req), apiId });
-  if (core.faults.dropAfterAccept()) {
+  const after = core.faults.afterAccept();
+  if (after === 'drop') {
     core.stats.injected.dropAfterAccept++;
     drop(core, req);
     return;
   }
   await latency(core);
+  if (after === '5xx') {
+    // Plivo's API answered with its own error body, yet the messages are queued (and will be sent).
+    core.stats.injected.rate5xxAfterAccept++;
+    sendError(res, core.faults.apiErrorStatus(), 'an unexpected error occurred, please retry');
+    return;
+  }
   const answer: Record<string, unknown> = { api_id: apiId, message: 'message(s) queued', message_uuid: uuids };
   if (send.invalid.length > 0) answer.invalid_number = send.invalid;
   sendJson(res, 202, answer);
@@ -193,6 +202,13 @@ function drop(core: SimCore, req: IncomingMessage): void {
 async function latency(core: SimCore): Promise<void> {
   const ms = core.faults.latencyMs();
   if (ms > 0) await sleep(ms);
+}
+
+async function slowList(core: SimCore): Promise<void> {
+  const ms = core.faults.slowListMs();
+  if (ms === 0) return;
+  core.stats.injected.slowList++;
+  await sleep(ms);
 }
 
 function limitKind(r: Route): RequestKind {

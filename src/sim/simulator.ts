@@ -13,7 +13,7 @@ import type { SimMessage } from './message.js';
 import { checkLimits, resolveOptions, type Faults, type Limits, type SimOptions } from './options.js';
 import type { AcceptEntry } from './pacing.js';
 import { requestHandler } from './server.js';
-import type { SimStats } from './stats.js';
+import type { ReadEntry, SimStats } from './stats.js';
 
 export interface Simulator {
   /** Base URL, e.g. http://127.0.0.1:PORT; clients append /v1/Account/{authId}/… */
@@ -28,6 +28,8 @@ export interface Simulator {
   message(uuid: string): SimMessage | undefined;
   /** One entry per accepted create request, for rate measurements (see maxWindowExcess). */
   acceptLog(): readonly AcceptEntry[];
+  /** Every GET and List request, in arrival order, with its client (User-Agent). */
+  readLog(): readonly ReadEntry[];
   /** Every finished callback attempt, in completion order. */
   callbackLog(): readonly CallbackAttempt[];
   /** Resolves when no callback is waiting or in flight (scheduled retries aside). */
@@ -81,6 +83,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       return core.find(uuid);
     },
     acceptLog: () => core.acceptLog.slice(),
+    readLog: () => core.readLog.slice(),
     callbackLog: () => core.callbacks.log().slice(),
     callbacksIdle: () => core.callbacks.idle(),
     stats: () => core.currentStats(),

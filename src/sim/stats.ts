@@ -17,7 +17,7 @@ export interface SimStats {
   throttled: number;
   throttledBy: Record<ThrottleReason, number>;
   /** Faults injected on purpose. */
-  injected: { rate429: number; rate5xx: number; dropBeforeAccept: number; dropAfterAccept: number };
+  injected: { rate429: number; rate5xx: number; dropBeforeAccept: number; dropAfterAccept: number; rate5xxAfterAccept: number; slowList: number };
   /** 401s. */
   unauthorized: number;
   /** Requests in flight now, and the most there ever were at once. */
@@ -31,6 +31,15 @@ export interface SimStats {
   lastInternalError: string | null;
 }
 
+/** A read request (GET of one message, or a List page), for telling whose traffic it was and when. */
+export interface ReadEntry {
+  kind: 'get' | 'list';
+  /** When it reached the simulator, ms since the epoch. */
+  at: number;
+  /** The request's User-Agent header: which client sent it. */
+  client: string | null;
+}
+
 export function emptyStats(): SimStats {
   return {
     requests: 0,
@@ -38,7 +47,7 @@ export function emptyStats(): SimStats {
     byStatus: {},
     throttled: 0,
     throttledBy: { rate: 0, concurrent: 0, list: 0 },
-    injected: { rate429: 0, rate5xx: 0, dropBeforeAccept: 0, dropAfterAccept: 0 },
+    injected: { rate429: 0, rate5xx: 0, dropBeforeAccept: 0, dropAfterAccept: 0, rate5xxAfterAccept: 0, slowList: 0 },
     unauthorized: 0,
     inFlight: 0,
     peakConcurrent: 0,

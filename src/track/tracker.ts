@@ -25,6 +25,7 @@ import {
   type DueMessage, type ProviderUpdate, type TrackingBacklog, type UpdateSource,
 } from '../ledger/tracking.js';
 import { enrollUnlinked, unaccountedBacklog } from '../ledger/unaccounted.js';
+import { ALWAYS_HELD, type Role } from '../ledger/roles.js';
 import { PlivoApiError, type PlivoClient } from '../plivo/client.js';
 import { FINAL_STATES, type Mdr } from '../plivo/types.js';
 import { PRIORITY, type Limiters } from '../send/limits.js';
@@ -58,6 +59,8 @@ const MAX_SKEW_MS = 60_000;
 export const GIVE_UP_MARGIN_MS = 15 * 60_000;
 /** Batches with unaccounted recipients are checked for a due look at most this often (or their own delays, if shorter). */
 const ACCOUNTING_EVERY_MS = 5000;
+/** How often a process without the `track` role looks whether the tracking is over. */
+const STANDBY_WAIT_MS = 1000;
 
 export interface TrackerOptions {
   receiptCutoffMs: number;
@@ -101,6 +104,8 @@ export class Tracker {
   constructor(private readonly deps: {
     db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
     options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
+    /** This process's `track` role (ledger/roles.ts): without it, nothing is asked of Plivo. @default ALWAYS_HELD */
+    role?: Role;
   }) {
     this.#schedule = new LookSchedule(deps.options.trackBy === 'list' ? 0.95 : 0.8);
     const accounting = { ...DEFAULT_ACCOUNTING, ...deps.options.accounting };
@@ -127,25 +132,33 @@ export class Tracker {
     while (!stopper.stopped) {
       if (this.#listFailure !== undefined) throw this.#listFailure;
       if (sendingDone() && until()) break;
-      const early = await ledger.run(() => applyWaitingCallbacks(db));
-      this.#finals(early.finals);
-      if (Date.now() >= this.#nextAccounting) {
-        this.#nextAccounting = Date.now() + this.#accountingEveryMs;
-        await this.#accounting.pass();
-      }
-      const due = await ledger.run(() => dueMessages(db, campaignId, this.#dueRule(), DUE_PER_ROUND));
-      if (due.length > 0) {
-        await this.#round(due);
-        continue;
+      // Without the role, another process tracks: wait for its work to show in the ledger, ready to take over.
+      const tracking = this.#role.held;
+      if (tracking) {
+        const early = await ledger.run(() => applyWaitingCallbacks(db));
+        this.#finals(early.finals);
+        if (Date.now() >= this.#nextAccounting) {
+          this.#nextAccounting = Date.now() + this.#accountingEveryMs;
+          await this.#accounting.pass();
+        }
+        const due = await ledger.run(() => dueMessages(db, campaignId, this.#dueRule(), DUE_PER_ROUND));
+        if (due.length > 0) {
+          await this.#round(due);
+          continue;
+        }
       }
       let backlog = await this.#backlog();
       // Sending over and every message final: a recipient still without one can no longer be linked by tracking.
       if (sendingDone() && backlog.open === 0 && (await ledger.run(() => enrollUnlinked(db, campaignId))) > 0) backlog = await this.#backlog();
       if (sendingDone() && (backlog.open + backlog.unaccounted === 0 || until())) return { open: backlog.open + backlog.unaccounted };
-      await stopper.sleep(this.#idleWait(backlog));
+      await stopper.sleep(tracking ? this.#idleWait(backlog) : STANDBY_WAIT_MS);
     }
     const backlog = await this.#backlog();
     return { open: backlog.open + backlog.unaccounted };
+  }
+
+  get #role(): Role {
+    return this.deps.role ?? ALWAYS_HELD;
   }
 
   /** Open messages, and recipients being accounted for. */
@@ -217,7 +230,7 @@ export class Tracker {
 
   /** Lists the queued windows in order; a due message no listing returned is asked for by GET next. */
   async #drainListQueue(): Promise<void> {
-    for (let w = this.#listQueue.shift(); w && !this.deps.stopper.stopped; w = this.#listQueue.shift()) {
+    for (let w = this.#listQueue.shift(); w && !this.deps.stopper.stopped && this.#role.held; w = this.#listQueue.shift()) {
       this.#current = w;
       try {
         await this.#listWindow(w, w.seen);
@@ -290,7 +303,7 @@ export class Tracker {
     };
     for (const m of due) {
       void queue.add(async () => {
-        if (stopper.stopped || fatal !== undefined) return;
+        if (stopper.stopped || fatal !== undefined || !this.#role.held) return;
         try {
           const mdr = await limiters.requests.schedule({ priority: PRIORITY.track }, () => client.getMessage(m.message_uuid));
           this.#getOnly.delete(m.message_uuid);

@@ -89,6 +89,15 @@ export function simEnv(sim: { authId: string; authToken: string; url: string }):
   return { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url };
 }
 
+/**
+ * Environment that makes a CLI tag its Plivo requests as `smsrun-test/<tag>` in their User-Agent (the
+ * simulator records it in `readLog()`), to tell apart the traffic of several processes on one simulator.
+ */
+export function clientTagEnv(tag: string): Record<string, string> {
+  const preload = new URL('./tag-client.mjs', import.meta.url).href;
+  return { NODE_OPTIONS: `--import=${preload}`, SMSRUN_TEST_CLIENT: tag };
+}
+
 /** A TCP port free right now (for a receiver whose public URL must be known before it listens). */
 export async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -5,6 +5,8 @@
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import type { Db } from '../../src/ledger/db.js';
 import { openLedger } from '../../src/ledger/open.js';
 import { killLeftovers } from './cli.js';
 import { tempDir } from './tmp.js';
@@ -70,4 +72,24 @@ export async function ledgerRows<T>(ledger: TestLedger, sql: string, params: unk
   } finally {
     await db.close();
   }
+}
+
+/**
+ * One ledger of `kind` for the enclosing describe block, opened (and migrated) before its first test and
+ * handed to `onOpen`; closed and dropped after its last test. Call it before the block's own hooks: its
+ * afterAll then runs after theirs (vitest runs after-hooks in reverse order), so a simulator or loop the block
+ * stops in its afterAll is gone before the ledger is.
+ */
+export function ledgerPerDescribe(kind: 'pglite' | 'postgres', onOpen: (db: Db, ledger: TestLedger) => void): void {
+  let ledger: TestLedger | undefined;
+  let db: Db | undefined;
+  beforeAll(async () => {
+    ledger = await createTestLedger(kind);
+    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
+    onOpen(db, ledger);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await ledger?.dispose();
+  });
 }

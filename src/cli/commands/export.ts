@@ -1,9 +1,10 @@
 /**
  * `smsrun export <campaign> [--format csv|jsonl|html] [--out file] [--only status,…] [--columns a,b,…] [--text] [--mask]`:
  * the delivery report, one row per CSV row (csv, jsonl), or the campaign as a page to look at (html).
+ * `--sandbox` exports the sandbox campaign of that name; without it, the real one when both exist.
  */
 import path from 'node:path';
-import { findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
+import type { CampaignRow } from '../../ledger/campaigns.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
 import type { Queryable } from '../../ledger/db.js';
 import { reportStatuses } from '../../ledger/reports.js';
@@ -12,6 +13,7 @@ import { suggest } from '../../campaign/suggest.js';
 import { exportColumns, openFile, writeReport, type ReportFormat } from '../../report/export.js';
 import { writeHtmlReport } from '../../report/html.js';
 import { openLedgerFor, type GlobalArgs, type Io } from '../context.js';
+import { campaignNamed } from '../campaign-world.js';
 import { once } from 'node:events';
 
 export type ExportFormat = ReportFormat | 'html';
@@ -25,6 +27,8 @@ export interface ExportArgs extends GlobalArgs {
   columns?: string[] | undefined;
   text: boolean;
   mask: boolean;
+  /** The sandbox campaign of that name (sql/007). */
+  sandbox?: boolean | undefined;
 }
 
 /** Every status a report row can have in this version; `--only` also accepts any status the campaign has. */
@@ -40,8 +44,7 @@ export async function exportCommand(name: string, args: ExportArgs, io: Io): Pro
   const db = await openLedgerFor(args, io, { read: true });
   if (!db) throw new UnknownCampaignError(name);
   try {
-    const campaign = await findCampaign(db, name);
-    if (!campaign) throw new UnknownCampaignError(name);
+    const campaign = await campaignNamed(db, name, { sandbox: args.sandbox === true, verb: 'export', read: true });
     const only = args.only ? await checkStatuses(db, campaign.id, args.only) : undefined;
     const options = { only, columns: args.columns, text: args.text, mask: args.mask };
     if (format !== 'html') exportColumns(campaign, options); // a wrong --columns is refused before a file is made

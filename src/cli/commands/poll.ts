@@ -2,6 +2,7 @@
 import { jobFromLedger } from '../../campaign/job.js';
 import { EXIT, type ExitCode } from '../../errors.js';
 import { trackCampaign } from '../../run/run.js';
+import { roleAnnouncer } from '../../run/election.js';
 import { formatSummary, summarize } from '../../report/summary.js';
 import { Stopper } from '../../send/stopper.js';
 import { connectPlivo, openLedgerFor, smsrunHome, type Io } from '../context.js';
@@ -19,7 +20,10 @@ export async function pollCommand(name: string, args: RunArgs, io: Io): Promise<
     const removeHandlers = onInterrupt(stopper, io);
     try {
       const callbacks = callbackSetup(args, plivo.authToken, io);
-      const result = await trackCampaign({ db, client: plivo.client, account: plivo.account, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours, callbacks });
+      const announce = roleAnnouncer((line) => io.stderr.write(`${line}\n`));
+      const result = await trackCampaign({ db, client: plivo.client, account: plivo.account, options, stopper, campaign, receiptCutoffHours: job.receipt_cutoff_hours, callbacks,
+        onEvent: (e) => { if (e.kind === 'roles') announce(e); },
+      });
       io.stdout.write(formatSummary(await summarize(db, result.campaign)) + '\n');
       if (result.openMessages > 0) io.stdout.write(`  ${result.openMessages} message(s) still not final: run 'smsrun poll ${name}' again later.\n`);
       return stopper.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;

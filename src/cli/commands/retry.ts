@@ -1,18 +1,21 @@
 /**
  * `smsrun retry <campaign> [--only failed,undelivered,…] [--name NEW]`: a new campaign of the recipients
  * with those statuses, linked to the first (ledger/retry.ts); nobody already reached is texted again.
- * It is created, not sent: `smsrun resume NEW` sends it, with the same options as any run.
+ * It is created, not sent: `smsrun resume NEW` sends it, with the same options as any run. `--sandbox` retries
+ * the sandbox campaign of that name (its retry is a sandbox campaign); without it, only a real one.
  */
 import { findCampaign } from '../../ledger/campaigns.js';
-import { UnknownCampaignError } from '../../ledger/errors.js';
 import { createRetryCampaign, DEFAULT_RETRY_STATUSES, nextRetryName, RETRYABLE_STATUSES } from '../../ledger/retry.js';
 import { jobFromLedger } from '../../campaign/job.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { openLedgerFor, type GlobalArgs, type Io } from '../context.js';
+import { campaignNamed } from '../campaign-world.js';
 
 export interface RetryArgs extends GlobalArgs {
   only?: string[] | undefined;
   name?: string | undefined;
+  /** The sandbox campaign of that name (sql/007). */
+  sandbox?: boolean | undefined;
 }
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -24,8 +27,7 @@ export async function retryCommand(name: string, args: RetryArgs, io: Io): Promi
   }
   const db = await openLedgerFor(args, io);
   try {
-    const original = await findCampaign(db, name);
-    if (!original) throw new UnknownCampaignError(name);
+    const original = await campaignNamed(db, name, { sandbox: args.sandbox === true, verb: 'retry' });
     const newName = args.name ?? (await nextRetryName(db, name));
     if (!CAMPAIGN_NAME.test(newName)) throw new UsageError(`'${newName}' is too long for a campaign name: give one with --name`);
     if (await findCampaign(db, newName, original.sandbox)) throw new UsageError(`a campaign named '${newName}' exists already: give another --name`);

@@ -7,7 +7,6 @@ import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
 import { describeConflicts, rateConflicts, runConflicts } from '../../ledger/senders.js';
 import { newPacing, type Pacing } from '../../send/dispatcher.js';
-import { CampaignWorldError, UnknownCampaignError } from '../../ledger/errors.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
 import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
@@ -20,10 +19,13 @@ import { Progress } from '../progress.js';
 import type { TrackBy } from '../../track/planner.js';
 import { onInterrupt } from '../signals.js';
 import { confirm, shouldConfirm } from '../confirm.js';
+import { campaignNamed } from '../campaign-world.js';
 import { planJob } from './plan.js';
 import { formatPlan } from '../../plan/format.js';
 import { parseAt } from '../../window/at.js';
 import { cancelRequestFile } from '../../optout/run.js';
+import { listOwner } from '../../optout/account.js';
+import { planSuppression } from '../../optout/plan.js';
 
 export interface RunArgs extends GlobalArgs {
   sandbox: boolean;
@@ -101,10 +103,7 @@ export async function resumeCommand(name: string, args: RunArgs, io: Io): Promis
 
 /** The campaign `resume` and `poll` carry on: the sandbox one with --sandbox, else the real one. */
 export async function findCampaignToRun(db: Queryable, name: string, sandbox: boolean): Promise<CampaignRow> {
-  const campaign = await findCampaign(db, name, sandbox);
-  if (campaign) return campaign;
-  if (await findCampaign(db, name, !sandbox)) throw new CampaignWorldError(name, !sandbox);
-  throw new UnknownCampaignError(name);
+  return campaignNamed(db, name, { sandbox, verb: 'resume' });
 }
 
 export function runOptions(args: RunArgs): RunOptions {
@@ -148,7 +147,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
-      const plan = await planJob(job, { at: args.at });
+      const plan = await planJob(job, { at: args.at }, await planSuppression(job, { db, ledger: 'the ledger', account: listOwner(plivo.account) }));
       io.stderr.write(formatPlan(plan, job, { details: false }));
       if (!(await confirm(io, `Send campaign '${job.name}' to ${plan.valid} recipient(s)? [y/N] `))) {
         io.stderr.write('not confirmed: nothing was sent or loaded (--yes skips this question).\n');
@@ -160,17 +159,22 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
       db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt, pacing: together?.pacing, rateCaps: together?.rateCaps,
-      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name) }),
+      ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name, args.sandbox) }),
       onEvent: (e) => {
         if (e.kind === 'suppressed') {
           if (e.imported > 0) io.stderr.write(`suppression list: ${e.imported} number(s) added from the job's suppress files\n`);
           if (e.scrubbed > 0) io.stderr.write(`suppressed: ${e.scrubbed} recipient(s) on the suppression list of ${plivo.account}; they will not be texted\n`);
         } else if (e.kind === 'loaded') {
-          io.stderr.write(e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
+          io.stderr.write(e.campaign.loading
+            ? `loading about ${e.campaign.expected_rows ?? '?'} rows from ${e.campaign.csv_file}; sending starts with the first ${e.campaign.total_rows}\n`
+            : e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') {
             void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
-              .then(([unsent, sendable]) => progress.start(unsent, sendable - unsent), () => progress.start(0));
+              .then(([unsent, sendable]) => progress.start(e.campaign.loading ? Math.max(unsent, e.campaign.expected_rows ?? 0) : unsent, sendable - unsent), () => progress.start(0));
           }
+        } else if (e.kind === 'load-finished') {
+          io.stderr.write(`\nloaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n`);
+          void countSendable(db, e.campaign.id).then((sendable) => progress.setSendable(sendable), () => undefined);
         } else if (e.kind === 'waiting') {
           io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {

@@ -1,19 +1,24 @@
 /**
- * `smsrun status [campaign] [--json] [--watch [--interval s]]`: counts per state, delivery rate, cost and units,
+ * `smsrun status [campaign] [--sandbox] [--json] [--watch [--interval s]]`: counts per state, delivery rate, cost and units,
  * sending time against the fastest the job's rates allow, error codes, ETA and anything ambiguous.
  * `--watch` refreshes it until every campaign shown is done, or Ctrl-C: redrawn in place on a terminal, a new
- * block (a JSON line with --json) each time it changes otherwise.
+ * block (a JSON line with --json) each time it changes otherwise. A name means the real campaign when a real
+ * and a sandbox one share it, else whichever exists; --sandbox means the sandbox one (and, without a name,
+ * lists the sandbox campaigns only).
  */
-import { findCampaign, listCampaigns, type CampaignRow } from '../../ledger/campaigns.js';
+import { listCampaigns } from '../../ledger/campaigns.js';
 import type { Db } from '../../ledger/db.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
 import { isConnectionLost } from '../../ledger/faults.js';
 import { EXIT, type ExitCode } from '../../errors.js';
 import { formatSummary, summarize, type Summary } from '../../report/summary.js';
 import { openLedgerFor, type GlobalArgs, type Io } from '../context.js';
+import { campaignNamed } from '../campaign-world.js';
 
 export interface StatusArgs extends GlobalArgs {
   json: boolean;
+  /** The sandbox campaign of that name (sql/007); without a name, only sandbox campaigns. */
+  sandbox?: boolean | undefined;
   watch?: boolean | undefined;
   /** Seconds between refreshes with --watch. */
   interval?: number | undefined;
@@ -28,7 +33,7 @@ export async function statusCommand(name: string | undefined, args: StatusArgs, 
   }
   try {
     if (!args.watch) {
-      io.stdout.write(render(await read(db, name), name, args.json));
+      io.stdout.write(render(await read(db, name, args.sandbox === true), name, args.json));
       return EXIT.ok;
     }
     return await watch(db, name, args, io);
@@ -37,13 +42,14 @@ export async function statusCommand(name: string | undefined, args: StatusArgs, 
   }
 }
 
-async function read(db: Db, name: string | undefined): Promise<Summary[]> {
-  const campaigns = name === undefined ? await listCampaigns(db) : [await findCampaign(db, name)];
-  if (name !== undefined && !campaigns[0]) throw new UnknownCampaignError(name);
+async function read(db: Db, name: string | undefined, sandbox: boolean): Promise<Summary[]> {
+  const campaigns = name === undefined
+    ? (await listCampaigns(db)).filter((c) => !sandbox || c.sandbox)
+    : [await campaignNamed(db, name, { sandbox, verb: 'show', read: true })];
   // A sandbox campaign is marked: one of the same name may be the real one (sql/007).
   return Promise.all(campaigns.map(async (c) => {
-    const summary = await summarize(db, c as CampaignRow);
-    return c!.sandbox ? { ...summary, sandbox: true } : summary;
+    const summary = await summarize(db, c);
+    return c.sandbox ? { ...summary, sandbox: true } : summary;
   }));
 }
 
@@ -74,7 +80,7 @@ async function watch(db: Db, name: string | undefined, args: StatusArgs, io: Io)
     for (;;) {
       let summaries: Summary[] | undefined;
       try {
-        summaries = await read(db, name);
+        summaries = await read(db, name, args.sandbox === true);
       } catch (err) {
         if (!isConnectionLost(err)) throw err;
         io.stderr.write(`lost the ledger connection (${(err as Error).message}); trying again in ${everyMs / 1000}s\n`);

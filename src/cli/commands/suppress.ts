@@ -1,6 +1,7 @@
 /**
  * `smsrun suppress add|import|remove|list|export`: the account's suppression list (numbers never texted).
- * The account is PLIVO_AUTH_ID, or the --sandbox list.
+ * The account is PLIVO_AUTH_ID, or the --sandbox list. While a run holds the embedded ledger, every action goes
+ * through that process (ledger/share.ts): the list is read through it, and changed by it.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -9,11 +10,12 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import type { Db } from '../../ledger/db.js';
-import { addSuppressions, removeSuppressions, suppressionPage, type Suppression } from '../../ledger/suppressions.js';
+import { applySuppressionChange, type SuppressionChange } from '../../ledger/share-ops.js';
+import { suppressionPage, type Suppression } from '../../ledger/suppressions.js';
 import { suppressionAccount } from '../../optout/account.js';
 import { EXPORT_HEADER, exportLine, readSuppressionFile } from '../../optout/files.js';
 import { parseRecipientNumber } from '../../sms/recipient-number.js';
-import { openLedgerFor, type GlobalArgs, type Io } from '../context.js';
+import { openLedgerOrHolder, type GlobalArgs, type Io } from '../context.js';
 
 export const SUPPRESS_ACTIONS = ['add', 'import', 'remove', 'list', 'export'] as const;
 export type SuppressAction = (typeof SUPPRESS_ACTIONS)[number];
@@ -35,20 +37,25 @@ export async function suppressCommand(args: SuppressArgs, io: Io): Promise<ExitC
   const country = countryOf(args.defaultCountry);
   // Read and check the input before opening the ledger: a typo changes nothing.
   const input = await inputOf(args, country);
-  const db = await openLedgerFor(args, io);
+  const { db, holder } = await openLedgerOrHolder(args, io);
+  // While a run holds the embedded ledger, that process applies the change (ledger/share-ops.ts) and its
+  // claim-time check refuses the numbers from its next batch on.
+  const change = (c: SuppressionChange) => (holder ? holder.ledger.changeSuppressions(c) : applySuppressionChange(db, c));
+  const via = holder ? `, through the running smsrun process (pid ${holder.pid}), which will not text them` : '';
   try {
     switch (args.action) {
       case 'add':
       case 'import': {
-        const added = await addSuppressions(db, account, input);
+        const { added } = await change({ account, add: input, remove: [] });
         io.stdout.write(`${account}: ${added} number(s) added to the suppression list` +
-          `${input.length > added ? `, ${input.length - added} already on it (kept as they were)` : ''}\n`);
+          `${input.length > added ? `, ${input.length - added} already on it (kept as they were)` : ''}${via}\n`);
         return EXIT.ok;
       }
       case 'remove': {
-        const removed = await removeSuppressions(db, account, input.map((s) => s.number));
+        const { removed } = await change({ account, add: [], remove: input.map((s) => s.number) });
         io.stdout.write(`${account}: ${removed} number(s) removed from the suppression list` +
-          `${input.length > removed ? `, ${input.length - removed} were not on it` : ''}\n`);
+          `${input.length > removed ? `, ${input.length - removed} were not on it` : ''}` +
+          `${holder ? `, through the running smsrun process (pid ${holder.pid})` : ''}\n`);
         return EXIT.ok;
       }
       case 'list':
