@@ -14,8 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { openLedger } from '../ledger/open.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../ledger/load.js';
-import { acquireSenders } from '../ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAmbiguous } from '../ledger/sending.js';
+import { prepareBudgets } from '../ledger/senders.js';
+import { claimDue, recordAmbiguous } from '../ledger/sending.js';
 import { countUnsettledBatches } from '../ledger/reconcile.js';
 import type { ListFilter, ListPage } from '../plivo/client.js';
 import { listQuery } from '../plivo/list.js';
@@ -85,15 +85,18 @@ async function once(ctx: BenchContext, rate: number, how: Ambiguity): Promise<Re
       await finalizeLoad(tx, campaignId, [SENDER], batchSize);
       return campaignId;
     });
-    await acquireSenders(db, id, 'bench', [SENDER], 600_000, []);
+    await prepareBudgets(db, 'bench', id, LIST_PER_MINUTE);
     const records: Mdr[] = [];
     const mdr = (to: string, at: number): Mdr => ({
       messageUuid: randomUUID(), messageTime: new Date(at), direction: 'outbound', state: 'queued', type: 'sms',
       fromNumber: SENDER, toNumber: to, units: 1, totalRate: '0.00500', totalAmount: '0.00500', errorCode: null,
     });
-    let k = 0;
-    for (let ready = await nextReadyBatch(db, id, SENDER, 0); ready; ready = await nextReadyBatch(db, id, SENDER, ready.id), k++) {
-      const claim = (await claimBatch(db, ready.id, 'bench', 600_000, REQUEST_TIMEOUT_MS))!;
+    for (let k = 0; ; k++) {
+      // Setup, not pacing: the number's budget and the account window are held wide open for each claim.
+      await db.query(`UPDATE sender_budgets SET rate = 1e9, tat = 'epoch' WHERE account = 'bench'`);
+      await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = 'bench'`);
+      const [claim] = (await claimDue(db, { account: 'bench', campaignId: id, owner: 'bench', leaseMs: 600_000, max: 1, requestTimeoutMs: REQUEST_TIMEOUT_MS })).batches;
+      if (!claim) break;
       if (how === 'lost') await recordAmbiguous(db, claim, 'bench: answer lost (ECONNRESET)');
       else await recordAmbiguous(db, claim, 'bench: HTTP 503 (an unexpected error occurred)', 503, `api-${k}`);
       const at = t0 + k * every * (batchSize / rate) * 1000;
@@ -104,7 +107,7 @@ async function once(ctx: BenchContext, rate: number, how: Ambiguity): Promise<Re
     let offset = 0;
     const clock = { now: () => Date.now() + offset };
     const plivo = new ListOnly(records, clock.now);
-    const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 1_000_000 });
+    const limiters = createLimiters({ listPerMinute: 1_000_000 });
     const reconciler = new Reconciler({
       db, client: plivo, campaignId: id, owner: 'bench', ledger: new LedgerRetry(60_000), limiters, stopper: new Stopper(), clock,
       options: { requestTimeoutMs: REQUEST_TIMEOUT_MS, maxFailures: 3 },

@@ -1,10 +1,8 @@
 /**
  * Child of bench/scale.ts: builds a campaign that a crash left half sent, with smsrun's own ledger
- * functions: load the job, take every sender's lease, then claim and record as accepted
- * (with made-up uuids) the first half of the batches in id order, exactly as a run would have recorded
- * Plivo's 202s, and release the leases as a stopped run does. Last, the senders' last claim is moved an
- * hour back (the only SQL of ours: the crash was an hour ago), so a resumed run's buckets start full: the time to its first
- * request is then smsrun's own, not the pacing rule that a resume must not burst.
+ * functions: load the job, then claim (claimDue) and record as accepted (with made-up uuids) half of the
+ * batches, as a run would have recorded Plivo's 202s. Last, the senders' budgets are set as if the crash was an
+ * hour ago, so a resumed run's senders are all due: the time to its first request is then smsrun's own.
  * Prints { batches, accepted }.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,8 +10,8 @@ import path from 'node:path';
 import { loadJobFile } from '../campaign/job.js';
 import { loadCampaign } from '../campaign/load.js';
 import { openLedger } from '../ledger/open.js';
-import { acquireSenders, releaseSenders } from '../ledger/senders.js';
-import { claimBatch, recordAccepted } from '../ledger/sending.js';
+import { prepareBudgets } from '../ledger/senders.js';
+import { claimDue, recordAccepted } from '../ledger/sending.js';
 
 const [jobPath] = process.argv.slice(2);
 const url = process.env['DATABASE_URL'];
@@ -22,23 +20,28 @@ const job = await loadJobFile(jobPath);
 const db = await openLedger({ databaseUrl: url, home: path.dirname(jobPath) });
 const { campaign } = await loadCampaign(db, job);
 const owner = `bench-setup:${process.pid}`;
+const account = process.env['PLIVO_AUTH_ID'] ?? 'sandbox';
 const leaseMs = 3_600_000;
-await acquireSenders(db, campaign.id, owner, job.senders, leaseMs, []);
+await prepareBudgets(db, account, campaign.id, 20);
 const batches = await db.query<{ id: number }>('SELECT id FROM batches WHERE campaign_id = $1 ORDER BY id', [campaign.id]);
-const half = batches.slice(0, Math.floor(batches.length / 2));
+const half = Math.floor(batches.length / 2);
 let accepted = 0;
-let next = 0;
-// Four at a time, as the pool allows; each batch is its own claim and record, as in a run.
-await Promise.all(Array.from({ length: 4 }, async () => {
-  while (next < half.length) {
-    const { id } = half[next++]!;
-    const claim = await claimBatch(db, id, owner, leaseMs);
-    if (!claim) throw new Error(`could not claim batch ${id}`);
-    await recordAccepted(db, claim, { httpStatus: 202, apiId: randomUUID(), messageUuids: claim.dsts.map(() => randomUUID()), invalidNumbers: [] });
-    accepted += claim.dsts.length;
+let claimed = 0;
+// Claims and records as a run does, with the budgets held wide open (setup, not pacing).
+while (claimed < half) {
+  await db.query(`UPDATE sender_budgets SET rate = 1e9, tat = 'epoch' WHERE account = $1`, [account]);
+  await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = $1`, [account]);
+  const claim = await claimDue(db, { account, campaignId: campaign.id, owner, leaseMs, max: Math.min(100, half - claimed) });
+  if (claim.batches.length === 0) throw new Error('could not claim');
+  for (const c of claim.batches) {
+    await recordAccepted(db, c, { httpStatus: 202, apiId: randomUUID(), messageUuids: c.dsts.map(() => randomUUID()), invalidNumbers: [] });
+    accepted += c.dsts.length;
+    claimed++;
   }
-}));
-await releaseSenders(db, campaign.id, owner, job.senders);
-await db.query(`UPDATE sender_leases SET last_claim_at = now() - interval '1 hour' WHERE campaign_id = $1`, [campaign.id]);
+}
+// The crash was an hour ago: the budgets are back to the job's rates, every sender due.
+await prepareBudgets(db, account, campaign.id, 20);
+await db.query(`UPDATE sender_budgets SET tat = 'epoch' WHERE account = $1`, [account]);
+await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = $1`, [account]);
 await db.close();
 process.stdout.write(JSON.stringify({ batches: batches.length, accepted }) + '\n');

@@ -15,9 +15,8 @@ import { loadCampaign } from '../src/campaign/load.js';
 import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { migrate, readMigrations } from '../src/ledger/migrate.js';
-import { acquireSenders } from '../src/ledger/senders.js';
 import { addSuppressions } from '../src/ledger/suppressions.js';
-import { claimBatch, nextReadyBatch } from '../src/ledger/sending.js';
+import { claimNext } from './helpers/campaigns.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
 import { usNumber } from './helpers/csv.js';
@@ -223,9 +222,7 @@ describe.each(LEDGER_KINDS)('the streamed load on %s', (kind) => {
       const { campaign } = await loadCampaign(db, await loadJobFile(job));
       expect(campaign).toMatchObject({ loading: false, total_rows: ROWS });
       // The old campaign's batches are claimed as before (its recipients lost no foreign key they relied on).
-      await acquireSenders(db, oldId, 'owner', ['14155550705'], 60_000, []);
-      const ready = await nextReadyBatch(db, oldId, '14155550705', 0);
-      const claimed = await claimBatch(db, ready!.id, 'owner', 60_000);
+      const claimed = await claimNext(db, oldId, { owner: 'owner' });
       expect(claimed!.dsts.sort()).toEqual([usNumber(1), usNumber(2)]);
       await db.close();
       await expectLoadedOnce(fresh, 'beside');

@@ -10,12 +10,11 @@ import { findCampaign } from '../src/ledger/campaigns.js';
 import { cancelCampaign } from '../src/ledger/cancel.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { createRetryCampaign } from '../src/ledger/retry.js';
-import { acquireSenders } from '../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAccepted } from '../src/ledger/sending.js';
+import { recordAccepted } from '../src/ledger/sending.js';
 import { saveOpenings } from '../src/ledger/windows.js';
 import { addSuppressions, removeSuppressions, scrubSuppressed, suppressedAmong, suppressedRecipients } from '../src/ledger/suppressions.js';
 import { applyProviderUpdates, type ProviderUpdate } from '../src/ledger/tracking.js';
-import { TEST_SENDER, recipients } from './helpers/campaigns.js';
+import { TEST_SENDER, claimNext, recipients } from './helpers/campaigns.js';
 import { planSuppression, suppressedRows } from '../src/optout/plan.js';
 import type { Job } from '../src/campaign/job.js';
 import type { Queryable } from '../src/ledger/db.js';
@@ -36,16 +35,12 @@ async function loaded(db: Db, dsts: readonly string[], batchSize = dsts.length, 
     await finalizeLoad(tx, campaignId, [TEST_SENDER], batchSize);
     return campaignId;
   });
-  await acquireSenders(db, id, OWNER, [TEST_SENDER], 600_000, []);
   return { id, name };
 }
 
 async function claimAll(db: Db, campaignId: number) {
   const claimed = [];
-  for (let b = await nextReadyBatch(db, campaignId, TEST_SENDER, 0); b; b = await nextReadyBatch(db, campaignId, TEST_SENDER, b.id)) {
-    const c = await claimBatch(db, b.id, OWNER, 600_000);
-    if (c) claimed.push(c);
-  }
+  for (let c = await claimNext(db, campaignId, { owner: OWNER }); c; c = await claimNext(db, campaignId, { owner: OWNER })) claimed.push(c);
   return claimed;
 }
 
@@ -113,13 +108,13 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
   it('a cancelled campaign is never claimed again: pending recipients cancelled, a batch put back pending stays unclaimed', async () => {
     const c = await loaded(db, ['14155553301', '14155553302', '14155553303', '14155553304'], 2);
     await scrubSuppressed(db, c.id, ACCOUNT);
-    const first = await claimBatch(db, (await nextReadyBatch(db, c.id, TEST_SENDER, 0))!.id, OWNER, 600_000);
+    const first = await claimNext(db, c.id, { owner: OWNER });
     const r = await cancelCampaign(db, c.id, 'test');
     expect(r).toMatchObject({ fresh: true, recipients: 2, unsettled: 2 });
     expect((await recipients(db, c.id)).map((x) => x.status)).toEqual(['sending', 'sending', 'cancelled', 'cancelled']);
     // A retryable answer after the cancel puts the in-flight batch back to pending: it must not be claimed.
     await db.query(`UPDATE batches SET status = 'pending', lease_owner = NULL WHERE id = $1`, [first!.id]);
-    expect(await claimBatch(db, first!.id, OWNER, 600_000)).toBeUndefined();
+    expect(await claimNext(db, c.id, { owner: OWNER })).toBeUndefined();
     const again = await cancelCampaign(db, c.id, 'test');
     expect(again.fresh).toBe(false);
     expect(again.cancelledAt.getTime()).toBe(r.cancelledAt.getTime());
@@ -172,7 +167,7 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     const retryBatches = await db.query<{ time_zone: string | null }>('SELECT time_zone FROM batches WHERE campaign_id = $1 ORDER BY time_zone', [r!.campaignId]);
     expect(retryBatches).toEqual([{ time_zone: 'America/New_York' }, { time_zone: 'Asia/Tokyo' }]);
     // No opening known for the retry yet: nothing is ready until its run computes one (never outside the window).
-    expect(await nextReadyBatch(db, r!.campaignId, TEST_SENDER, 0)).toBeUndefined();
+    expect(await claimNext(db, r!.campaignId)).toBeUndefined();
   });
 
   it("plan reads a small account list whole and releases the ledger before any row is looked up; a held ledger is queried per chunk", async () => {

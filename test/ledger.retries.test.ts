@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
 import { dueAmbiguousBatches, recordReconciled } from '../src/ledger/reconcile.js';
-import { acquireSenders } from '../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAmbiguous, recordRetryable, type ClaimedBatch } from '../src/ledger/sending.js';
+import { recordAmbiguous, recordRetryable, type ClaimedBatch } from '../src/ledger/sending.js';
+import { claimNext } from './helpers/campaigns.js';
 import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const SENDER = '14155550100';
@@ -25,10 +25,8 @@ describe.each(LEDGER_KINDS)('failures in a row on the %s ledger', (kind) => {
       await finalizeLoad(tx, id, [SENDER], 10);
       return id;
     });
-    await acquireSenders(db, campaignId, OWNER, [SENDER], 600_000, []);
     const claim = async (): Promise<ClaimedBatch> => {
-      const ready = await nextReadyBatch(db, campaignId, SENDER, 0);
-      const claimed = ready && (await claimBatch(db, ready.id, OWNER, 600_000));
+      const claimed = await claimNext(db, campaignId, { owner: OWNER });
       if (!claimed) throw new Error('nothing to claim');
       return claimed;
     };

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { findCampaign } from '../src/ledger/campaigns.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../src/ledger/load.js';
-import { acquireSenders } from '../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch } from '../src/ledger/sending.js';
+import { openLedger } from '../src/ledger/open.js';
+import { claimNext } from './helpers/campaigns.js';
 import { formatSummary, summarize } from '../src/report/summary.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
@@ -32,11 +32,7 @@ describe.each(LEDGER_KINDS)('the status text on the %s ledger', (kind) => {
       await finalizeLoad(tx, id, [SENDER], 10, ['phone']);
       return id;
     });
-    await acquireSenders(db, campaignId, 'status-test', [SENDER], 600_000, []);
-    for (let i = 0; i < 2; i++) {
-      const ready = await nextReadyBatch(db, campaignId, SENDER, 0);
-      await claimBatch(db, ready!.id, 'status-test', 600_000);
-    }
+    for (let i = 0; i < 2; i++) await claimNext(db, campaignId, { owner: 'status-test' });
     // One batch ambiguous with no error recorded (an adopted orphan, a batch resolved by hand...), one in flight.
     await db.query(`UPDATE batches SET status = 'ambiguous', last_error = NULL WHERE id = (SELECT min(id) FROM batches WHERE campaign_id = $1)`, [campaignId]);
     const text = formatSummary(await summarize(db, (await findCampaign(db, 'parens'))!));

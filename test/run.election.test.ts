@@ -83,7 +83,7 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
   }
 
   function reconciler(campaignId: number, clock: TestClock, plivo: FakePlivo, role: { held: boolean }): Reconciler {
-    const l = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 6000 });
+    const l = createLimiters({ listPerMinute: 6000 });
     limiters.push(l);
     return new Reconciler({
       db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper: new Stopper(), clock, role,
@@ -126,7 +126,7 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
     if (out.kind !== 'accepted') throw new Error(`send: ${out.kind}`);
     await recordAccepted(db, c.batches[0]!, { httpStatus: 202, apiId: out.apiId, messageUuids: out.messageUuids, invalidNumbers: out.invalidNumbers });
     const tracker = (client: PlivoClient, held: boolean) => {
-      const l = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 600 });
+      const l = createLimiters({ listPerMinute: 600 });
       limiters.push(l);
       return new Tracker({
         db, client, campaignId: c.id, limiters: l, stopper: new Stopper(), ledger: new LedgerRetry(60_000), role: { held },

@@ -8,13 +8,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { validateJob, type Job } from '../src/campaign/job.js';
 import type { Db } from '../src/ledger/db.js';
 import { openLedger } from '../src/ledger/open.js';
+import { prepareBudgets } from '../src/ledger/senders.js';
 import type { SendOutcome, SendRequest } from '../src/plivo/client.js';
 import { Dispatcher, type SendEvent } from '../src/send/dispatcher.js';
 import { LedgerRetry } from '../src/send/ledger-retry.js';
 import { createLimiters, type Limiters } from '../src/send/limits.js';
 import { Reconciler } from '../src/send/reconciler.js';
 import { Stopper } from '../src/send/stopper.js';
-import { loadedCampaign, recipients } from './helpers/campaigns.js';
+import { loadedCampaign, recipients, TEST_ACCOUNT } from './helpers/campaigns.js';
 import { deliveredNumber } from './helpers/csv.js';
 import { FakePlivo, TestClock } from './helpers/fake-plivo.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
@@ -63,7 +64,10 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
    * answers with `answer` (the n-th send, 0-based; by default every number is queued and 202 answered).
    */
   async function setup(dsts: string[], o: { batchSize: number; rate?: number; answer?: (req: SendRequest, n: number) => SendOutcome | Promise<SendOutcome> }): Promise<Setup> {
-    const { id: campaignId } = await loadedCampaign(db, dsts, { sender: SENDER, batchSize: o.batchSize });
+    const rate = o.rate ?? 1000;
+    const { id: campaignId } = await loadedCampaign(db, dsts, { senders: [SENDER], batchSize: o.batchSize, job: { rate } });
+    // The number's budget lives in the ledger (sql/014): prepared as a run prepares it.
+    await prepareBudgets(db, TEST_ACCOUNT, campaignId, 6000);
     const clock = new TestClock();
     const plivo = new FakePlivo(clock);
     const sent: Sent[] = [];
@@ -71,15 +75,15 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
       sent.push({ dst: [...req.dst], at: Date.now() });
       return o.answer ? o.answer(req, sent.length - 1) : plivo.queue(req);
     };
-    const job: Job = validateJob({ name: 'dispatch', recipients: 'r.csv', src: SENDER, text: 'hi', rate: o.rate ?? 1000, batch_size: o.batchSize }, '/nonexistent/job.json');
-    const l = createLimiters({ rate: job.rate, maxBatchCost: o.batchSize, maxBatchSize: o.batchSize, listPerMinute: 6000 });
+    const job: Job = validateJob({ name: 'dispatch', recipients: 'r.csv', src: SENDER, text: 'hi', rate, batch_size: o.batchSize }, '/nonexistent/job.json');
+    const l = createLimiters({ listPerMinute: 6000 });
     limiters.push(l);
     const stopper = new Stopper();
     const events: SendEvent[] = [];
     const dispatcher = new Dispatcher({
-      db, client: plivo, job, campaignId, owner: `test-dispatcher-${campaignId}`, limiters: l, stopper, ledger: new LedgerRetry(60_000),
+      db, client: plivo, job, campaignId, account: TEST_ACCOUNT, owner: `test-dispatcher-${campaignId}`, stopper, ledger: new LedgerRetry(60_000),
       onEvent: (e) => events.push(e),
-      options: { leaseMs: 60_000, senderLeaseMs: 30_000, maxAttempts: 3, retryBaseMs: 50, requestTimeoutMs: 1000 },
+      options: { leaseMs: 60_000, maxAttempts: 3, retryBaseMs: 50, requestTimeoutMs: 1000 },
     });
     return { campaignId, plivo, clock, stopper, sent, events, dispatcher, limiters: l };
   }

@@ -51,7 +51,7 @@ describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
     const plivo = o.plivo ?? new FakePlivo(clock);
     const stopper = new Stopper();
     const events: ReconcileEvent[] = [];
-    const l = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 6000 });
+    const l = createLimiters({ listPerMinute: 6000 });
     limiters.push(l);
     const reconciler = new Reconciler({
       db, client: plivo, campaignId, owner: 'test-reconciler', ledger: new LedgerRetry(60_000), limiters: l, stopper, clock,
@@ -329,7 +329,7 @@ describe('listPages', () => {
     plivo.pageSize = 1;
     for (const to of numbers(3)) plivo.add({ from: SENDER, to, at: clock.now() });
     const stopper = new Stopper();
-    const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 6000 });
+    const limiters = createLimiters({ listPerMinute: 6000 });
     const seen: number[] = [];
     try {
       const listing = listPages({ client: plivo, limiters, stopper }, { message_direction: 'outbound' }, 1, (page) => {

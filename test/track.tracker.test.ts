@@ -117,7 +117,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
   /** Runs the tracker until every message and recipient is settled (or a generous safety deadline). */
   async function track(c: PlivoClient, campaignId: number, options: Partial<TrackerOptions> = {}): Promise<{ open: number }> {
     const stopper = new Stopper();
-    const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 600 });
+    const limiters = createLimiters({ listPerMinute: 600 });
     const tracker = new Tracker({
       db, client: c, campaignId, limiters, stopper, ledger: new LedgerRetry(60_000),
       options: { receiptCutoffMs: 3_600_000, trackBy: 'get', callbacks: false, listPerSecond: 10, accounting: { firstLookMs: 200, confirmMs: 500, marginMs: 10_000 }, ...options },
@@ -234,7 +234,7 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     const status = async (b: ClaimedBatch) => (await db.query<{ status: string }>('SELECT status FROM batches WHERE id = $1', [b.id]))[0]!.status;
     const reconcile = async (c: PlivoClient, campaignId: number, reads: Reads, until: () => Promise<boolean>) => {
       const stopper = new Stopper();
-      const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: 600 });
+      const limiters = createLimiters({ listPerMinute: 600 });
       const r = new Reconciler({
         db, client: c, campaignId, owner: 'test-owner', ledger: new LedgerRetry(60_000), limiters, stopper,
         options: { requestTimeoutMs: 1, confirmAbsentMs: 0, maxFailures: 1000 },

@@ -35,6 +35,15 @@ export function smsrunHome(args: GlobalArgs, env: NodeJS.ProcessEnv): string {
  * stdout stays the command's data). A command that only reads passes `read: true`: an embedded ledger that
  * does not exist yet is then not created (undefined is returned).
  */
+/** SMSRUN_DB_POOL_SIZE: connections to a Postgres ledger (default 4); more helps several campaigns in one process. */
+function poolSize(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['SMSRUN_DB_POOL_SIZE'];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`SMSRUN_DB_POOL_SIZE must be a whole number from 1 to 100, got '${raw}'.`);
+  return n;
+}
+
 export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read: true }): Promise<Db | undefined>;
 export async function openLedgerFor(args: GlobalArgs, io: Io, opts?: { read?: false }): Promise<Db>;
 export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boolean } = {}): Promise<Db | undefined> {
@@ -45,7 +54,7 @@ export async function openLedgerFor(args: GlobalArgs, io: Io, opts: { read?: boo
   }
   if (!opts.read) {
     io.stderr.write(`${describePlace(place, io.env)}\n`);
-    return openLedger({ databaseUrl: place.databaseUrl, home: place.home });
+    return openLedger({ databaseUrl: place.databaseUrl, home: place.home, poolSize: poolSize(io.env) });
   }
   let via: string | undefined;
   const db = await openLedger({

@@ -16,6 +16,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
+import { sendersCommand } from './commands/senders.js';
 import { webhookCommand } from './commands/webhook.js';
 import { SUPPRESS_ACTIONS, suppressCommand } from './commands/suppress.js';
 import { cancelCommand } from './commands/cancel.js';
@@ -69,7 +70,7 @@ const resolveFlags = <T>(y: Argv<T>) => y
   })
   .epilog(RESOLVE_WARNING);
 
-const COMMANDS = ['run', 'resume', 'plan', 'status', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
+const COMMANDS = ['run', 'resume', 'plan', 'status', 'senders', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
 
 export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let exitCode: ExitCode = EXIT.ok;
@@ -82,8 +83,8 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
     .scriptName('smsrun')
     .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
     .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME; default: your data directory, ~/.local/share/smsrun on Linux, or an older ./.smsrun found in this folder); ignored for the ledger when DATABASE_URL is set' })
-    .command('run <job>', 'send a campaign from a job file, track it, print the summary and write the report', (y) => runFlags(y.positional('job', { type: 'string', demandOption: true, describe: 'the job file (JSON)' })),
-      (a) => set(runCommand(a.job, runArgs(a), io)))
+    .command('run <jobs..>', 'send a campaign from a job file, track it, print the summary and write the report; several job files run together in one process, sharing their numbers\' rates', (y) => runFlags(y.positional('jobs', { type: 'string', array: true, demandOption: true, describe: 'the job file(s) (JSON)' })),
+      (a) => set(runCommand(a.jobs, runArgs(a), io)))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
       (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
     .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })
@@ -103,6 +104,9 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
         return true;
       }),
       (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, sandbox: a.sandbox, watch: a.watch, interval: a.interval }, io)))
+    .command('senders', "each sender number's rate (the lowest of the campaigns sending from it), when it may send next, and the campaigns using it",
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      (a) => set(sendersCommand({ home: a.home, json: a.json }, io)))
     .command('export <campaign>', 'write the delivery report: one row per CSV row (csv, jsonl), or a page to look at (html)', (y) => y.positional('campaign', { type: 'string', demandOption: true })
       .option('format', { choices: ['csv', 'jsonl', 'html'] as const, describe: 'default: from the --out extension, else csv' })
       .option('out', { type: 'string', describe: 'output file (default: standard output)' })

@@ -53,7 +53,6 @@ export class Progress {
       case 'ledger_lost': this.#line(`lost the ledger connection (${e.error}): nothing is claimed until it is back; reconnecting...`); break;
       case 'ledger_back': this.#line(`ledger connection back after ${formatDuration(e.afterMs / 1000)}; carrying on`); break;
       case 'roles': this.#standby = e.held.length < e.wanted.length; this.#announceRoles(e); break;
-      case 'senders': this.#line(`sending from ${e.held} of the ${e.of} senders with work left; another smsrun process holds the others`); break;
       default: break;
     }
   }

@@ -44,7 +44,12 @@ export interface Session extends Queryable {
 
 const INT8_OID = 20;
 
-export function openPostgres(connectionString: string): Db {
+/** Connections a process keeps to a Postgres ledger, unless SMSRUN_DB_POOL_SIZE says otherwise. */
+export const DEFAULT_POOL_SIZE = 4;
+
+/** `poolSize`: the pool's most connections (claims, records, tracking and reconciliation share them). @default DEFAULT_POOL_SIZE */
+export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_SIZE): Db {
+  if (!Number.isInteger(poolSize) || poolSize < 1) throw new TypeError(`openPostgres: poolSize must be a whole number ≥ 1, got ${poolSize}`);
   const types = {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
       if (oid === INT8_OID) return (value: string) => Number(value);
@@ -54,7 +59,7 @@ export function openPostgres(connectionString: string): Db {
   // keepAlive and a connect timeout turn a silently dead server or network into errors we can wait out
   // (send/ledger-retry.ts), instead of a query hanging until the kernel gives up on the socket.
   const connection = { connectionString, types, keepAlive: true, connectionTimeoutMillis: 10_000 };
-  const pool = new pg.Pool({ ...connection, max: 4, application_name: 'smsrun' });
+  const pool = new pg.Pool({ ...connection, max: poolSize, application_name: 'smsrun' });
   // An idle client losing its connection emits here; without a listener it would crash the process. The
   // pool drops that client, and the next query, on a fresh connection, tells whether the server is back.
   pool.on('error', () => undefined);

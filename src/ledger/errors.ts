@@ -11,8 +11,10 @@ export class LedgerTooNewError extends RunFailedError {
 export class LedgerLockedError extends RunFailedError {
   constructor(home: string, pid: number) {
     super(`the embedded ledger in ${home} is in use by another smsrun process (pid ${pid}). ` +
-      'Wait for it to finish (or stop it with Ctrl-C), or give this run its own SMSRUN_HOME. ' +
-      'To run several processes on one campaign, use a Postgres ledger (DATABASE_URL).');
+      'Wait for it to finish (or stop it with Ctrl-C). To send several campaigns at once, run them in one process: ' +
+      '`smsrun run a.json b.json` (they share each number\'s rate and the account\'s limits); for several processes, ' +
+      'use a Postgres ledger (DATABASE_URL). Another SMSRUN_HOME would have budgets of its own: campaigns there ' +
+      'sending from the same numbers would not be paced together.');
   }
 }
 

@@ -22,6 +22,8 @@ export interface LedgerOptions {
    * process (ledger/share.ts) instead of being refused. `onShared` is told when that happens.
    */
   read?: { onShared(pid: number): void } | undefined;
+  /** Postgres only: the connection pool's size. @default DEFAULT_POOL_SIZE (ledger/db.ts) */
+  poolSize?: number | undefined;
   /**
    * False: open the ledger as it is, without applying migrations (`plan` only reads what is there, and must
    * not upgrade a ledger behind a run of an older smsrun). Default true.
@@ -34,7 +36,7 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
     const shared = await readThroughHolder(opts.home, opts.read.onShared);
     if (shared) return shared;
   }
-  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl) : await openEmbedded(opts.home);
+  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.poolSize) : await openEmbedded(opts.home);
   if (opts.migrate === false) return db;
   try {
     await migrate(db);
@@ -68,8 +70,8 @@ export async function connectHolder(home: string): Promise<{ pid: number; ledger
 
 const lockFile = (home: string) => path.join(home, 'ledger.lock');
 
-async function connectPostgres(url: string): Promise<Db> {
-  const db = openPostgres(url);
+async function connectPostgres(url: string, poolSize?: number): Promise<Db> {
+  const db = openPostgres(url, poolSize);
   try {
     await db.query('SELECT 1');
   } catch (err) {

@@ -1,62 +1,198 @@
 /**
- * Sender leases: only a sender's lease owner sends from it, so processes sharing a campaign split its
- * senders and never multiply a sender's rate. See sql/002_senders_and_runners.sql.
+ * The account's shared budgets (sql/014_pacing_budgets.sql): each sender number's rate and GCRA time, and the
+ * account's request and List windows as slots. Claims advance them (ledger/sending.ts `claimDue`); this
+ * module creates them, lowers a rate when campaigns disagree, and lends window slots to tracking.
  */
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 
-export interface AcquiredSender {
+/** Plivo's account limits, as slots held for a window: no sliding window ever holds more requests than slots. */
+export const WINDOWS = {
+  /**
+   * 300 requests per 5 s. A slot is held 5.2 s from the request's slot, and again from when its answer is
+   * recorded (ledger/sending.ts): the 0.2 s cover a request that reached Plivo later after
+   * its claim than the one that reuses its slot (the window is judged on arrival, the slot on the claim).
+   */
+  request: { slots: 300, holdMs: 5_200 },
+  /** 20 List requests a minute (more for accounts Plivo raised: `--list-per-minute`). */
+  list: { slots: 20, holdMs: 60_500 },
+} as const;
+
+/** Tracking and reconciliation take at most this many of the request slots, so sending always has half the window. */
+export const TRACKING_REQUEST_SLOTS = 150;
+
+export type WindowKind = keyof typeof WINDOWS;
+
+export interface RateConflict {
   sender: string;
-  /** Seconds since a batch of this sender was last claimed (by anyone), or null if never. */
-  sinceLastClaim: number | null;
+  /** The rate this job asks for, and the one that holds (the lowest among campaigns still sending from it). */
+  asked: number;
+  holds: number;
+  /** Other campaigns still sending from the number at another rate. */
+  others: { name: string; rate: number }[];
 }
 
-/** Takes the leases of `senders` that are free, expired, ours already, or held by one of `deadOwners`. */
-export async function acquireSenders(
-  db: Db, campaignId: number, owner: string, senders: readonly string[], leaseMs: number, deadOwners: readonly string[],
-): Promise<AcquiredSender[]> {
-  if (senders.length === 0) return [];
-  return db.query<AcquiredSender>(
-    `INSERT INTO sender_leases AS l (campaign_id, sender, owner, expires_at)
-     SELECT $1, s, $2, now() + make_interval(secs => $4::float8 / 1000) FROM unnest($3::text[]) AS s
-     ON CONFLICT (campaign_id, sender) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE l.owner IS NULL OR l.owner = excluded.owner OR l.expires_at < now() OR l.owner = ANY($5::text[])
-     RETURNING sender, extract(epoch FROM now() - last_claim_at)::float8 AS "sinceLastClaim"`,
-    [campaignId, owner, senders, leaseMs, deadOwners],
+/**
+ * The job's senders that other campaigns still sending give another rate. The lowest rate holds for the
+ * number, whichever campaign it came from: a carrier counts what leaves the number.
+ */
+export async function rateConflicts(db: Queryable, name: string, senders: readonly string[], rate: number): Promise<RateConflict[]> {
+  const rows = await db.query<{ sender: string; others: { name: string; rate: number }[] }>(
+    `SELECT s AS sender, jsonb_agg(jsonb_build_object('name', c.name, 'rate', (c.job->>'rate')::float8) ORDER BY c.name) AS others
+     FROM unnest($2::text[]) AS s JOIN campaigns c ON c.name <> $1 AND c.state = 'sending' AND s = ANY(c.senders)
+       AND (c.job->>'rate')::float8 <> $3
+     GROUP BY s ORDER BY s`,
+    [name, senders, rate],
+  );
+  return rows.map((r) => ({ sender: r.sender, asked: rate, holds: Math.min(rate, ...r.others.map((o) => o.rate)), others: r.others }));
+}
+
+/**
+ * The conflicts of jobs run together: for each job, its numbers that another of these jobs, or a campaign
+ * still sending in the ledger, gives another rate.
+ */
+export async function runConflicts(db: Queryable, jobs: readonly { name: string; senders: readonly string[]; rate: number }[]): Promise<RateConflict[]> {
+  const names = new Set(jobs.map((j) => j.name));
+  const out: RateConflict[] = [];
+  for (const job of jobs) {
+    const ledger = await rateConflicts(db, job.name, job.senders, job.rate);
+    for (const sender of job.senders) {
+      const others = [
+        ...jobs.filter((o) => o !== job && o.rate !== job.rate && o.senders.includes(sender)).map((o) => ({ name: o.name, rate: o.rate })),
+        ...(ledger.find((c) => c.sender === sender)?.others ?? []).filter((o) => !names.has(o.name)),
+      ];
+      if (others.length > 0) out.push({ sender, asked: job.rate, holds: Math.min(job.rate, ...others.map((o) => o.rate)), others });
+    }
+  }
+  return out;
+}
+
+/** One line for the run's output: which numbers run at another rate than the job asks, and why. */
+export function describeConflicts(conflicts: readonly RateConflict[]): string {
+  const parts = conflicts.slice(0, 3).map((c) =>
+    `${c.sender} at ${c.holds}/s (${c.others.map((o) => `'${o.name}' asks ${o.rate}/s`).join(', ')}; this job ${c.asked}/s)`);
+  const more = conflicts.length > 3 ? ` and ${conflicts.length - 3} more` : '';
+  return `rate conflict: campaigns still sending share these numbers at other rates, and the lowest holds for each number: ${parts.join('; ')}${more}. ` +
+    'See `smsrun senders`.';
+}
+
+/**
+ * Creates (or updates) the budgets a campaign sends through: one row per sender with the lowest rate that
+ * any campaign still sending from the number gives it, and the account's window slots. `caps`: the lowest
+ * rate per number among jobs run together in this process, which may not be loaded yet (so the lower rate
+ * holds from the first request, whichever campaign starts first).
+ */
+export async function prepareBudgets(db: Db, account: string, campaignId: number, listPerMinute: number, caps: Readonly<Record<string, number>> = {}): Promise<void> {
+  await db.transaction(async (tx) => {
+    // One at a time per account: two campaigns starting together each see the other's rate (the lowest holds),
+    // rather than the later writer's view overwriting the earlier one's.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('smsrun.budgets:' || $1, 0))`, [account]);
+    await ensureSlots(tx, account, 'request', WINDOWS.request.slots);
+    await ensureSlots(tx, account, 'list', listPerMinute);
+    await tx.query(
+      `INSERT INTO sender_budgets AS sb (account, sender, rate)
+       SELECT $1, m.sender, least(m.rate, min((c.job->>'rate')::float8), ($3::jsonb->>m.sender)::float8)
+       FROM (SELECT unnest(senders) AS sender, coalesce((job->>'rate')::float8, 1) AS rate FROM campaigns WHERE id = $2) m
+       LEFT JOIN campaigns c ON c.id <> $2 AND c.state = 'sending' AND m.sender = ANY(c.senders)
+       GROUP BY m.sender, m.rate
+       ON CONFLICT (account, sender) DO UPDATE SET rate = excluded.rate`,
+      [account, campaignId, JSON.stringify(caps)],
+    );
+  });
+}
+
+/** The account's window slots, for a run that only tracks (`smsrun poll`). */
+export async function prepareAccountSlots(db: Db, account: string, listPerMinute: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await ensureSlots(tx, account, 'request', WINDOWS.request.slots);
+    await ensureSlots(tx, account, 'list', listPerMinute);
+  });
+}
+
+async function ensureSlots(tx: Queryable, account: string, kind: WindowKind, slots: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO account_slots (account, kind, slot) SELECT $1, $2, s FROM generate_series(0, $3::int - 1) AS s
+     ON CONFLICT DO NOTHING`,
+    [account, kind, slots],
   );
 }
 
-/** Extends our leases on `senders`; returns the ones still ours (a lease can be lost while we were cut off). */
-export async function renewSenders(db: Db, campaignId: number, owner: string, senders: readonly string[], leaseMs: number): Promise<Set<string>> {
-  if (senders.length === 0) return new Set();
-  const rows = await db.query<{ sender: string }>(
-    `UPDATE sender_leases SET expires_at = now() + make_interval(secs => $4::float8 / 1000)
-     WHERE campaign_id = $1 AND owner = $2 AND sender = ANY($3::text[]) RETURNING sender`,
-    [campaignId, owner, senders, leaseMs],
+/**
+ * Takes one free slot of the account's `kind` window among its first `limit` slots and holds it for the
+ * window. Returns the slot taken, or null and the milliseconds until one frees (by the database clock).
+ */
+export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<{ slot: number | null; waitMs: number }> {
+  const [row] = await db.query<{ slot: number | null; wait_ms: number | null }>(
+    `WITH free AS (
+       SELECT slot FROM account_slots WHERE account = $1 AND kind = $2 AND slot < $3 AND free_at <= now()
+       ORDER BY free_at, slot LIMIT 1 FOR UPDATE SKIP LOCKED),
+     taken AS (
+       UPDATE account_slots a SET free_at = now() + make_interval(secs => $4::float8 / 1000)
+       FROM free WHERE a.account = $1 AND a.kind = $2 AND a.slot = free.slot RETURNING a.slot)
+     SELECT (SELECT slot FROM taken) AS slot,
+            (SELECT extract(epoch FROM min(free_at) - now()) * 1000 FROM account_slots
+             WHERE account = $1 AND kind = $2 AND slot < $3)::float8 AS wait_ms`,
+    [account, kind, limit, WINDOWS[kind].holdMs],
   );
-  return new Set(rows.map((r) => r.sender));
+  return row!.slot !== null ? { slot: row!.slot, waitMs: 0 } : { slot: null, waitMs: Math.max(1, row!.wait_ms ?? 1000) };
 }
 
-export async function releaseSenders(db: Db, campaignId: number, owner: string, senders: readonly string[]): Promise<void> {
+/**
+ * Holds a slot taken by `takeSlot` for the window again from now, once its request is over: the window then
+ * counts from when the request had certainly reached Plivo, however long a loaded process held it back.
+ */
+export async function holdSlotAgain(db: Queryable, account: string, kind: WindowKind, slot: number): Promise<void> {
   await db.query(
-    `UPDATE sender_leases SET owner = NULL, expires_at = now() WHERE campaign_id = $1 AND owner = $2 AND sender = ANY($3::text[])`,
-    [campaignId, owner, senders],
+    `UPDATE account_slots SET free_at = greatest(free_at, now() + make_interval(secs => $4::float8 / 1000))
+     WHERE account = $1 AND kind = $2 AND slot = $3`,
+    [account, kind, slot, WINDOWS[kind].holdMs],
   );
 }
 
-/** Other processes holding unexpired leases of this campaign's senders (candidates for a liveness check). */
-export async function otherLeaseOwners(db: Db, campaignId: number, owner: string): Promise<string[]> {
-  const rows = await db.query<{ owner: string }>(
-    `SELECT DISTINCT owner FROM sender_leases WHERE campaign_id = $1 AND owner IS NOT NULL AND owner <> $2 AND expires_at > now()`,
-    [campaignId, owner],
+/** Free slots of the account's `kind` window among its first `limit`, now. */
+export async function freeSlots(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM account_slots WHERE account = $1 AND kind = $2 AND slot < $3 AND free_at <= now()',
+    [account, kind, limit],
   );
-  return rows.map((r) => r.owner);
+  return row!.n;
 }
 
-/** True while any batch of the campaign is pending, in flight or ambiguous (whoever holds it). */
-export async function campaignHasUnsettledBatches(db: Db, campaignId: number): Promise<boolean> {
+/** A 429 means Plivo counts more than we did: every request slot of the account waits `ms` more. */
+export async function holdAllSlots(db: Queryable, account: string, ms: number): Promise<void> {
+  await db.query(
+    `UPDATE account_slots SET free_at = greatest(free_at, now() + make_interval(secs => $2::float8 / 1000))
+     WHERE account = $1 AND kind = 'request'`,
+    [account, ms],
+  );
+}
+
+export interface SenderState {
+  account: string;
+  sender: string;
+  rate: number;
+  /** Seconds until its next batch may be claimed (0: now). */
+  dueInS: number;
+  campaigns: { name: string; state: string; rate: number; pending: number }[];
+}
+
+/** Every sender number in the ledger: its rate, when it may send next, and the campaigns that use it. */
+export async function listSenders(db: Queryable): Promise<SenderState[]> {
+  return db.query<SenderState>(
+    `SELECT sb.account, sb.sender, sb.rate,
+            greatest(0, extract(epoch FROM sb.tat - now()))::float8 AS "dueInS",
+            coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.name, 'state', c.state, 'rate', (c.job->>'rate')::float8,
+                        'pending', (SELECT count(*) FROM batches b WHERE b.campaign_id = c.id AND b.sender = sb.sender AND b.status = 'pending'))
+                        ORDER BY c.name)
+                      FROM campaigns c WHERE sb.sender = ANY(c.senders)), '[]'::jsonb) AS campaigns
+     FROM sender_budgets sb ORDER BY sb.account, sb.sender`,
+  );
+}
+
+/** True while any batch of the campaigns is pending, in flight or ambiguous (whoever holds it). */
+export async function campaignsHaveUnsettledBatches(db: Queryable, campaignIds: readonly number[]): Promise<boolean> {
   const [row] = await db.query<{ any: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM batches WHERE campaign_id = $1 AND status IN ('pending', 'in_flight', 'ambiguous')) AS any`,
-    [campaignId],
+    `SELECT EXISTS (SELECT 1 FROM batches WHERE campaign_id = ANY($1::int[]) AND status IN ('pending', 'in_flight', 'ambiguous')) AS any`,
+    [campaignIds],
   );
   return row!.any;
 }

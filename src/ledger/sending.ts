@@ -1,21 +1,15 @@
 /**
  * The write-ahead protocol of sending. For each batch:
- *   1. claimBatch commits `in_flight` (batch, attempt, recipients `sending`) BEFORE the request leaves;
+ *   1. claimDue commits `in_flight` (batch, attempt, recipients `sending`) BEFORE the request leaves;
  *   2. the outcome is committed as soon as it is read: recordAccepted / recordRetryable /
  *      recordPermanent / recordAmbiguous.
  * A crash between 1 and 2 leaves an `in_flight` attempt that nobody owns; adoptOrphans turns it into
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
-import { CLAIM_NOT_CANCELLED, SUPPRESS_AT_CLAIM } from './suppressions.js';
-import { flagUuidCount } from './unaccounted.js';
+import { CLAIM_NOT_CANCELLED, SUPPRESSED_REASON } from './suppressions.js';
+import { WINDOWS } from './senders.js';
 import { WINDOW_OPEN, windowClosesAt } from './windows.js';
-
-export interface ReadyBatch {
-  id: number;
-  size: number;
-  units: number;
-}
 
 export interface ClaimedBatch {
   id: number;
@@ -29,16 +23,12 @@ export interface ClaimedBatch {
   dsts: string[];
   /** When its recipients' send window closes (null without one): the messages' expiry is cut to it. */
   windowClosesAt: Date | null;
-}
-
-/** The largest batch's cost (units, or destinations) and size: the limiters' burst. 1 for an empty campaign. */
-export async function largestBatch(db: Queryable, campaignId: number, countUnits: boolean): Promise<{ cost: number; size: number }> {
-  const [row] = await db.query<{ cost: number; size: number }>(
-    `SELECT coalesce(max(size * (CASE WHEN $2 THEN units ELSE 1 END)), 1)::int AS cost, coalesce(max(size), 1)::int AS size
-     FROM batches WHERE campaign_id = $1`,
-    [campaignId, countUnits],
-  );
-  return row!;
+  /**
+   * The account request slot the claim took (sql/014 `account_slots`), and whose: recording the answer holds it
+   * again for the window from the record's time, so the window counts from when the request reached Plivo at the
+   * latest, not from its slot (a request held in a loaded process arrives later than its slot).
+   */
+  requestSlot?: { account: string; slot: number } | undefined;
 }
 
 /** Recipients still to be sent, or whose request is in flight or being reconciled. */
@@ -48,96 +38,186 @@ export async function countUnsent(db: Queryable, campaignId: number): Promise<nu
   return row!.n;
 }
 
-/** The next batch this sender may send now, after `afterId` (the caller's cursor), without claiming it. */
-export async function nextReadyBatch(db: Queryable, campaignId: number, sender: string, afterId: number): Promise<ReadyBatch | undefined> {
-  const [row] = await db.query<ReadyBatch>(
-    `SELECT id, size, units FROM batches b
-     WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND next_attempt_at <= now() AND id > $3 AND ${WINDOW_OPEN}
-     ORDER BY id LIMIT 1`,
-    [campaignId, sender, afterId],
-  );
-  return row;
+export interface ClaimOptions {
+  account: string;
+  campaignId: number;
+  owner: string;
+  /** Lease on each claimed batch: longer than the lookahead plus the request timeout (see reconciler's orphan adoption). */
+  leaseMs: number;
+  /** At most this many batches (one per sender) in one claim. */
+  max: number;
+  /**
+   * A sender whose time comes within this many ms is claimed now: its request then waits in the process
+   * until its slot (see Claimed.slotMs), so the claim's round trip never delays a departure. @default 0
+   */
+  lookaheadMs?: number | undefined;
+  /** The client's request timeout, stored with each attempt: its reconciliation window is sized by it (sql/008). */
+  requestTimeoutMs?: number | undefined;
+  /** The database clock unless given (tests). */
+  now?: Date | undefined;
 }
 
-export interface SenderBacklog {
-  /** Batches that will become ready later (retry backoff), with the earliest time. */
-  waiting: number;
-  nextAt: Date | null;
-  /** Batches in flight or ambiguous (ours or another process's): the sender is not done until they settle. */
-  unsettled: number;
+export interface Claimed extends ClaimedBatch {
+  campaignId: number;
+  /**
+   * When the sender's budget allows this request to leave, in ms since the epoch by the database clock
+   * (never before the claim's `now`). The request must not depart before it (see send/departures.ts).
+   */
+  slotMs: number;
+  /** The batch's cost / the sender's rate, in ms: the sender's spacing, for the process's own stricter gate. */
+  intervalMs: number;
 }
 
-export async function senderBacklog(db: Queryable, campaignId: number, sender: string): Promise<SenderBacklog> {
-  const [row] = await db.query<SenderBacklog>(
-    // A batch waiting for its window (or the campaign's start) is ready no sooner than that opens.
-    `SELECT count(*) FILTER (WHERE status = 'pending')::int AS waiting,
-            min(greatest(next_attempt_at, w.opens_at, c.start_at)) FILTER (WHERE status = 'pending') AS "nextAt",
-            count(*) FILTER (WHERE status IN ('in_flight', 'ambiguous'))::int AS unsettled
-     FROM batches b JOIN campaigns c ON c.id = b.campaign_id
-     LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
-     WHERE b.campaign_id = $1 AND b.sender = $2`,
-    [campaignId, sender],
-  );
-  return row!;
+export interface Claim {
+  batches: Claimed[];
+  /**
+   * Milliseconds until the next sender is due (its time, a retry's backoff, a window's opening, a request
+   * slot freeing), by the database clock; null when no batch of the campaign is pending. A claim made up to
+   * the lookahead before that finds it.
+   */
+  nextInMs: number | null;
+  /** The database clock when the claim ran, ms since the epoch: what the process measures its offset by. */
+  dbNowMs: number;
 }
 
 /**
- * Claims one batch and writes its attempt ahead of the request, in one transaction. Returns undefined
- * when another process got there first (the row is locked or no longer pending), or when we no longer
- * hold the lease of its sender: only the lease owner sends from a sender, so its rate is never doubled.
+ * The claim, in one statement: for every sender of the campaign whose time comes within the lookahead
+ * (sender_budgets.tat <= now + lookahead) and that has a batch it may send (pending, due, campaign not
+ * cancelled, send window open), take its next batch (lowest id) and one free request slot of the account
+ * window each; give the batch the slot greatest(tat, now), advance the sender's GCRA time to slot + cost / rate,
+ * hold the account slot until the batch's slot + the window, mark the batch in flight, write its attempt
+ * ahead of the request and mark its recipients `sending` (or `suppressed`, for numbers on the account's list).
+ * Sender rows, batches and slots are locked FOR UPDATE SKIP LOCKED, so processes claiming at once never take
+ * one sender twice, one batch twice, or one slot twice; each just takes what the others left.
+ *
+ * The cost is destinations × units, or destinations with the job's `rate_counts: "messages"`. There is no
+ * catch-up: an idle sender's slot is the claim's now, a busy one's slots are exactly cost / rate apart, so
+ * the departures the process times by them never exceed the rate (GCRA with a burst of one batch).
  */
-/** `requestTimeoutMs` is stored with the attempt: its reconciliation window is sized by it (sql/008). */
-export async function claimBatch(db: Db, batchId: number, owner: string, leaseMs: number, requestTimeoutMs?: number): Promise<ClaimedBatch | undefined> {
-  return db.transaction(async (tx) => {
-    const [batch] = await tx.query<{ id: number; sender: string; text: string | null; attempts: number; closes_at: Date | null }>(
-      `UPDATE batches SET status = 'in_flight', attempts = attempts + 1, lease_owner = $2,
-              lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE id = (SELECT b.id FROM batches b
-                   JOIN sender_leases l ON l.campaign_id = b.campaign_id AND l.sender = b.sender
-                   WHERE b.id = $1 AND b.status = 'pending' AND l.owner = $2 AND l.expires_at > now()
-                     AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}
-                   FOR UPDATE OF b SKIP LOCKED)
-       RETURNING id, sender, text, attempts, campaign_id, ${windowClosesAt('batches')} AS closes_at`,
-      [batchId, owner, leaseMs],
-    );
-    if (!batch) return undefined;
-    // Opt-outs since the load (sql/012, ledger/suppressions.ts): listed numbers leave the batch before its
-    // request is written; a batch left with nobody is closed without a request.
-    await tx.query(SUPPRESS_AT_CLAIM, [batchId]);
-    if (!(await hasRecipientsToSend(tx, batchId))) {
-      await tx.query(
-        `UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
-                lease_expires_at = NULL, attempts = attempts - 1 WHERE id = $1`, [batchId]);
-      return undefined;
-    }
-    await tx.query(
-      `UPDATE sender_leases SET last_claim_at = now() WHERE campaign_id = (SELECT campaign_id FROM batches WHERE id = $1) AND sender = $2`,
-      [batchId, batch.sender],
-    );
-    // Retryable failures in a row just before this attempt: an absent, ambiguous or accepted one ends a streak.
-    const [streak] = await tx.query<{ failures: number }>(
-      `SELECT count(*)::int AS failures FROM attempts
-       WHERE batch_id = $1 AND attempt_no > coalesce((SELECT max(attempt_no) FROM attempts WHERE batch_id = $1 AND status <> 'failed_retryable'), 0)`,
-      [batchId],
-    );
-    const [attempt] = await tx.query<{ id: number }>(
-      'INSERT INTO attempts (batch_id, attempt_no, owner, request_timeout_ms) VALUES ($1, $2, $3, $4) RETURNING id',
-      [batchId, batch.attempts, owner, requestTimeoutMs ?? null],
-    );
-    const recipients = await tx.query<{ dst: string }>(
-      `UPDATE recipients SET status = 'sending' WHERE batch_id = $1 AND status IN ('pending', 'sending')
-       RETURNING dst`,
-      [batchId],
-    );
-    return { id: batch.id, owner, sender: batch.sender, text: batch.text, attemptId: attempt!.id, attemptNo: batch.attempts, failuresBefore: streak!.failures, dsts: recipients.map((r) => r.dst),
-      windowClosesAt: batch.closes_at === null ? null : new Date(batch.closes_at) };
-  });
+export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
+  const rows = await db.query<{
+    id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
+    failures_before: number; dsts: string[] | null; closes_at: Date | null; slot_ms: number; interval_ms: number;
+    request_slot: number; next_in_ms: number | null; db_now_ms: number;
+  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.lookaheadMs ?? 0, WINDOWS.request.holdMs, o.requestTimeoutMs ?? null]);
+  const summary = rows.find((r) => r.id === null)!;
+  const batches = rows.filter((r) => r.id !== null).map((r): Claimed => ({
+    id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
+    attemptNo: r.attempts, failuresBefore: r.failures_before, dsts: r.dsts ?? [],
+    windowClosesAt: r.closes_at === null ? null : new Date(r.closes_at), slotMs: r.slot_ms, intervalMs: r.interval_ms,
+    requestSlot: { account: o.account, slot: r.request_slot },
+  }));
+  const empty = batches.filter((b) => b.dsts.length === 0);
+  if (empty.length > 0) await closeEmptyClaims(db, empty);
+  return { batches: batches.filter((b) => b.dsts.length > 0), nextInMs: summary.next_in_ms, dbNowMs: summary.db_now_ms };
 }
 
-async function hasRecipientsToSend(tx: Queryable, batchId: number): Promise<boolean> {
-  const rows = await tx.query(`SELECT 1 FROM recipients WHERE batch_id = $1 AND status IN ('pending', 'sending') LIMIT 1`, [batchId]);
-  return rows.length > 0;
+/**
+ * Batches whose every recipient was suppressed at the claim: closed without a request, and their attempt,
+ * which never left, is taken back. Rare, so a statement of its own rather than a branch of the claim; the
+ * sender's time and the request slot the claim spent on them are not given back (stricter).
+ */
+async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): Promise<void> {
+  await db.query(
+    `WITH closed AS (
+       UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
+              lease_expires_at = NULL, attempts = attempts - 1
+       WHERE id = ANY($1::int[]) AND status = 'in_flight' RETURNING id)
+     DELETE FROM attempts WHERE id = ANY($2::int[]) AND batch_id IN (SELECT id FROM closed)`,
+    [empty.map((b) => b.id), empty.map((b) => b.attemptId)],
+  );
 }
+
+/** A pending batch `b` of campaign $2 that may be claimed now (its retry time, the cancel and its send window). */
+const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
+      AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}`;
+
+const CLAIM_SQL = `
+WITH clock AS (SELECT coalesce($6::timestamptz, now()) AS now),
+-- senders of the account whose time comes within the lookahead and that have a batch to claim in this campaign
+due AS (
+  SELECT sb.sender, sb.rate, sb.tat FROM sender_budgets sb, clock
+  WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
+    AND sb.tat <= clock.now + make_interval(secs => $7::float8 / 1000)
+    AND EXISTS (SELECT 1 FROM batches b WHERE b.sender = sb.sender AND ${MAY_CLAIM})
+  ORDER BY sb.tat LIMIT $5
+  FOR UPDATE OF sb SKIP LOCKED),
+-- each one's next batch
+pick AS (
+  SELECT d.sender, d.rate, d.tat, nb.id, nb.cost FROM due d CROSS JOIN LATERAL (
+    SELECT b.id, CASE WHEN c.job->>'rate_counts' = 'messages' THEN b.size ELSE b.size * b.units END AS cost
+    FROM batches b JOIN campaigns c ON c.id = b.campaign_id, clock
+    WHERE b.sender = d.sender AND ${MAY_CLAIM}
+    ORDER BY b.id LIMIT 1
+    FOR UPDATE OF b SKIP LOCKED) nb),
+-- one free slot of the account's request window per batch (the earliest senders get them)
+free AS (
+  SELECT a.slot FROM account_slots a, clock WHERE a.account = $1 AND a.kind = 'request' AND a.free_at <= clock.now
+  ORDER BY a.free_at, a.slot LIMIT (SELECT count(*) FROM pick)
+  FOR UPDATE OF a SKIP LOCKED),
+go AS (
+  SELECT p.*, s.slot, greatest(p.tat, clock.now) AS at, make_interval(secs => p.cost / p.rate) AS spacing
+  FROM (SELECT pick.*, row_number() OVER (ORDER BY tat, id) AS n FROM pick) p
+  JOIN (SELECT slot, row_number() OVER (ORDER BY slot) AS n FROM free) s USING (n), clock),
+advanced AS (
+  UPDATE sender_budgets sb SET tat = go.at + go.spacing FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
+slots_held AS (
+  UPDATE account_slots a SET free_at = go.at + make_interval(secs => $8::float8 / 1000) FROM go
+  WHERE a.account = $1 AND a.kind = 'request' AND a.slot = go.slot RETURNING a.slot),
+claimed AS (
+  UPDATE batches b SET status = 'in_flight', attempts = b.attempts + 1, lease_owner = $3,
+         lease_expires_at = clock.now + make_interval(secs => $4::float8 / 1000)
+  FROM go, clock WHERE b.id = go.id
+  RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts, ${windowClosesAt('b')} AS closes_at, go.slot AS request_slot,
+            extract(epoch FROM go.at) * 1000 AS slot_ms, extract(epoch FROM go.spacing) * 1000 AS interval_ms),
+attempt AS (
+  INSERT INTO attempts (batch_id, attempt_no, owner, started_at, request_timeout_ms) SELECT id, attempts, $3, clock.now, $9::int FROM claimed, clock
+  RETURNING id, batch_id),
+-- the claimed batches' recipients still to send, each with why it may not be sent now (null: it may)
+candidates AS (
+  SELECT r.campaign_id, r.row_no, r.dst, r.batch_id,
+         -- THE place for per-recipient "may send now" checks: a reason not to send now, or null. Opt-outs since
+         -- the load (sql/012, ledger/suppressions.ts) leave the batch as 'suppressed'.
+         (SELECT ${SUPPRESSED_REASON} FROM campaigns c JOIN suppressions s ON s.account = c.suppression_account
+          WHERE c.id = r.campaign_id AND s.number = r.dst LIMIT 1) AS not_now
+  FROM recipients r JOIN claimed ON r.batch_id = claimed.id
+  WHERE r.status IN ('pending', 'sending')),
+suppressed AS (
+  UPDATE recipients r SET status = 'suppressed', reason = m.not_now FROM candidates m
+  WHERE m.not_now IS NOT NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.row_no),
+sending AS (
+  UPDATE recipients r SET status = 'sending' FROM candidates m
+  WHERE m.not_now IS NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
+-- when the next claim may find work: a sender's next time (the claimed ones' new time), or, for a sender with
+-- nothing claimable now, its earliest pending batch's retry time, window opening or scheduled start (a batch
+-- whose window is in its last seconds is looked at again in a second)
+waiting AS (
+  SELECT sb.sender, sb.tat, (SELECT min(CASE WHEN x.at > clock.now THEN x.at ELSE clock.now + interval '1 second' END) FROM (
+       SELECT greatest(b.next_attempt_at, w.opens_at, c.start_at) AS at FROM batches b
+       JOIN campaigns c ON c.id = b.campaign_id
+       LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
+       WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) x) AS ready_at
+  FROM sender_budgets sb, clock
+  WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
+    AND NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender)),
+next_at AS (
+  SELECT least(
+    (SELECT min(go.at + go.spacing) FROM go),
+    (SELECT min(greatest(w.tat, CASE WHEN EXISTS (SELECT 1 FROM batches b WHERE b.sender = w.sender AND ${MAY_CLAIM})
+                                     THEN clock.now ELSE w.ready_at END)) FROM waiting w WHERE w.ready_at IS NOT NULL)
+  ) AS at FROM clock)
+SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
+       (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(
+          (SELECT max(y.attempt_no) FROM attempts y WHERE y.batch_id = c.id AND y.status <> 'failed_retryable'), 0))::int AS failures_before,
+       (SELECT array_agg(s.dst) FROM sending s WHERE s.batch_id = c.id) AS dsts, c.closes_at,
+       c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
+FROM claimed c JOIN attempt a ON a.batch_id = c.id
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
+         greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END,
+       (extract(epoch FROM clock.now) * 1000)::float8
+FROM next_at, clock`;
 
 export interface Acceptance {
   httpStatus: number;
@@ -146,103 +226,120 @@ export interface Acceptance {
   invalidNumbers: readonly string[];
 }
 
-export async function recordAccepted(db: Db, batch: ClaimedBatch, a: Acceptance): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'accepted', accepted_at = now()`))) return;
-    await finishAttempt(tx, batch.attemptId, 'accepted', { httpStatus: a.httpStatus, apiId: a.apiId, uuids: a.messageUuids, invalid: a.invalidNumbers });
-    await tx.query(
-      `UPDATE recipients SET status = 'rejected', reason = 'Plivo reported the number as invalid (invalid_number in its 202 answer)'
-       WHERE batch_id = $1 AND status = 'sending' AND dst = ANY($2::text[])`,
-      [batch.id, a.invalidNumbers],
-    );
-    const submitted = await tx.query<{ row_no: number; dst: string }>(
-      `UPDATE recipients SET status = 'submitted' WHERE batch_id = $1 AND status = 'sending' RETURNING row_no, dst`,
-      [batch.id],
-    );
-    // Plivo does not return uuids in dst order; only a lone pair can be matched without asking it.
-    const lone = submitted.length === 1 && a.messageUuids.length === 1 ? submitted[0]!.dst : null;
-    await insertMessages(tx, batch, a.messageUuids, lone);
-    // One uuid per accepted number is what Plivo promises; any other count is flagged and accounted for.
-    await flagUuidCount(tx, batch.id, submitted.length, new Set(a.messageUuids).size);
-  });
+/**
+ * Each answer is recorded in one statement: a data-modifying CTE whose first step (`settled`) moves our
+ * in-flight batch to its outcome and drops its lease, and whose every other step runs only if that row was
+ * ours (joined to `settled`). When the batch is no longer ours in flight (a process that took us for dead
+ * adopted it, and reconciliation settles it from Plivo's records) nothing is written: recording our answer
+ * too would race it. That guard also makes recording idempotent, so it can be retried after a lost connection.
+ * All steps read the statement's one snapshot, so no row is updated twice (the recipients' new status is
+ * one CASE).
+ */
+const SETTLE = (set: string, n: number) => `settled AS (
+  UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id, campaign_id),
+held AS (
+  UPDATE account_slots SET free_at = greatest(free_at, now() + make_interval(secs => $${n + 2}::float8 / 1000))
+  WHERE account = $${n} AND kind = 'request' AND slot = $${n + 1}::int RETURNING slot)`;
+
+/** The parameters SETTLE's \`held\` step takes after a statement's own: the request slot to hold from now. */
+function heldParams(batch: ClaimedBatch): unknown[] {
+  return [batch.requestSlot?.account ?? null, batch.requestSlot?.slot ?? null, WINDOWS.request.holdMs];
 }
 
-/** Messages whose number is not known yet get it from the provider's records when tracking first reads them. */
-async function insertMessages(tx: Queryable, batch: ClaimedBatch, uuids: readonly string[], loneDst: string | null): Promise<void> {
-  await tx.query(
-    `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
-     SELECT u, b.campaign_id, b.id, $3, (SELECT started_at FROM attempts WHERE id = $4) FROM unnest($2::text[]) AS u, batches b WHERE b.id = $1
-     ON CONFLICT (message_uuid) DO NOTHING`,
-    [batch.id, uuids, loneDst, batch.attemptId],
-  );
-  if (loneDst !== null) {
-    await tx.query(`UPDATE recipients SET message_uuid = $2 WHERE batch_id = $1 AND dst = $3`, [batch.id, uuids[0], loneDst]);
-  }
+/** Our attempt's outcome ($3 status, $4 http status, $5 error), written only with the settled batch. */
+const FINISH = `finished AS (
+  UPDATE attempts SET status = $3, finished_at = now(), http_status = $4, error = $5
+  WHERE id = $6 AND EXISTS (SELECT 1 FROM settled) RETURNING id)`;
+
+export async function recordAccepted(db: Queryable, batch: ClaimedBatch, a: Acceptance): Promise<void> {
+  await db.query(RECORD_ACCEPTED, [batch.id, batch.owner, batch.attemptId, a.httpStatus, a.apiId, a.messageUuids, a.invalidNumbers, ...heldParams(batch)]);
 }
+
+/**
+ * The 202: invalid numbers become `rejected`, the others `submitted`; one message row per uuid, linked to
+ * its number only when a lone number got a lone uuid (Plivo does not return uuids in dst order). One uuid
+ * per accepted number is what Plivo promises; any other count is flagged (ledger/unaccounted.ts).
+ */
+const RECORD_ACCEPTED = `
+WITH ${SETTLE(`status = 'accepted', accepted_at = now()`, 8)},
+finished AS (
+  UPDATE attempts SET status = 'accepted', finished_at = now(), http_status = $4, api_id = $5, message_uuids = $6, invalid_numbers = $7
+  WHERE id = $3 AND EXISTS (SELECT 1 FROM settled) RETURNING started_at),
+sending AS (
+  SELECT r.campaign_id, r.row_no, r.dst, r.dst = ANY($7::text[]) AS invalid FROM recipients r, settled
+  WHERE r.batch_id = settled.id AND r.status = 'sending'),
+counts AS (
+  SELECT count(*) FILTER (WHERE NOT invalid)::int AS numbers, (SELECT count(DISTINCT u)::int FROM unnest($6::text[]) u) AS uuids,
+         CASE WHEN count(*) FILTER (WHERE NOT invalid) = 1 AND cardinality($6::text[]) = 1 THEN min(dst) FILTER (WHERE NOT invalid) END AS lone
+  FROM sending),
+marked AS (
+  UPDATE recipients r SET
+    status = CASE WHEN s.invalid THEN 'rejected' ELSE 'submitted' END,
+    reason = CASE WHEN s.invalid THEN 'Plivo reported the number as invalid (invalid_number in its 202 answer)' ELSE r.reason END,
+    message_uuid = CASE WHEN r.dst = counts.lone THEN ($6::text[])[1] ELSE r.message_uuid END
+  FROM sending s, counts WHERE r.campaign_id = s.campaign_id AND r.row_no = s.row_no RETURNING r.row_no),
+messages_in AS (
+  INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, sent_after)
+  SELECT u, settled.campaign_id, settled.id, counts.lone, finished.started_at FROM unnest($6::text[]) AS u, settled, counts, finished
+  ON CONFLICT (message_uuid) DO NOTHING RETURNING 1),
+flagged AS (
+  INSERT INTO unaccounted_batches (batch_id, campaign_id, cause, numbers, uuids)
+  SELECT settled.id, settled.campaign_id, 'uuid_count', counts.numbers, counts.uuids FROM settled, counts WHERE counts.numbers <> counts.uuids
+  ON CONFLICT (batch_id) DO NOTHING RETURNING 1)
+INSERT INTO events (campaign_id, kind, detail)
+SELECT settled.campaign_id, 'uuid_count_mismatch', jsonb_build_object('batch', settled.id, 'numbers', counts.numbers, 'uuids', counts.uuids)
+FROM settled, counts WHERE counts.numbers <> counts.uuids`;
 
 /** Not accepted, safe to send again after `delayMs`. */
-export async function recordRetryable(db: Db, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'pending', last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8 / 1000)`, [error, delayMs]))) return;
-    await finishAttempt(tx, batch.attemptId, 'failed_retryable', { httpStatus, error });
-    await tx.query(`UPDATE recipients SET status = 'pending' WHERE batch_id = $1 AND status = 'sending'`, [batch.id]);
-  });
+export async function recordRetryable(db: Queryable, batch: ClaimedBatch, error: string, delayMs: number, httpStatus?: number): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'pending', last_error = $5, next_attempt_at = now() + make_interval(secs => $7::float8 / 1000)`, 8)}, ${FINISH}
+     UPDATE recipients r SET status = 'pending' FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
+    [batch.id, batch.owner, 'failed_retryable', httpStatus ?? null, error, batch.attemptId, delayMs, ...heldParams(batch)],
+  );
 }
 
 /** Plivo refused the request for good (400, 403...): its recipients fail with the API's reason. */
-export async function recordPermanent(db: Db, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'failed', last_error = $3`, [error]))) return;
-    await finishAttempt(tx, batch.attemptId, 'failed_permanent', { httpStatus, error });
-    await tx.query(
-      `UPDATE recipients SET status = 'failed', reason = $2 WHERE batch_id = $1 AND status = 'sending'`,
-      [batch.id, `Plivo refused the request (HTTP ${httpStatus}): ${error}`],
-    );
-  });
+export async function recordPermanent(db: Queryable, batch: ClaimedBatch, error: string, httpStatus: number): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'failed', last_error = $5`, 8)}, ${FINISH}
+     UPDATE recipients r SET status = 'failed', reason = $7 FROM settled WHERE r.batch_id = settled.id AND r.status = 'sending'`,
+    [batch.id, batch.owner, 'failed_permanent', httpStatus, error, batch.attemptId, `Plivo refused the request (HTTP ${httpStatus}): ${error}`, ...heldParams(batch)],
+  );
 }
 
 /**
  * The request may have been accepted: only reconciliation may decide what happens next. `apiId` when Plivo's
  * API itself answered (its api_id in the body): stored, it ends the attempt's reconciliation window at the answer.
  */
-export async function recordAmbiguous(db: Db, batch: ClaimedBatch, error: string, httpStatus?: number, apiId?: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    if (!(await settle(tx, batch, `status = 'ambiguous', last_error = $3`, [error]))) return;
-    await finishAttempt(tx, batch.attemptId, 'ambiguous', { httpStatus, error, ...(apiId ? { apiId } : {}) });
-  });
-}
-
-/**
- * Moves our in-flight batch to its outcome and drops its lease. False (and nothing is written) when the
- * batch is no longer ours in flight: a process that took us for dead adopted it, and reconciliation
- * settles it from Plivo's records; recording our answer too would race it. Also makes recording
- * idempotent, so it can be retried after a lost connection.
- */
-async function settle(tx: Queryable, batch: ClaimedBatch, set: string, extra: readonly unknown[] = []): Promise<boolean> {
-  const rows = await tx.query(
-    `UPDATE batches SET ${set}, lease_owner = NULL, lease_expires_at = NULL
-     WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
-    [batch.id, batch.owner, ...extra],
+export async function recordAmbiguous(db: Queryable, batch: ClaimedBatch, error: string, httpStatus?: number, apiId?: string): Promise<void> {
+  await db.query(
+    `WITH ${SETTLE(`status = 'ambiguous', last_error = $5`, 8)},
+     finished AS (
+       UPDATE attempts SET status = $3, finished_at = now(), http_status = $4, error = $5, api_id = $7
+       WHERE id = $6 AND EXISTS (SELECT 1 FROM settled) RETURNING id)
+     SELECT 1`,
+    [batch.id, batch.owner, 'ambiguous', httpStatus ?? null, error, batch.attemptId, apiId ?? null, ...heldParams(batch)],
   );
-  return rows.length === 1;
 }
 
 /**
  * A claim whose commit was never confirmed (the connection dropped during it) may or may not have
- * committed; if it did, its request never left, but nothing can prove that to a later run. Treat it as
- * ambiguous: reconciliation will find it absent and send it.
+ * committed; if it did, its requests never left, but nothing can prove that to a later run. Our in-flight
+ * batches other than `sending` (the ones whose request we know about) are such claims: treat them as
+ * ambiguous, and reconciliation will find them absent and send them.
  */
-export async function settleUnconfirmedClaim(db: Db, batchId: number, owner: string): Promise<void> {
+export async function settleUnconfirmedClaims(db: Db, owner: string, campaignIds: readonly number[], sending: readonly number[]): Promise<void> {
   await db.transaction(async (tx) => {
-    const rows = await tx.query(
+    const rows = await tx.query<{ id: number }>(
       `UPDATE batches SET status = 'ambiguous', last_error = 'the commit of its claim was not confirmed (ledger connection lost)',
               lease_owner = NULL, lease_expires_at = NULL
-       WHERE id = $1 AND status = 'in_flight' AND lease_owner = $2 RETURNING id`,
-      [batchId, owner],
+       WHERE campaign_id = ANY($3::int[]) AND status = 'in_flight' AND lease_owner = $1 AND id <> ALL($2::int[]) RETURNING id`,
+      [owner, sending, campaignIds],
     );
-    if (rows.length === 1) {
-      await tx.query(`UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'claim not confirmed' WHERE batch_id = $1 AND status = 'in_flight'`, [batchId]);
-    }
+    await tx.query(`UPDATE attempts SET status = 'ambiguous', finished_at = now(), error = 'claim not confirmed'
+                    WHERE batch_id = ANY($1::int[]) AND status = 'in_flight'`, [rows.map((r) => r.id)]);
   });
 }
 
@@ -253,6 +350,7 @@ export async function inFlightOwners(db: Db, campaignId: number, owner: string):
     [campaignId, owner]);
   return rows.map((r) => r.owner);
 }
+
 
 /**
  * In-flight attempts whose owner is gone become ambiguous: the owner is known dead (`deadOwners`, see
@@ -276,18 +374,4 @@ export async function adoptOrphans(db: Db, campaignId: number, owner: string, de
     );
     return ids.length;
   });
-}
-
-async function finishAttempt(
-  tx: Queryable,
-  attemptId: number,
-  status: string,
-  f: { httpStatus?: number | undefined; apiId?: string; uuids?: readonly string[]; invalid?: readonly string[]; error?: string },
-): Promise<void> {
-  await tx.query(
-    `UPDATE attempts SET status = $2, finished_at = now(), http_status = $3, api_id = $4,
-            message_uuids = $5, invalid_numbers = $6, error = $7
-     WHERE id = $1`,
-    [attemptId, status, f.httpStatus ?? null, f.apiId ?? null, f.uuids ?? null, f.invalid ?? null, f.error ?? null],
-  );
 }

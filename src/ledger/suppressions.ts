@@ -92,8 +92,12 @@ export async function suppressedRecipients(db: Queryable, campaignId: number, li
   return { count: n!.count, rows };
 }
 
-/** The reason a scrubbed or claim-time-suppressed recipient shows in the report. */
-const SUPPRESSED_REASON = `'on the suppression list (' || s.source || ', ' || to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC): ' || s.reason`;
+/**
+ * The reason a scrubbed or claim-time-suppressed recipient shows in the report. The claim (ledger/sending.ts
+ * `claimDue`, its `candidates` step) suppresses at claim time: no listed number is in the `dst` of a request
+ * claimed after the number was listed.
+ */
+export const SUPPRESSED_REASON = `'on the suppression list (' || s.source || ', ' || to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC): ' || s.reason`;
 
 /**
  * The scrub: records which account's list applies to the campaign, and turns its `pending` recipients
@@ -111,18 +115,6 @@ export async function scrubSuppressed(db: Queryable, campaignId: number, account
   );
   return rows.length;
 }
-
-/**
- * The claim-time check, run inside claimBatch's transaction after the batch row is locked and before its
- * recipients become `sending`: the batch's still-pending recipients whose number the campaign's account
- * has listed become `suppressed`. A small statement of its own so that a rewritten claim can carry it over
- * as it is; what it guarantees is that no listed number is in the `dst` of a request claimed after the
- * number was listed. ($1 = the batch id.)
- */
-export const SUPPRESS_AT_CLAIM = `
-  UPDATE recipients r SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
-  FROM batches b JOIN campaigns c ON c.id = b.campaign_id JOIN suppressions s ON s.account = c.suppression_account
-  WHERE b.id = $1 AND r.batch_id = b.id AND r.status IN ('pending', 'sending') AND s.number = r.dst`;
 
 /**
  * The load's scrub of a chunk before it is written (ledger/load-chunks.ts): its valid rows in `load_stage`

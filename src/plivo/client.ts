@@ -32,6 +32,7 @@ import { parseMdr } from './mdr.js';
 import type { SendOutcome } from './outcome.js';
 import { listQuery, parseListPage, type ListFilter, type ListPage } from './list.js';
 import type { Mdr } from './types.js';
+import { watchWritten } from './written.js';
 
 export { PlivoApiError } from './errors.js';
 export type { SendOutcome } from './outcome.js';
@@ -46,6 +47,11 @@ export interface PlivoClientOptions {
   timeoutMs?: number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+}
+
+export interface SendHooks {
+  /** Called once the request is written to the socket, if the transport tells (Node's fetch does): pacing's departure. */
+  onWritten?: () => void;
 }
 
 export interface SendRequest {
@@ -100,8 +106,9 @@ export class PlivoClient {
   }
 
   /** Sends one (bulk) message. Never throws for HTTP or network problems: see SendOutcome. */
-  async send(req: SendRequest): Promise<SendOutcome> {
-    const exchange = await this.#exchange('POST', this.#messageUrl, sendBody(req));
+  async send(req: SendRequest, hooks: SendHooks = {}): Promise<SendOutcome> {
+    const watch = hooks.onWritten ? watchWritten(hooks.onWritten) : undefined;
+    const exchange = await this.#exchange('POST', this.#messageUrl, sendBody(req), watch?.header).finally(() => watch?.done());
     if (exchange.ok) return this.#scrub(classifyResponse(exchange.answer));
     const outcome = classifyNetworkError(exchange.error, this.#timeoutMs);
     // A status line arrived, so the request reached the server: whatever broke after that is ambiguous.
@@ -168,8 +175,9 @@ export class PlivoClient {
     }
   }
 
-  async #exchange(method: 'GET' | 'POST', url: string, body?: unknown): Promise<Exchange> {
+  async #exchange(method: 'GET' | 'POST', url: string, body?: unknown, extra?: [string, string]): Promise<Exchange> {
     const headers: Record<string, string> = { Authorization: this.#authorization, Accept: 'application/json' };
+    if (extra) headers[extra[0]] = extra[1];
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let status: number | undefined;
     const sentAt = Date.now();

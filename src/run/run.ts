@@ -12,9 +12,10 @@ import { reacquireRunner, registerRunner, type Runner } from '../ledger/runners.
 import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
 import { claimAccount, findCampaign, recordEvent, setCampaignState, type CampaignAccount, type CampaignRow } from '../ledger/campaigns.js';
 import { CampaignAccountError } from '../ledger/errors.js';
-import { countUnsent, largestBatch } from '../ledger/sending.js';
+import { countUnsent } from '../ledger/sending.js';
+import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
-import { Dispatcher, type SendEvent } from '../send/dispatcher.js';
+import { Dispatcher, type Pacing, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
 import { Stopper } from '../send/stopper.js';
@@ -90,6 +91,10 @@ export interface RunDeps {
   db: Db;
   client: PlivoClient;
   job: Job;
+  /** Shared by the campaigns one process runs together (`smsrun run a.json b.json`): see send/departures.ts. */
+  pacing?: Pacing | undefined;
+  /** With jobs run together: the lowest rate each number has among them (it holds for every one of them). */
+  rateCaps?: Readonly<Record<string, number>> | undefined;
   /** Whom this run sends as; a campaign only ever runs as the account of its first run (sql/007). */
   account: CampaignAccount;
   options: RunOptions;
@@ -169,24 +174,17 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   if (deps.startAt) await ledger.run(() => setStartAt(db, campaign.id, deps.startAt!));
   const runner = await ledger.run(() => holdRunner(db, owner, campaign.id, stopper));
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
-  const largest = await ledger.run(() => largestBatch(db, campaign.id, job.rate_counts === 'units'));
-  if (campaign.max_batch_cost !== null) {
-    // Still loading: batches not cut yet are bounded by the cap the first chunk fixed (ledger/load-chunks.ts).
-    largest.cost = Math.max(largest.cost, campaign.max_batch_cost);
-    largest.size = Math.max(largest.size, job.batch_size);
-  }
-  const limiters = createLimiters({
-    rate: job.rate, maxBatchCost: largest.cost, maxBatchSize: largest.size, accountRate: job.account_rate,
-    listPerMinute: deps.options.listPerMinute,
-  });
+  // Budgets are the account's (its numbers, its request and List windows), shared by all its campaigns and processes.
+  const account = listOwner(deps.account);
+  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute, deps.rateCaps));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;
   const dispatcher = new Dispatcher({
-    ...common, job, owner, onEvent, loading: load.loading,
+    ...common, job, owner, account, onEvent, loading: load.loading, ...(deps.pacing ? { pacing: deps.pacing } : {}),
     ...(callbacks ? { callbackUrl: (batchId: number) => callbacks.urlFor(campaign.id, batchId) } : {}),
     options: {
       leaseMs: 2 * deps.options.requestTimeoutMs + 60_000,
-      senderLeaseMs: SENDER_LEASE_MS,
       maxAttempts: deps.options.maxAttempts,
       retryBaseMs: deps.options.retryBaseMs,
       requestTimeoutMs: deps.options.requestTimeoutMs,
@@ -289,9 +287,6 @@ async function keepWindows(deps: WindowDeps, active: () => boolean): Promise<voi
 /** How often openings are checked: a closed window's next opening is written within this. */
 const WINDOW_CHECK_MS = 1000;
 
-/** A sender lease outlives a lost ledger connection by this much before another process may take it. */
-const SENDER_LEASE_MS = 30_000;
-
 /**
  * Registers this process as a runner, holding its liveness lock (ledger/runners.ts). If that session is
  * lost, other processes may take us for dead; our claims and records are guarded by our leases, so that
@@ -332,7 +327,9 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
   const { db, campaign, stopper, onEvent } = deps;
   const ledger = new LedgerRetry(deps.options.ledgerGiveUpMs, onEvent);
   await ledger.run(() => checkAccount(db, campaign, deps.account));
-  const limiters = createLimiters({ rate: 1, maxBatchCost: 1, maxBatchSize: 1, listPerMinute: deps.options.listPerMinute });
+  const account = listOwner(deps.account);
+  await ledger.run(() => prepareAccountSlots(db, account, deps.options.listPerMinute));
+  const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const receiver = await deps.callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
   // A run of the campaign, or another poll, may be tracking it: only the holder of the `track` role asks Plivo.

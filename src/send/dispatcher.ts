@@ -1,41 +1,42 @@
 /**
- * Sends a campaign's batches: one loop per sender, all senders at once, each paced by its own limiter.
+ * Sends a campaign's batches. The ledger decides when: one claim statement (ledger/sending.ts `claimDue`)
+ * takes the next batch of every sender whose time comes within the lookahead, advancing the senders' GCRA
+ * times and taking the account's request slots on the database clock, and commits each batch's attempt
+ * before its request leaves. This loop only asks at the right moments (it sleeps until the time the claim
+ * said the next sender is due, less the lookahead), and holds each claimed request until its slot
+ * (send/departures.ts), so requests leave spaced as the ledger decided, whatever the claim's round trip.
  *
- * For every batch: wait for the sender's tokens (and the account's, if `account_rate` is set), claim the
- * batch (the write-ahead row is committed), then send it through the account request limiter and record
- * the answer. A sender's loop only moves on once its batch is claimed, so it never schedules a batch twice;
- * requests of one sender may overlap (a slow bulk answer does not hold the next batch back).
+ * Any process may claim any sender's next batch, so processes sharing a campaign (or campaigns sharing
+ * numbers) divide the work and share every budget; a process that dies leaves only its in-flight batches,
+ * which the Reconciler adopts once its liveness lock is gone.
  *
- * Retries go back through the same limiters: a failed batch returns to `pending` with a backoff, and its
- * sender's loop claims it again like any other. Ambiguous batches wait for the Reconciler.
+ * Retries go back through the same claim: a failed batch returns to `pending` with a backoff. Ambiguous
+ * batches wait for the Reconciler.
  */
 import type { Db } from '../ledger/db.js';
 import { isConnectionLost } from '../ledger/faults.js';
-import { deadAmong } from '../ledger/runners.js';
 import {
-  claimBatch, nextReadyBatch, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, senderBacklog,
-  settleUnconfirmedClaim, type ClaimedBatch, type ReadyBatch,
+  claimDue, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, settleUnconfirmedClaims,
+  type Claim, type ClaimedBatch, type Claimed,
 } from '../ledger/sending.js';
-import {
-  acquireSenders, campaignHasUnsettledBatches, otherLeaseOwners, releaseSenders, renewSenders, type AcquiredSender,
-} from '../ledger/senders.js';
+import { campaignsHaveUnsettledBatches, holdAllSlots } from '../ledger/senders.js';
 import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
 import { RunFailedError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 import { backoffMs } from './backoff.js';
-import { PRIORITY, scheduleOnBucket, type Limiters } from './limits.js';
 import type { LedgerRetry } from './ledger-retry.js';
 import type { Stopper } from './stopper.js';
+import { DbClock, Departures, type Left } from './departures.js';
 import { cutExpiry } from '../window/keeper.js';
 
 export interface DispatchOptions {
-  /** Lease on a claimed batch: longer than any wait for the account limiter plus the request timeout. */
+  /** Lease on a claimed batch: longer than the request timeout plus the time to record its answer. */
   leaseMs: number;
-  /** Lease on a sender, renewed every second while we hold it. */
-  senderLeaseMs: number;
   /** Attempts of one batch before the run stops (its recipients stay pending for a later resume). */
   maxAttempts: number;
   retryBaseMs: number;
+  /** Requests of this process in flight at once (Plivo allows 100 concurrent requests per account). @default 100 */
+  maxInFlight?: number;
   /** The client's request timeout, stored with each attempt (its reconciliation window depends on it). */
   requestTimeoutMs?: number;
 }
@@ -44,41 +45,71 @@ export type SendEvent =
   | { kind: 'accepted'; sender: string; size: number; rejected: number }
   | { kind: 'retry'; sender: string; size: number; reason: string; delayMs: number }
   | { kind: 'failed'; sender: string; size: number; reason: string }
-  | { kind: 'ambiguous'; sender: string; size: number; reason: string }
-  | { kind: 'senders'; held: number; of: number };
+  | { kind: 'ambiguous'; sender: string; size: number; reason: string };
 
 export interface DispatchDeps {
   db: Db;
   client: Pick<PlivoClient, 'send'>;
   job: Job;
   campaignId: number;
+  /** Whose budgets to claim from (the Plivo auth id): every campaign of one account shares them. */
+  account: string;
   owner: string;
-  limiters: Limiters;
   options: DispatchOptions;
   stopper: Stopper;
   ledger: LedgerRetry;
   onEvent?: (e: SendEvent) => void;
   /** With smsrun's own callback receiver: the status-callback url of a batch (it names the batch). */
   callbackUrl?: (batchId: number) => string;
+  /** Shared by the campaigns one process runs, so their requests from one number are gated together. */
+  pacing?: Pacing;
   /** True while this process is still loading the campaign's CSV: more batches are coming. */
   loading?: () => boolean;
 }
 
+/** The process's mapping of the database clock and its per-sender departure gate (send/departures.ts). */
+export interface Pacing {
+  clock: DbClock;
+  departures: Departures;
+}
+
+export function newPacing(): Pacing {
+  return { clock: new DbClock(), departures: new Departures() };
+}
+
+/**
+ * Senders due within this many ms are claimed now and their requests wait in the process until their slot:
+ * longer than a claim's round trip and a busy event loop's lateness, short enough that a batch rarely waits
+ * in a process that might die (it would be reconciled, not lost).
+ */
+export const LOOKAHEAD_MS = 250;
+
+/**
+ * The loop wakes this long before the next sender is due. Less than the lookahead, so that each claim takes
+ * every sender due in the next LOOKAHEAD_MS − CLAIM_EARLY_MS too: a few claims a second, not one per request.
+ */
+const CLAIM_EARLY_MS = 100;
+
+/** The longest the loop sleeps without asking the ledger: other processes and the Reconciler change what is ready. */
+const MAX_SLEEP_MS = 1000;
+
 export class Dispatcher {
   readonly #inFlight = new Set<Promise<void>>();
-  /** Sender loops running, by sender; each holds that sender's lease. */
-  readonly #loops = new Map<string, Promise<void>>();
-  /** Senders whose loop ended with nothing left to send. */
-  readonly #done = new Set<string>();
-  /** Senders whose lease we lost (we were cut off from the ledger and someone took them over). */
-  readonly #lost = new Set<string>();
-  /** Batches whose claim may or may not have committed (the connection dropped during it). */
-  readonly #unconfirmed = new Set<number>();
-  /** Per sender: when its last request left and what it cost (see #spaceOut). */
-  readonly #lastLeft = new Map<string, { at: number; cost: number }>();
+  /** Batches whose request this process is sending (the others it holds in flight are unconfirmed claims). */
+  readonly #sending = new Set<number>();
+  /** A claim's commit could not be confirmed (the connection dropped during it). */
+  #unconfirmed = false;
+  /** With `account_rate`: when the account's next message may be claimed (in-process, see docs/decisions.md). */
+  #accountAt = 0;
+  #wake: (() => void) | undefined;
+  /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
+  #wantRoom = false;
   #running = false;
+  readonly #pacing: Pacing;
 
-  constructor(private readonly deps: DispatchDeps) {}
+  constructor(private readonly deps: DispatchDeps) {
+    this.#pacing = deps.pacing ?? newPacing();
+  }
 
   /** True while the campaign may still have batches to send or to settle. */
   get active(): boolean {
@@ -88,165 +119,112 @@ export class Dispatcher {
   async run(): Promise<void> {
     this.#running = true;
     try {
-      await this.#manageSenders();
-      await Promise.all(this.#loops.values());
+      await this.#loop();
     } finally {
       await Promise.allSettled([...this.#inFlight]);
-      const { db, campaignId, owner, job } = this.deps;
-      await releaseSenders(db, campaignId, owner, job.senders).catch(() => undefined);
       this.#running = false;
     }
   }
 
-  /**
-   * Holds the leases of as many senders as it can get and runs a loop for each, once a second renewing
-   * them and trying to take over the others (free, expired, or held by a dead process). Ends when this
-   * process has no sender loop left and the campaign has no batch left to send or settle.
-   */
-  async #manageSenders(): Promise<void> {
-    const { db, campaignId, owner, job, stopper, ledger, options, onEvent } = this.deps;
-    let held = -1;
+  async #loop(): Promise<void> {
+    const { db, campaignId, owner, stopper, ledger } = this.deps;
+    const maxInFlight = this.deps.options.maxInFlight ?? 100;
     while (!stopper.stopped) {
-      await ledger.run(async () => {
-        for (const id of this.#unconfirmed) {
-          await settleUnconfirmedClaim(db, id, owner);
-          this.#unconfirmed.delete(id);
-        }
-        const mine = [...this.#loops.keys()];
-        const kept = await renewSenders(db, campaignId, owner, mine, options.senderLeaseMs);
-        for (const s of mine) if (!kept.has(s)) this.#lost.add(s);
-        const wanted = job.senders.filter((s) => !this.#loops.has(s) && !this.#done.has(s));
-        if (wanted.length === 0) return;
-        const dead = await deadAmong(db, await otherLeaseOwners(db, campaignId, owner), owner);
-        for (const acquired of await acquireSenders(db, campaignId, owner, wanted, options.senderLeaseMs, dead)) {
-          await this.#startBucket(acquired);
-          this.#lost.delete(acquired.sender);
-          this.#loops.set(acquired.sender, this.#senderLoop(acquired.sender).finally(() => this.#loops.delete(acquired.sender)));
-        }
-      });
-      const unfinished = job.senders.length - this.#done.size;
-      if (this.#loops.size !== held && this.#loops.size < unfinished) onEvent?.({ kind: 'senders', held: this.#loops.size, of: unfinished });
-      held = this.#loops.size;
-      if (this.#loops.size === 0 && !this.deps.loading?.()) {
-        if (!(await ledger.run(() => campaignHasUnsettledBatches(db, campaignId)))) return;
-        this.#done.clear(); // work appeared for a sender we had finished (another process's resend): take it up
+      if (this.#unconfirmed) {
+        await ledger.run(() => settleUnconfirmedClaims(db, owner, [campaignId], [...this.#sending]));
+        this.#unconfirmed = false;
       }
-      await stopper.sleep(1000);
-    }
-  }
-
-  /**
-   * A sender's bucket starts with what a bucket emptied by the last claim of that sender (by any process,
-   * in any run) would have earned since, so a resumed run or a takeover never adds a second burst.
-   */
-  async #startBucket({ sender, sinceLastClaim }: AcquiredSender): Promise<void> {
-    const { rate, burst } = this.deps.limiters.senderBucket;
-    const limiter = this.deps.limiters.senders.key(sender);
-    const tokens = sinceLastClaim === null ? burst : Math.min(burst, rate * sinceLastClaim);
-    const current = (await limiter.currentReservoir()) ?? 0;
-    if (tokens < current) await limiter.incrementReservoir(tokens - current);
-  }
-
-  async #senderLoop(sender: string): Promise<void> {
-    const { db, campaignId, stopper, ledger } = this.deps;
-    let cursor = 0;
-    while (!stopper.stopped && !this.#lost.has(sender)) {
-      const batch = await ledger.run(() => nextReadyBatch(db, campaignId, sender, cursor));
-      if (batch) {
-        cursor = batch.id;
-        await this.#scheduleBatch(sender, batch);
+      const room = maxInFlight - this.#inFlight.size;
+      const accountWait = this.#accountAt - Date.now();
+      if (room <= 0 || accountWait > 0) {
+        this.#wantRoom = room <= 0;
+        await this.#sleep(room <= 0 ? MAX_SLEEP_MS : accountWait);
+        this.#wantRoom = false;
         continue;
       }
-      cursor = 0;
-      const backlog = await ledger.run(() => senderBacklog(db, campaignId, sender));
-      if (backlog.waiting === 0 && backlog.unsettled === 0) {
-        if (this.deps.loading?.()) {
-          await stopper.sleep(100); // the load has not cut this sender's next batches yet
-          continue;
-        }
-        this.#done.add(sender);
-        return;
+      const claim = await this.#claim(this.deps.job.account_rate ? 1 : room);
+      if (!claim) continue;
+      for (const batch of claim.batches) this.#start(batch);
+      if (claim.nextInMs === null && claim.batches.length === 0) {
+        // Nothing pending: done once nothing is in flight or ambiguous, ours or anyone's, and the load (if this
+        // process is still loading the CSV) has cut its last batches.
+        if (this.#inFlight.size === 0 && !this.deps.loading?.() && !(await ledger.run(() => campaignsHaveUnsettledBatches(db, [campaignId])))) return;
+        await this.#sleep(MAX_SLEEP_MS);
+        continue;
       }
-      const untilNext = backlog.nextAt ? backlog.nextAt.getTime() - Date.now() : 500;
-      await stopper.sleep(Math.min(1000, Math.max(20, untilNext)));
+      // More senders may be due than one claim took (room): ask again at once; otherwise when the ledger said.
+      if (claim.batches.length >= room && claim.batches.length > 0) continue;
+      // A due sender another process holds right now, or no free request slot: a few ms, not a spin.
+      await this.#sleep(Math.max(5, Math.min(MAX_SLEEP_MS, (claim.nextInMs ?? MAX_SLEEP_MS) - CLAIM_EARLY_MS)));
     }
   }
 
-  /** Resolves once the batch is claimed (or found taken); the request itself goes on in the background. */
-  #scheduleBatch(sender: string, batch: ReadyBatch): Promise<void> {
-    const { limiters, job } = this.deps;
-    const cost = job.rate_counts === 'units' ? batch.size * batch.units : batch.size;
-    const limiter = limiters.senders.key(sender);
-    return new Promise<void>((resolve) => {
-      // A stop must not wait for this batch's tokens (up to a batch's cost / rate): the loop moves on, and
-      // the job, when its turn comes, sees the stop and claims nothing.
-      const { signal } = this.deps.stopper;
-      const claimed = () => {
-        signal.removeEventListener('abort', claimed);
+  /** Sleeps `ms`, cut short by a stop, or by a request finishing when the loop waits for room. */
+  async #sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.deps.stopper.stopped) return;
+    const { signal } = this.deps.stopper;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#wake = undefined;
         resolve();
       };
-      signal.addEventListener('abort', claimed, { once: true });
-      const job_ = async (): Promise<void> => {
-        try {
-          await limiters.accountMessages?.schedule({ weight: batch.size }, async () => undefined);
-          if (this.deps.stopper.stopped || this.#lost.has(sender)) return;
-          // The account request slot is taken before the claim, so the request leaves as soon as it is
-          // claimed: a request that waited for a slot after its sender's tokens were spent could leave
-          // together with the sender's next one, bunched above the sender's rate.
-          await limiters.requests.schedule({ priority: PRIORITY.send }, async () => {
-            await this.#spaceOut(sender, cost);
-            if (this.deps.stopper.stopped) return;
-            const claim = await this.#claim(batch);
-            claimed();
-            if (!claim) return;
-            const sent = this.#send(claim, batch);
-            this.#track(sent);
-            await sent.catch(() => undefined); // the slot is held until the answer is read and recorded
-          });
-        } finally {
-          claimed();
-        }
-      };
-      scheduleOnBucket(limiter, limiters.senderBucket, cost, PRIORITY.send, job_).catch((err: unknown) => {
-        claimed();
-        if (!this.deps.stopper.stopped) this.deps.stopper.fail(err);
-      });
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.#wake = done;
     });
   }
 
-  /**
-   * A sender's requests leave at least the previous one's cost / rate apart. Its bucket grants tokens at
-   * its rate, but two batches granted a moment apart can both wait for an account request slot (the
-   * account bucket saturated, by this campaign's senders or by tracking) and then leave together: this
-   * keeps them apart at the moment they leave, so rate·T + one batch holds where Plivo measures it.
-   */
-  async #spaceOut(sender: string, cost: number): Promise<void> {
-    const last = this.#lastLeft.get(sender);
-    const wait = last ? last.at + (last.cost / this.deps.job.rate) * 1000 - Date.now() : 0;
-    if (wait > 0) await this.deps.stopper.sleep(wait);
-    this.#lastLeft.set(sender, { at: Date.now(), cost });
-  }
-
-  #track(p: Promise<void>): void {
-    const tracked = p.catch((err: unknown) => this.deps.stopper.fail(err)).finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
-  }
-
-  /** Claims the batch; undefined if someone else has it, or if the claim's commit could not be confirmed. */
-  async #claim(batch: ReadyBatch): Promise<ClaimedBatch | undefined> {
+  /** Claims what is due; undefined if the claim's commit could not be confirmed (settled on the next turn). */
+  async #claim(max: number): Promise<Claim | undefined> {
+    const { db, campaignId, account, owner, options } = this.deps;
     try {
-      return await claimBatch(this.deps.db, batch.id, this.deps.owner, this.deps.options.leaseMs, this.deps.options.requestTimeoutMs);
+      const sentAt = Date.now();
+      const claim = await claimDue(db, {
+        account, campaignId, owner, leaseMs: options.leaseMs, max, lookaheadMs: LOOKAHEAD_MS, requestTimeoutMs: options.requestTimeoutMs,
+      });
+      this.#pacing.clock.sample(sentAt, Date.now(), claim.dbNowMs);
+      return claim;
     } catch (err) {
       if (!isConnectionLost(err)) throw err;
-      this.#unconfirmed.add(batch.id); // settled once the ledger is back (see #manageSenders)
+      this.#unconfirmed = true;
+      // Wait for the ledger before trying again (LedgerRetry reports the outage and gives up in time).
+      await this.deps.ledger.run(() => db.query('SELECT 1'));
       return undefined;
     }
   }
 
-  async #send(claim: ClaimedBatch, batch: ReadyBatch): Promise<void> {
-    const outcome = await this.deps.client.send(this.#request(claim));
+  /** Resolves when a claimed request may leave (its ledger slot on our clock, the sender's spacing since the last). */
+  #departure(batch: Claimed): Promise<Left> {
+    const { clock, departures } = this.#pacing;
+    return departures.wait(batch.sender, clock.toLocal(batch.slotMs), batch.intervalMs);
+  }
+
+  #start(batch: Claimed): void {
+    const rate = this.deps.job.account_rate;
+    if (rate) this.#accountAt = Math.max(this.#accountAt, this.#pacing.clock.toLocal(batch.slotMs)) + (batch.dsts.length / rate) * 1000;
+    this.#sending.add(batch.id);
+    const sent = this.#send(batch, this.#departure(batch)).finally(() => {
+      this.#sending.delete(batch.id);
+      if (this.#wantRoom) this.#wake?.();
+    });
+    const tracked = sent.catch((err: unknown) => this.deps.stopper.fail(err)).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+
+  async #send(claim: ClaimedBatch, departure: Promise<Left>): Promise<void> {
+    // The claim is committed: the request leaves at its slot even if the run is stopping meanwhile (a
+    // lookahead at most), so a claimed batch is never left in flight unsent.
+    const left = await departure;
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.deps.client.send(this.#request(claim), { onWritten: () => left(Date.now()) });
+    } finally {
+      left(Date.now()); // the transport did not say when it was written: its exchange is over, at the latest
+    }
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
-    await this.deps.ledger.run(() => this.#record(claim, batch, outcome));
+    await this.deps.ledger.run(() => this.#record(claim, outcome));
   }
 
   #request(claim: ClaimedBatch): SendRequest {
@@ -271,7 +249,7 @@ export class Dispatcher {
     return expiry === undefined ? {} : { messageExpiry: expiry };
   }
 
-  async #record(claim: ClaimedBatch, batch: ReadyBatch, outcome: SendOutcome): Promise<void> {
+  async #record(claim: ClaimedBatch, outcome: SendOutcome): Promise<void> {
     const { db, options, onEvent } = this.deps;
     const base = { sender: claim.sender, size: claim.dsts.length };
     switch (outcome.kind) {
@@ -293,26 +271,21 @@ export class Dispatcher {
           'Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN; nothing more was sent, and running the same command again resumes.');
       case 'throttled':
       case 'retryable': {
-        if (outcome.kind === 'throttled') await this.#slowDown();
         const failures = claim.failuresBefore + 1;
         const delayMs = outcome.kind === 'throttled' && outcome.retryAfterMs !== undefined
           ? outcome.retryAfterMs
           : backoffMs(failures, options.retryBaseMs);
+        // A 429 means Plivo counts more requests than our window did (another tool on the account?): every
+        // request of the account, in every process, waits out the backoff.
+        if (outcome.kind === 'throttled') await holdAllSlots(db, this.deps.account, delayMs);
         await recordRetryable(db, claim, outcome.reason, delayMs, outcome.status);
         onEvent?.({ kind: 'retry', ...base, reason: outcome.reason, delayMs });
         if (failures >= options.maxAttempts) {
-          throw new RunFailedError(`batch ${batch.id} (from ${claim.sender}) failed ${failures} times in a row, last with: ${outcome.reason}. ` +
+          throw new RunFailedError(`batch ${claim.id} (from ${claim.sender}) failed ${failures} times in a row, last with: ${outcome.reason}. ` +
             'Its recipients are still pending and nothing was lost; run the same command again later to resume.');
         }
         return;
       }
     }
-  }
-
-  /** A 429 empties the account's request bucket, so every request waits for it to refill. */
-  async #slowDown(): Promise<void> {
-    const { requests } = this.deps.limiters;
-    const left = (await requests.currentReservoir()) ?? 0;
-    if (left > 0) await requests.incrementReservoir(-left);
   }
 }

@@ -1,24 +1,16 @@
 /**
- * Rate limits, as Bottleneck limiters fed by reservoirs (token buckets):
+ * The account's request limits as seen by tracking and reconciliation (sending's own limits are taken in
+ * its claim statement, ledger/sending.ts `claimDue`).
  *
- * - one limiter per sender (a Bottleneck.Group keyed by src): a batch weighs its cost (destinations ×
- *   units, or destinations with `rate_counts: "messages"`). The reservoir starts at, and never exceeds,
- *   the largest batch's cost and gains `rate` per second, so over any interval T a sender is given at
- *   most rate·T + one batch's cost: one batch of burst, never more. (Bottleneck's `minTime` would ignore
- *   the weight, which is why the reservoir does the pacing.)
- * - optionally one account-wide message limiter (`account_rate`), built the same way;
- * - one account-wide request limiter under Plivo's 300 requests / 5 s and 100 concurrent requests,
- *   shared by sending (high priority) and tracking (low priority).
- *
- * The reservoir grows on Bottleneck's heartbeat. Each tick adds rate × tick, and the increase interval is
- * set below the tick so that every tick adds (a tick never adds twice); timer drift can only make the
- * rate a little slower, never faster. A tick never adds more than the bucket holds, or a sender with a
- * small bucket could not reach its rate. One subtlety: a job scheduled on a full bucket runs at once, and
- * the next tick then credits a whole tick although part of it passed while the bucket was full (a
- * continuous bucket loses that time to its cap). `scheduleOnBucket` takes that tick back for such jobs
- * only, so the bound rate·T + one batch holds exactly, and a job that waited for its tokens pays nothing.
+ * With a ledger (every run), both windows are the ledger's account slots (ledger/senders.ts): Plivo's 300
+ * requests per 5 s and 20 List requests a minute are shared by every campaign and process on one database,
+ * and tracking takes at most half of the request window (TRACKING_REQUEST_SLOTS), so sending always has the
+ * other half. Without one (unit tests of the tracker), in-process token buckets stand in for them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
+import type { Queryable } from '../ledger/db.js';
+import { freeSlots, holdSlotAgain, takeSlot, TRACKING_REQUEST_SLOTS, type WindowKind } from '../ledger/senders.js';
 
 export interface BucketOptions {
   /** Tokens per second. */
@@ -28,10 +20,7 @@ export interface BucketOptions {
   maxConcurrent?: number | null;
 }
 
-/**
- * A tick of about one token, between 50 ms (fine pacing for fast senders) and 1 s (few timers for slow
- * ones), and short enough that one tick's credit fits in the bucket (down to 5 ms).
- */
+/** A tick of about one token, between 50 ms and 1 s, short enough that one tick's credit fits in the bucket. */
 function tickFor(rate: number, burst: number): number {
   const aboutOneToken = Math.min(1000, Math.max(50, 1000 / rate));
   return Math.max(5, Math.round(Math.min(aboutOneToken, (1000 * burst) / rate)));
@@ -69,54 +58,63 @@ export function listBucket(perMinute: number): BucketOptions {
 
 export const PRIORITY = { send: 1, reconcile: 2, track: 6 } as const;
 
-/**
- * Schedules `fn` with `weight` on a bucket limiter built from `o`. If the bucket is full when the job is
- * scheduled, the job runs at once and the next tick's credit is taken back (see the file's comment).
- */
-export async function scheduleOnBucket<T>(limiter: Bottleneck, o: BucketOptions, weight: number, priority: number, fn: () => Promise<T>): Promise<T> {
-  const full = ((await limiter.currentReservoir()) ?? 0) >= o.burst - 1e-9;
-  return limiter.schedule({ weight, priority }, async () => {
-    if (full) await limiter.incrementReservoir(-(o.rate * tickFor(o.rate, o.burst)) / 1000);
-    return fn();
-  });
+/** What tracking and reconciliation need of a limiter (a Bottleneck limiter has the same shape). */
+export interface SlotLimiter {
+  schedule<T>(options: { priority?: number }, fn: () => Promise<T>): Promise<T>;
+  /** Requests that could leave now. */
+  currentReservoir(): Promise<number | null>;
 }
 
 export interface Limiters {
-  senders: Bottleneck.Group;
-  senderBucket: BucketOptions;
-  accountMessages: Bottleneck | null;
-  requests: Bottleneck;
-  listRequests: Bottleneck;
+  requests: SlotLimiter;
+  listRequests: SlotLimiter;
   stop(): Promise<void>;
 }
 
 export interface LimiterOptions {
-  rate: number;
-  maxBatchCost: number;
-  maxBatchSize: number;
-  accountRate?: number | undefined;
   /** @default LIST_PER_MINUTE */
   listPerMinute?: number | undefined;
+  /** The ledger and account whose shared windows to draw from; in-process buckets without it. */
+  ledger?: { db: Queryable; account: string } | undefined;
 }
 
-export function createLimiters(o: LimiterOptions): Limiters {
-  // Idle limiters are kept for a day: deleting one would reset its reservoir to a full burst.
-  const senderBucket = { rate: o.rate, burst: o.maxBatchCost };
-  const senders = new Bottleneck.Group({ ...bucketSettings(senderBucket), timeout: 86_400_000 });
-  const accountMessages = o.accountRate ? tokenBucket({ rate: o.accountRate, burst: Math.max(o.maxBatchSize, o.accountRate) }) : null;
+export function createLimiters(o: LimiterOptions = {}): Limiters {
+  const listPerMinute = o.listPerMinute ?? LIST_PER_MINUTE;
+  if (o.ledger) {
+    const { db, account } = o.ledger;
+    let stopped = false;
+    const slots = (kind: WindowKind, limit: number): SlotLimiter => ({
+      async schedule(_options, fn) {
+        for (;;) {
+          const { slot, waitMs } = await takeSlot(db, account, kind, limit);
+          if (slot === null && !stopped) {
+            await sleep(Math.min(waitMs, 1000));
+            continue;
+          }
+          try {
+            return await fn();
+          } finally {
+            // Best effort: without it (a lost connection) the slot is still held from when it was taken.
+            if (slot !== null) await holdSlotAgain(db, account, kind, slot).catch(() => undefined);
+          }
+        }
+      },
+      currentReservoir: () => freeSlots(db, account, kind, limit),
+    });
+    return {
+      requests: slots('request', TRACKING_REQUEST_SLOTS),
+      listRequests: slots('list', listPerMinute),
+      async stop() { stopped = true; },
+    };
+  }
   const requests = tokenBucket(ACCOUNT_REQUESTS);
-  const listRequests = tokenBucket(listBucket(o.listPerMinute ?? LIST_PER_MINUTE));
-  const all = () => [...senders.limiters().map((l) => l.limiter), accountMessages, requests, listRequests];
-  for (const limiter of [accountMessages, requests, listRequests]) limiter?.on('error', () => undefined);
-  senders.on('created', (limiter) => limiter.on('error', () => undefined));
+  const listRequests = tokenBucket(listBucket(listPerMinute));
+  for (const limiter of [requests, listRequests]) limiter.on('error', () => undefined);
   return {
-    senders,
-    senderBucket,
-    accountMessages,
     requests,
     listRequests,
     async stop() {
-      await Promise.all(all().map((l) => l?.disconnect()));
+      await Promise.all([requests.disconnect(), listRequests.disconnect()]);
     },
   };
 }

@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../src/ledger/db.js';
 import { finalizeLoad, insertCampaign, insertRecipients } from '../../src/ledger/load.js';
-import { acquireSenders } from '../../src/ledger/senders.js';
-import { claimBatch, nextReadyBatch, recordAccepted, type ClaimedBatch } from '../../src/ledger/sending.js';
+import { prepareBudgets } from '../../src/ledger/senders.js';
+import { claimDue, recordAccepted, type ClaimedBatch } from '../../src/ledger/sending.js';
 
 export const TEST_SENDER = '14155550100';
 const OWNER = 'test-owner';
+export const TEST_ACCOUNT = 'MATESTACCOUNT';
 
 export interface ClaimedCampaign {
   id: number;
@@ -15,20 +16,23 @@ export interface ClaimedCampaign {
   batches: ClaimedBatch[];
 }
 
-/** A loaded campaign, its batches all pending (nobody holds its sender). */
+/**
+ * A loaded campaign (its batches pending), every recipient `hi` (1 unit). `senders` split the rows round
+ * robin; `job` is stored as the campaign's job (rate, rate_counts, message_expiry, …).
+ */
 export async function loadedCampaign(
-  db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown> } = {},
+  db: Db, dsts: readonly string[], o: { batchSize?: number; senders?: string[]; job?: Record<string, unknown> } = {},
 ): Promise<{ id: number; name: string }> {
   const name = `c-${randomUUID().slice(0, 8)}`;
-  const sender = o.sender ?? TEST_SENDER;
+  const senders = o.senders ?? [TEST_SENDER];
   const id = await db.transaction(async (tx) => {
     const campaignId = await insertCampaign(tx, {
-      name, job: { name, ...o.job }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders: [sender],
+      name, job: { name, rate: 1_000_000, ...o.job }, jobFile: 'job.json', csvFile: 'r.csv', csvSha256: '-', contentHash: '-', senders,
     });
     await insertRecipients(tx, campaignId, dsts.map((dst, i) => ({
       rowNo: i + 1, lineNo: i + 2, rawDst: dst, dst, text: 'hi', units: 1, status: 'pending' as const, reason: null, country: null, numberType: null,
     })));
-    await finalizeLoad(tx, campaignId, [sender], o.batchSize ?? dsts.length);
+    await finalizeLoad(tx, campaignId, senders, o.batchSize ?? dsts.length);
     return campaignId;
   });
   return { id, name };
@@ -38,17 +42,25 @@ export async function loadedCampaign(
 export async function claimedCampaign(
   db: Db, dsts: readonly string[], o: { batchSize?: number; sender?: string; job?: Record<string, unknown>; requestTimeoutMs?: number } = {},
 ): Promise<ClaimedCampaign> {
-  const sender = o.sender ?? TEST_SENDER;
-  const { id, name } = await loadedCampaign(db, dsts, o);
-  await acquireSenders(db, id, OWNER, [sender], 600_000, []);
+  const { id, name } = await loadedCampaign(db, dsts, { ...o, senders: [o.sender ?? TEST_SENDER] });
   const batches: ClaimedBatch[] = [];
-  for (let ready = await nextReadyBatch(db, id, sender, 0); ready; ready = await nextReadyBatch(db, id, sender, ready.id)) {
-    // The request timeout stored with each attempt sizes its reconciliation window: short in tests.
-    const claimed = await claimBatch(db, ready.id, OWNER, 600_000, o.requestTimeoutMs ?? 1000);
-    if (!claimed) throw new Error(`could not claim batch ${ready.id}`);
-    batches.push(claimed);
-  }
+  for (let b = await claimNext(db, id, o); b; b = await claimNext(db, id, o)) batches.push(b);
   return { id, name, batches };
+}
+
+/**
+ * Claims the campaign's next ready batch the way a run does (ledger/sending.ts `claimDue`), with its numbers'
+ * budgets and the account's request window wide open: for tests of what follows a claim, not of pacing.
+ * The request timeout stored with the attempt sizes its reconciliation window: short by default.
+ */
+export async function claimNext(db: Db, campaignId: number, o: { owner?: string; requestTimeoutMs?: number } = {}): Promise<ClaimedBatch | undefined> {
+  await prepareBudgets(db, TEST_ACCOUNT, campaignId, 20);
+  await db.query(`UPDATE sender_budgets SET rate = 1e9, tat = 'epoch' WHERE account = $1`, [TEST_ACCOUNT]);
+  await db.query(`UPDATE account_slots SET free_at = 'epoch' WHERE account = $1`, [TEST_ACCOUNT]);
+  const claim = await claimDue(db, {
+    account: TEST_ACCOUNT, campaignId, owner: o.owner ?? OWNER, leaseMs: 600_000, max: 1, requestTimeoutMs: o.requestTimeoutMs ?? 1000,
+  });
+  return claim.batches[0];
 }
 
 /** Records a 202 for a claimed batch holding these uuids. */

@@ -5,6 +5,8 @@ import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
+import { describeConflicts, rateConflicts, runConflicts } from '../../ledger/senders.js';
+import { newPacing, type Pacing } from '../../send/dispatcher.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
 import { callbackUrlFor, checkCallbackUrl, parseListen, startReceiver, type ReceiverEvent } from '../../track/receiver.js';
@@ -56,9 +58,37 @@ export function callbackSetup(args: RunArgs, authToken: string, io: Io, job?: Jo
   };
 }
 
-export async function runCommand(jobFile: string, args: RunArgs, io: Io): Promise<ExitCode> {
-  const job = await loadJobFile(jobFile);
-  return runJob(job, args, io);
+export async function runCommand(jobFiles: readonly string[], args: RunArgs, io: Io): Promise<ExitCode> {
+  const jobs = await Promise.all(jobFiles.map((f) => loadJobFile(f)));
+  if (jobs.length === 1) return runJob(jobs[0]!, args, io);
+  return runTogether(jobs, args, io);
+}
+
+/**
+ * Several campaigns in one process (`smsrun run a.json b.json`), on one ledger: they share each number's
+ * budget and the account's limits in the ledger, and one departure gate per number in the process. The only
+ * way to run campaigns at once on the embedded ledger, which one process holds.
+ */
+async function runTogether(jobs: readonly Job[], args: RunArgs, io: Io): Promise<ExitCode> {
+  const names = jobs.map((j) => j.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`two of the job files are campaign '${twice}': give each job its own "name", or run it once.`);
+  if (shouldConfirm(io, args.yes === true)) {
+    throw new UsageError('several campaigns are not confirmed one by one: check each with `smsrun plan <job>`, then run them together with --yes.');
+  }
+  const db = await openLedgerFor(args, io);
+  try {
+    // Said first: a number shared by these jobs, or with a campaign still sending, runs at the lowest rate.
+    const conflicts = await runConflicts(db, jobs);
+    if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
+    const rateCaps: Record<string, number> = {};
+    for (const job of jobs) for (const s of job.senders) rateCaps[s] = Math.min(rateCaps[s] ?? Infinity, job.rate);
+    const together = { pacing: newPacing(), rateCaps, conflictsSaid: true };
+    const codes = await Promise.all(jobs.map((job) => runJob(job, args, io, db, together)));
+    return codes.find((c) => c !== EXIT.ok) ?? EXIT.ok;
+  } finally {
+    await db.close();
+  }
 }
 
 export async function resumeCommand(name: string, args: RunArgs, io: Io): Promise<ExitCode> {
@@ -93,7 +123,14 @@ function reportRefusal(e: ReceiverEvent, io: Io): void {
   else if (e.kind === 'failed') io.stderr.write(`status callback not recorded (HTTP 503, Plivo will retry): ${e.reason}\n`);
 }
 
-async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>): Promise<ExitCode> {
+interface Together {
+  pacing: Pacing;
+  rateCaps: Readonly<Record<string, number>>;
+  /** The rate conflicts were printed for all the jobs at once. */
+  conflictsSaid: boolean;
+}
+
+async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnType<typeof openLedgerFor>>, together?: Together): Promise<ExitCode> {
   const options = runOptions(args);
   const startAt = args.at === undefined ? undefined : parseAt(args.at);
   const db = openDb ?? (await openLedgerFor(args, io));
@@ -105,6 +142,9 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
   const progress = new Progress(io.stderr, job.rate * job.senders.length);
   let removeHandlers = () => {};
   try {
+    // Said first: a number shared with another campaign runs at the lower rate, whatever this job says.
+    const conflicts = together?.conflictsSaid ? [] : await rateConflicts(db, job.name, job.senders, job.rate);
+    if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
     io.stderr.write(`smsrun: campaign '${job.name}' via ${plivo.description}\n`);
     if (!job.fromLedger && shouldConfirm(io, args.yes === true) && !(await findCampaign(db, job.name))) {
       const plan = await planJob(job, { at: args.at }, await planSuppression(job, { db, ledger: 'the ledger', account: listOwner(plivo.account) }));
@@ -118,7 +158,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt,
+      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt, pacing: together?.pacing, rateCaps: together?.rateCaps,
       ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name, args.sandbox) }),
       onEvent: (e) => {
         if (e.kind === 'suppressed') {
