@@ -75,7 +75,7 @@ priority) is part of the cost, as it is in a real run; requests per 1 000 messag
 the simulator received over the whole run.`,
       figures: [
         figure(runs, 'achieved send rate', 'msg/s', (r) => r.msgPerS, { digits: 0 }),
-        figure(runs, 'CPU while sending, share of one core', '%', (r) => r.cpuPct, { target: { op: '<', value: 5 }, digits: 1 }),
+        figure(runs, 'CPU while sending, share of one core', '%', (r) => r.cpuPct, { target: { op: '<=', value: 10 }, digits: 1 }),
         figure(runs, 'CPU per 1 000 messages', 's', (r) => r.cpuPer1000, { digits: 3 }),
         figure(runs, 'ledger statements per 1 000 messages', '', (r) => r.statementsPer1000, { digits: 0 }),
         figure(runs, 'API requests per 1 000 messages (sends + tracking)', '', (r) => r.requestsPer1000, { digits: 0 }),
@@ -89,19 +89,9 @@ the simulator received over the whole run.`,
   },
 };
 
-const NOTES = `**The 5 % target is missed about fourfold**: smsrun spends about 0.11 s of CPU per 1 000 messages, 20 to 25 %
-of one core at 2 000 msg/s. The ledger work is per request, not per message: 14 statements per batch of 100
-(claim: BEGIN, the batch UPDATE, the sender's last-claim UPDATE, the retry-streak SELECT, the attempt INSERT, the
-recipients UPDATE … RETURNING, COMMIT; record: BEGIN, four UPDATEs, the messages INSERT, COMMIT), plus the
-sender loop's next-batch SELECT, so about 1.5 statements per 10 messages. Tracking runs alongside (the GETs
-above, and their ledger updates), as it would in a real run, and is included.
-
-What would bring it down (none of it cheap enough to do here; not measured one by one): the claim and the
-record as one statement each (data-modifying CTEs: one round trip and no BEGIN/COMMIT instead of 7), which
-would cut the statements per batch from 14 to about 3; one timer for all the sender buckets instead of a
-Bottleneck heartbeat per sender (20 senders with a 50 ms tick are 400 callbacks a second doing nothing most of
-the time); and, for tracking, List pages (20 messages a request) or callbacks rather than GETs while sending is
-on. A CPU profile of one whole run of this kind (\`node --cpu-prof bin/smsrun.js run …\`, 24 000 messages,
-load and report included) has no single hot spot; of the busy time, about a third is socket writes (\`writev\`
-and buffer writes: every statement and every HTTP request is its own write), 10 % garbage collection, 9 % undici
-(HTTP), 6 % Bottleneck, 6 % \`pg\`. Fewer statements per batch is therefore the first thing to try.`;
+const NOTES = `**Target: at most 10 % of one core at 2 000 msg/s (issue 11).** Since issue 11 a batch is claimed and
+its answer recorded in one statement each (data-modifying CTEs, no BEGIN/COMMIT): the claim takes every due
+sender's next batch at once, so the happy path is about 2 statements per batch, and what is left in the
+statements above is mostly tracking (its GETs and their ledger updates), which runs alongside sending as in a
+real run. Postgres's own backends are not counted here (a known gap of this bench). Earlier figures (20 to 25 %
+of a core, 14 statements per batch with sender leases and Bottleneck buckets) are in git history.`;
