@@ -90,8 +90,12 @@ the simulator received over the whole run.`,
 };
 
 const NOTES = `**Target: at most 10 % of one core at 2 000 msg/s (issue 11).** Since issue 11 a batch is claimed and
-its answer recorded in one statement each (data-modifying CTEs, no BEGIN/COMMIT): the claim takes every due
-sender's next batch at once, so the happy path is about 2 statements per batch, and what is left in the
-statements above is mostly tracking (its GETs and their ledger updates), which runs alongside sending as in a
-real run. Postgres's own backends are not counted here (a known gap of this bench). Earlier figures (20 to 25 %
-of a core, 14 statements per batch with sender leases and Bottleneck buckets) are in git history.`;
+its answer recorded in one statement each (data-modifying CTEs, no BEGIN/COMMIT), and one claim takes every due
+sender's next batch: per batch of 100 that is one record, a share of a claim, and the re-hold of its account
+request slot (\`UPDATE account_slots … greatest(…)\`), under 3 statements. Most of the rest is tracking, which
+runs alongside sending as in a real run: its GETs each take an account slot (\`WITH free AS …\`). Those waiting
+for a slot used to poll the ledger all at once; since 2026-12-02 one caller per process asks at a time
+(\`src/send/limits.ts\`): measured the same day, one run each, 116 statements per 1 000 messages before and 50
+after (slot takes 105.8 → 23.4), CPU 10.0 % → 9.2 % of a core. Postgres's own backends are not counted here (a
+known gap of this bench). Earlier figures (20 to 25 % of a core, 14 statements per batch with sender leases and
+Bottleneck buckets) are in git history.`;
