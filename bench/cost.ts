@@ -93,9 +93,9 @@ const NOTES = `**Target: at most 10 % of one core at 2 000 msg/s (issue 11).** S
 its answer recorded in one statement each (data-modifying CTEs, no BEGIN/COMMIT), and one claim takes every due
 sender's next batch: per batch of 100 that is one record, a share of a claim, and the re-hold of its account
 request slot (\`UPDATE account_slots … greatest(…)\`), under 3 statements. Most of the rest is tracking, which
-runs alongside sending as in a real run: its GETs each take an account slot (\`WITH free AS …\`). Those waiting
-for a slot used to poll the ledger all at once; since 2026-12-02 one caller per process asks at a time
-(\`src/send/limits.ts\`): measured the same day, one run each, 116 statements per 1 000 messages before and 50
-after (slot takes 105.8 → 23.4), CPU 10.0 % → 9.2 % of a core. Postgres's own backends are not counted here (a
-known gap of this bench). Earlier figures (20 to 25 % of a core, 14 statements per batch with sender leases and
-Bottleneck buckets) are in git history.`;
+runs alongside sending as in a real run: its GETs each take an account slot (\`WITH free AS …\`), and those waiting
+for a slot poll the ledger (about six slot statements per GET here). Letting one caller per process ask at a time
+cut that to 50 statements per 1 000 messages in a trial run, but was not kept: a test run showed tracking not
+finishing in time once, and there was no time left to find out whether it was the cause (docs/decisions.md).
+Postgres's own backends are not counted here (a known gap of this bench). Earlier figures (20 to 25 % of a
+core, 14 statements per batch with sender leases and Bottleneck buckets) are in git history.`;
