@@ -4,10 +4,9 @@
  * request leaves the ledger consistent. Ambiguous batches are settled by the real Reconciler on a clock the
  * test moves (the only way such a batch may be sent again). The CLI end-to-end tests stay the outer layer.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { validateJob, type Job } from '../src/campaign/job.js';
 import type { Db } from '../src/ledger/db.js';
-import { openLedger } from '../src/ledger/open.js';
 import { prepareBudgets } from '../src/ledger/senders.js';
 import type { SendOutcome, SendRequest } from '../src/plivo/client.js';
 import { Dispatcher, type SendEvent } from '../src/send/dispatcher.js';
@@ -18,7 +17,7 @@ import { Stopper } from '../src/send/stopper.js';
 import { loadedCampaign, recipients, TEST_ACCOUNT } from './helpers/campaigns.js';
 import { deliveredNumber } from './helpers/csv.js';
 import { FakePlivo, TestClock } from './helpers/fake-plivo.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
 
 const SENDER = '14155550100';
@@ -32,20 +31,12 @@ interface Sent {
 }
 
 describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
   let limiters: Limiters[] = [];
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
   afterEach(async () => {
     await Promise.all(limiters.map((l) => l.stop()));
     limiters = [];
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
   });
 
   interface Setup {
