@@ -2,7 +2,7 @@
  * The campaign roles that one process at a time holds: `reconcile` (the Reconciler) and `track` (the
  * Tracker). Their Plivo traffic, List and GET, is counted per account, not per process: two processes each
  * reconciling and tracking one campaign double it, get throttled (List: 20 a minute) and can stop the run.
- * Sending is not a role: sender leases (senders.ts) already split it.
+ * Sending is not a role: any process claims any number's next batch when its budget allows (senders.ts, sql/014).
  *
  * A role is a session advisory lock on (role, campaign), taken with `pg_try_advisory_lock` on a connection
  * of its own (never waited for in `pg_advisory_lock`: see migrate.ts). It lives exactly as long as that
