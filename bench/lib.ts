@@ -210,7 +210,9 @@ export async function machineFacts(postgresUrl: string): Promise<MachineFacts> {
     postgres: tryRun('psql', [postgresUrl, '-Atc', 'SHOW server_version']) ?? 'unreachable',
     pglite: pglite.version,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
-    commit: tryRun('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown',
+    commit: (tryRun('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown') +
+      // A figure belongs to a commit only if the build was that commit (BENCHMARKS.md itself aside).
+      (tryRun('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!BENCHMARKS.md']) ? ' (with uncommitted changes)' : ''),
   };
 }
 
