@@ -108,4 +108,8 @@ simulator's judge with 100 ms allowed instead of 150 ms: issue 11's bound.
 **Reading the figures.** Arrival times are taken by the simulator in the benchmark's own process: on a loaded
 machine a stalled simulator bunches arrivals that left well spaced, so a sender over its rate is worth a rerun on
 a quiet machine before reading more into it. Short mode (\`--short\`) sends 10 s of messages per sender, so the
-start-up costs a larger share of the efficiency than over the full mode's 70 s.`;
+start-up costs a larger share of the efficiency than over the full mode's 70 s.
+
+**The previous design's column** (\`--before\`, runs alternating with this commit's in the same invocation) is main
+before issue 11's pacing in the ledger: a Bottleneck token bucket per sender in the process, sender leases, the
+account's limits counted per process, a staggered start and a tick paid back.`;
