@@ -6,6 +6,7 @@ import type { AcceptEntry, Simulator } from '../sim/index.js';
 import { expectOk, runSmsrun, type ChildResult } from './child.js';
 import { csvFile, jobFile, judgePacing, plivoSim, scratchDir, senders, tempDatabase, type PacingVerdict } from './fixtures.js';
 import type { BenchContext } from './lib.js';
+import { BackendCpu } from './pgcpu.js';
 
 export interface CampaignSpec {
   label: string;
@@ -17,6 +18,10 @@ export interface CampaignSpec {
   broadcast: boolean;
   /** Extra arguments to `smsrun run`. */
   args?: string[];
+  /** The smsrun to run. @default this checkout's */
+  bin?: string;
+  /** Sample the CPU of Postgres's backends for the run's database (bench/pgcpu.ts). */
+  measurePostgres?: boolean;
 }
 
 export interface CampaignRun {
@@ -32,6 +37,8 @@ export interface CampaignRun {
   /** When the simulator's queues had handed the last message to the carrier (ms since the epoch). */
   drainedAt: number;
   requests: { create: number; get: number; list: number; total: number };
+  /** Postgres's backends for the run's database, when `measurePostgres` asked for them. */
+  postgres: BackendCpu | undefined;
 }
 
 /** Runs the campaign to its end; `inspect` sees the simulator before it is closed. */
@@ -40,12 +47,15 @@ export async function runCampaignOnce<T>(ctx: BenchContext, spec: CampaignSpec, 
   const scratch = await scratchDir(spec.label);
   const db = await tempDatabase(ctx.postgresUrl, spec.label.replace(/[^a-z0-9]/g, '_'));
   const { sim, env } = await plivoSim(spec.rate);
+  const postgres = spec.measurePostgres ? await BackendCpu.start(ctx.postgresUrl, db.name) : undefined;
   try {
     const srcs = senders(spec.srcs);
     const job = await jobFile(scratch.dir, { name: spec.label, csv, srcs, rate: spec.rate, batchSize: spec.batchSize, broadcast: spec.broadcast });
     const child = expectOk(await runSmsrun(['run', job, '--track-for', '0', '--home', scratch.dir, ...(spec.args ?? [])], {
       env: { ...env, DATABASE_URL: db.url },
+      ...(spec.bin ? { bin: spec.bin } : {}),
     }), `smsrun run (${spec.label})`);
+    await postgres?.stop();
     const accepts = [...sim.acceptLog()].sort((a, b) => a.at - b.at);
     const drainedAt = await drained(sim, 60_000);
     const stats = sim.stats();
@@ -58,8 +68,10 @@ export async function runCampaignOnce<T>(ctx: BenchContext, spec: CampaignSpec, 
       pacing: judgePacing(sim, srcs, spec.rate),
       drainedAt,
       requests: { create: by['create'] ?? 0, get: by['get'] ?? 0, list: by['list'] ?? 0, total: stats.requests },
+      postgres,
     });
   } finally {
+    await postgres?.stop();
     await sim.close();
     await db.drop();
     await scratch.remove();

@@ -2,16 +2,44 @@
  * Running a measured process: the real smsrun CLI (bin/smsrun.js, the compiled build) or a bench script,
  * with the probe preloaded, its stderr watched line by line, and its probe samples read back.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Build } from './lib.js';
 import type { ProbeSample } from './probe.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const SMSRUN_BIN = path.join(REPO, 'bin', 'smsrun.js');
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
+
+function shortCommit(dir: string): string {
+  try {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** This checkout's smsrun (the one `npm run bench` just built). */
+export const THIS_BUILD: Build = { label: 'this commit', bin: SMSRUN_BIN, commit: shortCommit(REPO) };
+
+/** An earlier smsrun in `dir`, already built; a missing build is a usage error, said at once. */
+export function loadBuild(dir: string): Build {
+  const bin = path.join(path.resolve(dir), 'bin', 'smsrun.js');
+  if (!existsSync(bin) || !existsSync(path.join(path.resolve(dir), 'dist'))) {
+    throw new Error(`--before ${dir}: no built smsrun there; check out the earlier commit (git worktree add ${dir} <commit>), then run npm ci && npm run build in it`);
+  }
+  const commit = shortCommit(dir);
+  return { label: `previous design (${commit})`, bin, commit };
+}
+
+/** This build, and the previous design's when `--before` gave one. */
+export function builds(before: Build | undefined): Build[] {
+  return before ? [THIS_BUILD, before] : [THIS_BUILD];
+}
 
 export interface ChildResult {
   code: number | null;
@@ -34,6 +62,8 @@ export interface ChildOptions {
   timeoutMs?: number;
   /** Called once the process is started, with its kill switch (for a watcher of something else). */
   onSpawn?: (kill: (signal?: NodeJS.Signals) => void) => void;
+  /** The smsrun to run (runSmsrun). @default this checkout's bin/smsrun.js */
+  bin?: string;
 }
 
 let seq = 0;
@@ -75,7 +105,7 @@ export async function runProbed(script: string, args: readonly string[], opts: C
 
 /** The smsrun CLI, as a user runs it. */
 export function runSmsrun(args: readonly string[], opts: ChildOptions = {}): Promise<ChildResult> {
-  return runProbed(SMSRUN_BIN, args, opts);
+  return runProbed(opts.bin ?? SMSRUN_BIN, args, opts);
 }
 
 /** Throws with the child's stderr when it did not exit 0: a crash is a failed benchmark. */

@@ -18,7 +18,19 @@ export interface BenchContext {
   runs: number;
   /** Admin connection to the Postgres the ledgers are created on (one new database per run). */
   postgresUrl: string;
+  /** A second smsrun build (`--before <dir>`) measured beside this one, where a benchmark supports it. */
+  before?: Build | undefined;
   log(message: string): void;
+}
+
+/** An smsrun build to measure: this checkout's, or the previous design's (`--before <dir>`). */
+export interface Build {
+  /** e.g. 'this commit' or 'previous design (60448ec)' */
+  label: string;
+  /** Its bin/smsrun.js. */
+  bin: string;
+  /** Short commit hash of its checkout. */
+  commit: string;
 }
 
 export interface Target {
@@ -36,6 +48,13 @@ export interface Figure {
   target?: Target;
   /** Digits after the point in the table. @default 2 */
   digits?: number;
+  /**
+   * A property that must always hold is reported as the worst run, not the median: 'max' when more is
+   * worse (violations, 429s), 'min' when less is worse. @default undefined (the median)
+   */
+  worst?: 'max' | 'min';
+  /** The same figure measured on the previous design (`--before`), when it was. */
+  before?: { value: number; samples: number[] } | undefined;
 }
 
 export interface Section {
@@ -47,6 +66,8 @@ export interface Section {
   figures: Figure[];
   /** Markdown: where a target is missed, why, and what would fix it; other observations. */
   notes: string;
+  /** The previous design's label when figures carry a `before` column. */
+  beforeLabel?: string | undefined;
 }
 
 export interface Benchmark {
@@ -71,10 +92,41 @@ export async function repeat<T>(n: number, fn: (i: number) => Promise<T>): Promi
   return results;
 }
 
-/** A figure whose value is the median of `pick` over the runs. */
+/**
+ * `n` runs of `fn` on this build and, with `--before`, as many on the previous design, interleaved (this,
+ * before, this, before…) so that a change in the machine's load falls on both alike.
+ */
+export async function repeatBuilds<T>(ctx: BenchContext, thisBuild: Build, fn: (build: Build, i: number) => Promise<T>): Promise<{ now: T[]; before: T[] | undefined }> {
+  const now: T[] = [];
+  const before: T[] | undefined = ctx.before ? [] : undefined;
+  for (let i = 0; i < ctx.runs; i++) {
+    now.push(await fn(thisBuild, i));
+    if (ctx.before && before) before.push(await fn(ctx.before, i));
+  }
+  return { now, before };
+}
+
+/** The median, or with `worst` the worst of the samples. */
+function aggregate(samples: readonly number[], worst: Figure['worst']): number {
+  if (!worst) return median(samples);
+  const finite = samples.filter((x) => Number.isFinite(x));
+  if (finite.length < samples.length || finite.length === 0) return NaN;
+  return worst === 'max' ? Math.max(...finite) : Math.min(...finite);
+}
+
+/** A figure whose value is the median of `pick` over the runs (the worst run with `extra.worst`). */
 export function figure<T>(runs: readonly T[], label: string, unit: string, pick: (r: T) => number, extra: Partial<Figure> = {}): Figure {
   const samples = runs.map(pick);
-  return { label, unit, value: median(samples), samples, ...extra };
+  const worstLabel = extra.worst ? `${label} (worst run)` : label;
+  return { label: worstLabel, unit, value: aggregate(samples, extra.worst), samples, ...extra };
+}
+
+/** `figure` over this build's runs, with the previous design's runs (when measured) beside it. */
+export function paired<T>(runs: readonly T[], beforeRuns: readonly T[] | undefined, label: string, unit: string, pick: (r: T) => number, extra: Partial<Figure> = {}): Figure {
+  const f = figure(runs, label, unit, pick, extra);
+  if (!beforeRuns || beforeRuns.length === 0) return f;
+  const samples = beforeRuns.map(pick);
+  return { ...f, before: { value: aggregate(samples, extra.worst), samples } };
 }
 
 export function met(f: Figure): boolean | undefined {
@@ -90,14 +142,20 @@ function fmt(v: number, digits: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }).replace(/,/g, ' ');
 }
 
-export function figureRows(figures: readonly Figure[]): string[][] {
+function valueCell(value: number, samples: readonly number[] | undefined, unit: string, d: number): string {
+  const spread = samples && samples.length > 1 ? ` (${samples.map((s) => fmt(s, d)).join(', ')})` : '';
+  return `${fmt(value, d)} ${unit}`.trim() + spread;
+}
+
+export function figureRows(figures: readonly Figure[], withBefore = false): string[][] {
   return figures.map((f) => {
     const d = f.digits ?? 2;
     const ok = met(f);
-    const spread = f.samples && f.samples.length > 1 ? ` (${f.samples.map((s) => fmt(s, d)).join(', ')})` : '';
+    const before = f.before ? valueCell(f.before.value, f.before.samples, f.unit, d) : '';
     return [
       f.label,
-      `${fmt(f.value, d)} ${f.unit}`.trim() + spread,
+      valueCell(f.value, f.samples, f.unit, d),
+      ...(withBefore ? [before] : []),
       f.target ? `${f.target.op} ${fmt(f.target.value, d)} ${f.unit}`.trim() : '',
       ok === undefined ? '' : ok ? 'yes' : '**no**',
     ];
@@ -116,10 +174,15 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
-const FIGURE_HEADER = ['figure', 'value (median; runs)', 'target', 'met?'] as const;
+/** The table's header; with a previous design measured, its column comes after this build's. */
+function figureHeader(s: Section): string[] {
+  return s.beforeLabel
+    ? ['figure', 'this commit (median; runs)', `${s.beforeLabel} (median; runs)`, 'target (this commit)', 'met?']
+    : ['figure', 'value (median; runs)', 'target', 'met?'];
+}
 
 export function printSection(s: Section): string {
-  return `\n== ${s.title}\n${textTable(FIGURE_HEADER, figureRows(s.figures))}\n`;
+  return `\n== ${s.title}\n${textTable(figureHeader(s), figureRows(s.figures, s.beforeLabel !== undefined))}\n`;
 }
 
 export interface MachineFacts {
@@ -147,7 +210,9 @@ export async function machineFacts(postgresUrl: string): Promise<MachineFacts> {
     postgres: tryRun('psql', [postgresUrl, '-Atc', 'SHOW server_version']) ?? 'unreachable',
     pglite: pglite.version,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
-    commit: tryRun('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown',
+    commit: (tryRun('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown') +
+      // A figure belongs to a commit only if the build was that commit (BENCHMARKS.md itself aside).
+      (tryRun('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!BENCHMARKS.md']) ? ' (with uncommitted changes)' : ''),
   };
 }
 
@@ -172,9 +237,12 @@ export function sectionMarkdown(s: Section, m: MachineFacts, ctx: Pick<BenchCont
     `Command: \`${s.command}\``,
     '',
     `Measured ${m.date} at commit ${m.commit} (${ctx.short ? 'short mode' : 'full mode'}, median of ${ctx.runs} run${ctx.runs === 1 ? '' : 's'}; ` +
-      `the runs themselves in parentheses). Machine: ${describeMachine(m)}.`,
+      `the runs themselves in parentheses; a property that must always hold is the worst run). Machine: ${describeMachine(m)}.` +
+      (s.beforeLabel ? ` Side by side in the same run with the ${s.beforeLabel}.` : '') +
+      // Other processes share this machine; the 1, 5 and 15 minute load averages say how much.
+      ` Load average when the section was written: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}.`,
     '',
-    markdownTable(FIGURE_HEADER, figureRows(s.figures)),
+    markdownTable(figureHeader(s), figureRows(s.figures, s.beforeLabel !== undefined)),
     '',
     s.notes.trim(),
   ].join('\n');

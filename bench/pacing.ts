@@ -3,8 +3,9 @@
  * over them? Many slow senders (US long codes) and a few fast ones (toll-free), each for a minute or more.
  */
 import { runCampaignOnce, type CampaignSpec } from './campaign.js';
+import { THIS_BUILD } from './child.js';
 import { ISSUE_11_BOUND_MS, JITTER_MS } from './fixtures.js';
-import { figure, repeat, type BenchContext, type Benchmark, type Figure, type Section } from './lib.js';
+import { paired, repeatBuilds, type BenchContext, type Benchmark, type Build, type Figure, type Section } from './lib.js';
 
 interface Scenario { srcs: number; rate: number; batchSize: number; seconds: number }
 
@@ -21,9 +22,9 @@ interface Run {
   messages: number;
 }
 
-async function once(ctx: BenchContext, s: Scenario): Promise<Run> {
+async function once(ctx: BenchContext, s: Scenario, build: Build): Promise<Run> {
   const perSrc = Math.round((s.rate * s.seconds) / s.batchSize) * s.batchSize;
-  const spec: CampaignSpec = { label: `pacing${s.srcs}x${s.rate}`, srcs: s.srcs, rate: s.rate, batchSize: s.batchSize, rows: perSrc * s.srcs, broadcast: true };
+  const spec: CampaignSpec = { label: `pacing${s.srcs}x${s.rate}`, srcs: s.srcs, rate: s.rate, batchSize: s.batchSize, rows: perSrc * s.srcs, broadcast: true, bin: build.bin };
   return runCampaignOnce(ctx, spec, (r) => {
     // A sender paced at `rate` with one batch of burst sends batch k at k·batch/rate: its n messages
     // occupy n/rate seconds, from its first request to one batch-interval after its last.
@@ -40,25 +41,26 @@ async function once(ctx: BenchContext, s: Scenario): Promise<Run> {
       throttled: r.pacing.throttled,
       messages: r.messages,
     };
-    ctx.log(`  ${s.srcs} srcs × ${s.rate}/s: ${r.messages} msgs, efficiency ${run.efficiency.toFixed(3)}, last message out of Plivo's queue at ${run.campaignS.toFixed(1)} s ` +
+    ctx.log(`  [${build.label}] ${s.srcs} srcs × ${s.rate}/s: ${r.messages} msgs, efficiency ${run.efficiency.toFixed(3)}, last message out of Plivo's queue at ${run.campaignS.toFixed(1)} s ` +
       `(minimum ${run.minimumS.toFixed(1)} s), ${run.violatingSrcs} srcs over (${run.violatingSrcsAtBound} at ${ISSUE_11_BOUND_MS} ms), ${run.throttled} 429s`);
     return run;
   });
 }
 
-function figures(label: string, runs: Run[]): Figure[] {
+function figures(label: string, { now, before }: { now: Run[]; before: Run[] | undefined }): Figure[] {
+  const f = (name: string, unit: string, pick: (r: Run) => number, extra: Partial<Figure> = {}) => paired(now, before, `${label}: ${name}`, unit, pick, extra);
   return [
-    figure(runs, `${label}: messages sent`, '', (r) => r.messages, { digits: 0 }),
-    figure(runs, `${label}: efficiency, messages / (srcs × rate × sending time)`, '', (r) => r.efficiency, { target: { op: '>=', value: 0.99 }, digits: 3 }),
-    figure(runs, `${label}: srcs over their rate (simulator's judge, ${JITTER_MS} ms jitter allowed)`, '', (r) => r.violatingSrcs, { target: { op: '=', value: 0 }, digits: 0 }),
-    figure(runs, `${label}: srcs with a request arriving > ${ISSUE_11_BOUND_MS} ms before their budget allows (issue 11)`, '', (r) => r.violatingSrcsAtBound, { target: { op: '=', value: 0 }, digits: 0 }),
-    figure(runs, `${label}: worst window excess, no jitter allowed`, 'msgs', (r) => r.worstExcess, { digits: 2 }),
-    figure(runs, `${label}: 429s from the account limits`, '', (r) => r.throttled, { target: { op: '=', value: 0 }, digits: 0 }),
-    figure(runs, `${label}: campaign, start to last message out of Plivo's queue`, 's', (r) => r.campaignS, { digits: 1 }),
-    figure(runs, `${label}: theoretical minimum N / (srcs × rate)`, 's', (r) => r.minimumS, { digits: 1 }),
-    figure(runs, `${label}: campaign / minimum`, '×', (r) => r.campaignS / r.minimumS, { digits: 3 }),
-    figure(runs, `${label}: smsrun process, start to exit`, 's', (r) => r.wallS, { digits: 1 }),
-    figure(runs, `${label}: start to first request`, 's', (r) => r.firstRequestS, { digits: 2 }),
+    f('messages sent', '', (r) => r.messages, { digits: 0 }),
+    f('efficiency, messages / (srcs × rate × sending time)', '', (r) => r.efficiency, { target: { op: '>=', value: 0.99 }, digits: 3 }),
+    f(`srcs over their rate (simulator's judge, ${JITTER_MS} ms jitter allowed)`, '', (r) => r.violatingSrcs, { target: { op: '=', value: 0 }, digits: 0, worst: 'max' }),
+    f(`srcs with a request arriving > ${ISSUE_11_BOUND_MS} ms before their budget allows (issue 11)`, '', (r) => r.violatingSrcsAtBound, { target: { op: '=', value: 0 }, digits: 0, worst: 'max' }),
+    f('worst window excess, no jitter allowed', 'msgs', (r) => r.worstExcess, { digits: 2, worst: 'max' }),
+    f('429s from the account limits', '', (r) => r.throttled, { target: { op: '=', value: 0 }, digits: 0, worst: 'max' }),
+    f("campaign, start to last message out of Plivo's queue", 's', (r) => r.campaignS, { digits: 1 }),
+    f('theoretical minimum N / (srcs × rate)', 's', (r) => r.minimumS, { digits: 1 }),
+    f('campaign / minimum', '×', (r) => r.campaignS / r.minimumS, { digits: 3 }),
+    f('smsrun process, start to exit', 's', (r) => r.wallS, { digits: 1 }),
+    f('start to first request', 's', (r) => r.firstRequestS, { digits: 2 }),
   ];
 }
 
@@ -70,12 +72,12 @@ export const benchmark: Benchmark = {
     const seconds = ctx.short ? 10 : 70;
     const slow: Scenario = { srcs: ctx.short ? 20 : 200, rate: 1, batchSize: ctx.short ? 5 : 10, seconds };
     const fast: Scenario = { srcs: 20, rate: 25, batchSize: 25, seconds };
-    const slowRuns = await repeat(ctx.runs, () => once(ctx, slow));
-    const fastRuns = await repeat(ctx.runs, () => once(ctx, fast));
+    const slowRuns = await repeatBuilds(ctx, THIS_BUILD, (b) => once(ctx, slow, b));
+    const fastRuns = await repeatBuilds(ctx, THIS_BUILD, (b) => once(ctx, fast, b));
     return {
       id: 'pacing',
       title: 'Pacing efficiency',
-      command: `npm run bench -- --only pacing${ctx.short ? ' --short' : ''}`,
+      command: `npm run bench -- --only pacing${ctx.short ? ' --short' : ''}${ctx.before ? ' --before <checkout of the previous design>' : ''}`,
       what: `\`smsrun run job.json --track-for 0\` (the CLI, Postgres ledger) against the simulator with Plivo's account
 limits on and each sender's queue draining at the sender's rate. One text for everyone, so recipients share bulk
 requests: ${slow.srcs} srcs at ${slow.rate} msg/s with batches of ${slow.batchSize} (a request per sender every ${slow.batchSize / slow.rate} s),
@@ -90,6 +92,7 @@ simulated Plivo queue, is set against the theoretical minimum N / (srcs × rate)
 once the last request is accepted (tracking is cut off with \`--track-for 0\`).`,
       figures: [...figures(`${slow.srcs}×${slow.rate}/s`, slowRuns), ...figures(`${fast.srcs}×${fast.rate}/s`, fastRuns)],
       notes: NOTES,
+      beforeLabel: ctx.before?.label,
     };
   },
 };
@@ -105,4 +108,8 @@ simulator's judge with 100 ms allowed instead of 150 ms: issue 11's bound.
 **Reading the figures.** Arrival times are taken by the simulator in the benchmark's own process: on a loaded
 machine a stalled simulator bunches arrivals that left well spaced, so a sender over its rate is worth a rerun on
 a quiet machine before reading more into it. Short mode (\`--short\`) sends 10 s of messages per sender, so the
-start-up costs a larger share of the efficiency than over the full mode's 70 s.`;
+start-up costs a larger share of the efficiency than over the full mode's 70 s.
+
+**The previous design's column** (\`--before\`, runs alternating with this commit's in the same invocation) is main
+before issue 11's pacing in the ledger: a Bottleneck token bucket per sender in the process, sender leases, the
+account's limits counted per process, a staggered start and a tick paid back.`;

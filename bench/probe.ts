@@ -6,10 +6,17 @@
  *
  * Statements are counted by wrapping pg's Client.prototype.query: every statement the `pg` driver sends,
  * BEGIN and COMMIT included (the Pool runs its queries on Client too). pg_stat_statements would need a
- * server restart with shared_preload_libraries, which a shared machine should not get.
+ * server restart with shared_preload_libraries, which a shared machine should not get. `pg` is the copy
+ * the measured script resolves (another checkout's, with `--before`), so its queries are the ones counted.
+ *
+ * HTTP requests are counted by method from Node's diagnostics channels (undici's, which `fetch` and the
+ * undici package publish, and node:http's): which process sent how many requests, when several share a
+ * campaign.
  */
+import dc from 'node:diagnostics_channel';
 import { appendFileSync } from 'node:fs';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 export interface ProbeSample {
   /** ms since the epoch */
@@ -21,6 +28,8 @@ export interface ProbeSample {
   maxRssBytes: number;
   heapUsedBytes: number;
   statements: number;
+  /** HTTP requests started so far, by method (POST: message creates; GET: tracking). */
+  httpRequests: Record<string, number>;
   final?: boolean;
   /** At exit: statements by their first words, to show where they go. */
   byStatement?: Record<string, number>;
@@ -31,7 +40,10 @@ let statements = 0;
 const byStatement = new Map<string, number>();
 
 type Query = (...args: unknown[]) => unknown;
-const proto = pg.Client.prototype as unknown as { query: Query };
+const script = process.argv[1];
+const requireFromScript = createRequire(script ? path.resolve(script) : import.meta.url);
+const pg = requireFromScript('pg') as { Client: { prototype: unknown } };
+const proto = pg.Client.prototype as { query: Query };
 const original = proto.query;
 proto.query = function (this: unknown, ...args: unknown[]) {
   statements++;
@@ -44,6 +56,14 @@ proto.query = function (this: unknown, ...args: unknown[]) {
   return original.apply(this, args);
 };
 
+const httpRequests: Record<string, number> = {};
+const countRequest = (method: unknown): void => {
+  const m = typeof method === 'string' ? method : 'other';
+  httpRequests[m] = (httpRequests[m] ?? 0) + 1;
+};
+dc.subscribe('undici:request:create', (msg) => countRequest((msg as { request?: { method?: unknown } }).request?.method));
+dc.subscribe('http.client.request.start', (msg) => countRequest((msg as { request?: { method?: unknown } }).request?.method));
+
 function sample(final = false): void {
   if (!out) return;
   const cpu = process.cpuUsage();
@@ -54,6 +74,7 @@ function sample(final = false): void {
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     heapUsedBytes: process.memoryUsage().heapUsed,
     statements,
+    httpRequests: { ...httpRequests },
     ...(final ? { final, byStatement: Object.fromEntries(byStatement) } : {}),
   };
   appendFileSync(out, JSON.stringify(s) + '\n');

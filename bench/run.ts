@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --short] [--only a,b] [--runs N] [--out FILE]`
+ * `npm run bench [-- --short] [--only a,b] [--runs N] [--out FILE] [--before DIR]`
  *
  * Runs every benchmark in bench/ (each file exporting `benchmark`; *.child.ts are processes they start), one after the other, prints each one's
  * table, and writes its section into BENCHMARKS.md (full mode; short mode writes only with --out).
@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { REPO } from './child.js';
+import { loadBuild, REPO } from './child.js';
 import { machineFacts, printSection, sectionMarkdown, writeSection, type BenchContext, type Benchmark } from './lib.js';
 
 const { values } = parseArgs({
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     runs: { type: 'string' },
     out: { type: 'string' },
+    // A checkout of an earlier smsrun, built (`npm ci && npm run build`), measured beside this one.
+    before: { type: 'string' },
   },
 });
 const short = values.short ?? false;
@@ -41,9 +43,12 @@ if (unknown.length > 0) throw new Error(`unknown benchmark(s) ${unknown.join(', 
 const chosen = benchmarks.filter((b) => !only || only.includes(b.id));
 
 const postgresUrl = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const ctx: BenchContext = { short, runs, postgresUrl, log: (m) => process.stderr.write(`${m}\n`) };
+const beforeDir = values.before ?? process.env['SMSRUN_BEFORE_DIR'];
+const before = beforeDir ? loadBuild(beforeDir) : undefined;
+const ctx: BenchContext = { short, runs, postgresUrl, before, log: (m) => process.stderr.write(`${m}\n`) };
 const facts = await machineFacts(postgresUrl);
-ctx.log(`smsrun benchmarks (${short ? 'short' : 'full'} mode, ${runs} run(s) each): ${chosen.map((b) => b.id).join(', ')}`);
+ctx.log(`smsrun benchmarks (${short ? 'short' : 'full'} mode, ${runs} run(s) each): ${chosen.map((b) => b.id).join(', ')}` +
+  (before ? `; beside the ${before.label} in ${beforeDir}` : ''));
 
 let crashed = 0;
 for (const b of chosen) {

@@ -101,14 +101,14 @@ function figuresFor(mode: Mode, runs: Outcome[]): Figure[] {
   const label = mode === 'callbacks' ? 'callbacks (+ auto polling)' : `polling by ${mode}`;
   const figures: Figure[] = [
     figure(runs, `${label}: messages sent`, '', (o) => o.messages, { digits: 0 }),
-    figure(runs, `${label}: messages final / sent`, '', (o) => o.final / Math.max(1, o.messages), { target: { op: '=', value: 1 } }),
+    figure(runs, `${label}: messages final / sent`, '', (o) => o.final / Math.max(1, o.messages), { target: { op: '=', value: 1 }, worst: 'min' }),
     figure(runs, `${label}: requests per final message`, '', perFinal, { digits: 3, ...(mode === 'callbacks' ? { target: { op: '<=', value: 0.05 } } : {}) }),
   ];
   if (mode === 'list' || mode === 'get') {
     figures.push(figure(runs, `${label}: requests per final / floor (${mode === 'list' ? '1/20' : '1'})`, '×', (o) => perFinal(o) * (mode === 'list' ? 20 : 1)));
   }
   figures.push(
-    figure(runs, `${label}: self-inflicted 429s`, '', (o) => o.throttled, { digits: 0, target: { op: '=', value: 0 } }),
+    figure(runs, `${label}: self-inflicted 429s`, '', (o) => o.throttled, { digits: 0, target: { op: '=', value: 0 }, worst: 'max' }),
     figure(runs, `${label}: last send → all final`, 's', (o) => o.afterLastSendS, { digits: 1 }),
     figure(runs, `${label}: floor for that (limits, oracle)`, 's', (o) => o.floorS, { digits: 1 }),
     figure(runs, `${label}: time / floor`, '×', (o) => o.afterLastSendS / Math.max(0.001, o.floorS), mode === 'auto' ? { target: { op: '<', value: 1.5 } } : {}),
