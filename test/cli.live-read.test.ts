@@ -2,35 +2,19 @@
  * Reading the embedded ledger while a run holds it: `status --json` and `export` read through the running
  * process and show live figures, instead of "in use by another smsrun process".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
-import { deliveredNumber, parseReport, writeJob } from './helpers/csv.js';
-import { createTestLedger, type TestLedger } from './helpers/ledgers.js';
-import { waitFor } from './helpers/wait.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { deliveredNumber, parseReport } from './helpers/csv.js';
+import { liveHome, startLiveRun } from './helpers/live-run.js';
 
-let sim: Simulator;
-let ledger: TestLedger;
-
-beforeAll(async () => {
-  sim = await startSimulator({ limits: false, mps: 1000, deliveryDelayMs: [5, 20], seed: 13 });
-  ledger = await createTestLedger('pglite');
-});
-afterAll(async () => {
-  killLeftovers();
-  await sim?.close();
-  await ledger?.dispose();
-});
+const home = liveHome();
 
 describe('reading while a run holds the embedded ledger', () => {
   it('status --json and export show live figures during the run', { timeout: 300_000 }, async () => {
-    const src = '14155550191';
     const dsts = Array.from({ length: 40 }, (_, i) => deliveredNumber(600 + i));
     // One recipient per request at 4 a second: about 10 s of sending to read in the middle of.
-    const job = await writeJob({ name: 'live', src, text: 'hi', rate: 4, batch_size: 1 }, ['phone', ...dsts].join('\n'));
-    const run = startCli(['run', job, '--track-for', '10', '--settle', '0'], { ...ledger.env, ...simEnv(sim) });
-    const sent = () => sim.messages().filter((m) => m.from === src).length;
-    await waitFor('the first messages', () => sent() >= 3, { timeoutMs: 200_000 });
+    const { run, sent } = await startLiveRun(home, 'live', '14155550191', dsts);
+    const { ledger } = home;
 
     const status = await runCli(['status', 'live', '--json'], ledger.env);
     expect(status.code, status.stderr).toBe(0);

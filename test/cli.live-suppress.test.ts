@@ -5,39 +5,23 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { killLeftovers, runCli, simEnv, startCli } from './helpers/cli.js';
-import { deliveredNumber, parseReport, writeJob } from './helpers/csv.js';
-import { createTestLedger, type TestLedger } from './helpers/ledgers.js';
-import { waitFor } from './helpers/wait.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { deliveredNumber, parseReport } from './helpers/csv.js';
+import { liveHome, startLiveRun } from './helpers/live-run.js';
 
-let sim: Simulator;
-let ledger: TestLedger;
-
-beforeAll(async () => {
-  sim = await startSimulator({ limits: false, mps: 1000, deliveryDelayMs: [5, 20], seed: 13 });
-  ledger = await createTestLedger('pglite');
-});
-afterAll(async () => {
-  killLeftovers();
-  await sim?.close();
-  await ledger?.dispose();
-});
+const home = liveHome();
 
 describe('suppressing while a run holds the embedded ledger', () => {
   it('suppress add and import go through the running process, which never texts those numbers', { timeout: 300_000 }, async () => {
     const src = '14155550192';
     const dsts = Array.from({ length: 80 }, (_, i) => deliveredNumber(700 + i));
     const [byAdd, byImport] = [dsts[78]!, dsts[79]!]; // sent last, at 4 a second: about 20 s after the first
-    const env = { ...ledger.env, ...simEnv(sim) };
-    const job = await writeJob({ name: 'live-stop', src, text: 'hi', rate: 4, batch_size: 1 }, ['phone', ...dsts].join('\n'));
+    const { env, ledger, sim } = home;
+    const { run, job, sent } = await startLiveRun(home, 'live-stop', src, dsts);
     const optouts = path.join(path.dirname(job), 'optouts.csv');
     await writeFile(optouts, `phone,reason\n+${byImport},replied STOP to the shop\n`);
-    const run = startCli(['run', job, '--track-for', '10', '--settle', '0'], env);
     const received = (n: string) => sim.messages().filter((m) => m.from === src && m.to === n).length;
-    const sent = () => sim.messages().filter((m) => m.from === src).length;
-    await waitFor('the first messages', () => sent() >= 3, { timeoutMs: 200_000 });
 
     const add = await runCli(['suppress', 'add', `+${byAdd}`, '--reason', 'called support'], env);
     expect(add.code, add.stderr).toBe(0);

@@ -110,6 +110,24 @@ describe.each(LEDGER_KINDS)('no-transaction migrations on %s', (kind) => {
     ]);
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM recipients'))[0]!.n).toBe(100);
   });
+
+  it('upgrade an existing ledger: 020 turns a batch closed as `failed` because every recipient was suppressed into `suppressed`', async () => {
+    const all = await readMigrations();
+    await migrate(db, all.filter((m) => m.version < 20));
+    const [c] = await db.query<{ id: number }>(
+      `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)
+       VALUES ('old', '{}', 'job.json', 'r.csv', '-', '-', ARRAY['1415']) RETURNING id`);
+    await db.query(
+      `INSERT INTO batches (campaign_id, sender, units, size, status, last_error) VALUES
+       ($1, '1415', 1, 2, 'failed', 'not sent: every recipient suppressed or cancelled'),
+       ($1, '1415', 1, 2, 'failed', 'not sent: the campaign was cancelled')`, [c!.id]);
+    await migrate(db);
+    const batches = await db.query<{ status: string; last_error: string }>('SELECT status, last_error FROM batches ORDER BY id');
+    expect(batches).toEqual([
+      { status: 'suppressed', last_error: 'not sent: every recipient was suppressed at the claim' },
+      { status: 'failed', last_error: 'not sent: the campaign was cancelled' },
+    ]);
+  });
 });
 
 describe.skipIf(!LEDGER_KINDS.includes('postgres'))('a new Postgres database', () => {

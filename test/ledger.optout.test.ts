@@ -73,7 +73,7 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     expect(planned).toEqual([{ row: { line: 2, dst: '14155553001' }, reason: expect.stringMatching(/^on the suppression list \(manual, .* UTC\): asked by email$/) }]);
   });
 
-  it('a number listed after the load is taken out of its batch at claim time; a batch left empty is closed unsent', async () => {
+  it('a number listed after the load is taken out of its batch at claim time; a batch left empty is closed `suppressed`, unsent', async () => {
     const c = await loaded(db, ['14155553101', '14155553102', '14155553103'], 2);
     await scrubSuppressed(db, c.id, ACCOUNT);
     await addSuppressions(db, ACCOUNT, [
@@ -84,8 +84,13 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     expect(claimed.map((b) => b.dsts)).toEqual([['14155553101']]);
     const rows = await recipients(db, c.id);
     expect(rows.map((r) => r.status)).toEqual(['sending', 'suppressed', 'suppressed']);
-    const batches = await db.query<{ status: string; attempts: number }>('SELECT status, attempts FROM batches WHERE campaign_id = $1 ORDER BY id', [c.id]);
-    expect(batches).toEqual([{ status: 'in_flight', attempts: 1 }, { status: 'failed', attempts: 0 }]);
+    const batches = await db.query<{ status: string; attempts: number; last_error: string | null }>(
+      'SELECT status, attempts, last_error FROM batches WHERE campaign_id = $1 ORDER BY id', [c.id]);
+    // Not `failed`: nothing was sent, so nothing failed (sql/020).
+    expect(batches).toEqual([
+      { status: 'in_flight', attempts: 1, last_error: null },
+      { status: 'suppressed', attempts: 0, last_error: 'not sent: every recipient was suppressed at the claim' },
+    ]);
     const attempts = await db.query('SELECT 1 FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.campaign_id = $1', [c.id]);
     expect(attempts).toHaveLength(1);
   });

@@ -6,7 +6,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Db } from '../src/ledger/db.js';
-import { openLedger } from '../src/ledger/open.js';
 import { recordAccepted, recordAmbiguous } from '../src/ledger/sending.js';
 import { PlivoClient } from '../src/plivo/client.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
@@ -19,7 +18,7 @@ import { Stopper } from '../src/send/stopper.js';
 import { claimedCampaign } from './helpers/campaigns.js';
 import { deliveredNumber } from './helpers/csv.js';
 import { FakePlivo, TestClock } from './helpers/fake-plivo.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe, type TestLedger } from './helpers/ledgers.js';
 import { waitFor } from './helpers/wait.js';
 
 const SENDER = '14155550100';
@@ -33,9 +32,9 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
   let elections: Election[] = [];
   let limiters: Limiters[] = [];
   let sim: Simulator;
+  // Before the block's own hooks: the ledger is closed after the elections and the simulator are stopped.
+  ledgerPerDescribe(kind, (opened, testLedger) => { db = opened; ledger = testLedger; });
   beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
     sim = await startSimulator({ mps: 1000, deliveryDelayMs: [20, 200], seed: 13 });
   });
   afterEach(async () => {
@@ -46,8 +45,6 @@ describe.each(LEDGER_KINDS)('the election (%s)', (kind) => {
   });
   afterAll(async () => {
     await sim?.close();
-    await db?.close();
-    await ledger?.dispose();
   });
 
   async function contender(campaignId: number, wanted: ('reconcile' | 'track')[] = ['reconcile', 'track'], pollMs = POLL_MS) {

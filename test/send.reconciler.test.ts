@@ -3,9 +3,8 @@
  * with a fake Plivo (test/helpers/fake-plivo.ts) and a clock the test moves: what a verdict may rest on.
  * The CLI end-to-end tests (e2e.*, cli.resolve) stay the outer layer.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
-import { openLedger } from '../src/ledger/open.js';
 import { recordAccepted, recordAmbiguous, type ClaimedBatch } from '../src/ledger/sending.js';
 import { LedgerRetry } from '../src/send/ledger-retry.js';
 import { createLimiters, type Limiters } from '../src/send/limits.js';
@@ -15,27 +14,19 @@ import { Stopper } from '../src/send/stopper.js';
 import { claimedCampaign, recipients } from './helpers/campaigns.js';
 import { deliveredNumber } from './helpers/csv.js';
 import { FakePlivo, listError, TestClock } from './helpers/fake-plivo.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { LEDGER_KINDS, ledgerPerDescribe } from './helpers/ledgers.js';
 
 const SENDER = '14155550100';
 let next = 0;
 const numbers = (n: number) => Array.from({ length: n }, () => deliveredNumber(7000 + next++));
 
 describe.each(LEDGER_KINDS)('reconciler (%s)', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
   let limiters: Limiters[] = [];
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
   afterEach(async () => {
     await Promise.all(limiters.map((l) => l.stop()));
     limiters = [];
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
   });
 
   interface Setup {

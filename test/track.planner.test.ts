@@ -11,8 +11,11 @@ function due(atMs: number, uuid = `u${atMs}`): DueMessage {
     expiry_s: 10_800, give_up_at: new Date(T0 + atMs + 100 + 10_800_000 + 600_000) };
 }
 
+/** `n` List slots, all free now. */
+const freeNow = (n: number): number[] => Array.from({ length: n }, () => 0);
+
 function input(over: Partial<PlanInput>): PlanInput {
-  return { due: [], sendTimes: [], marginMs: 1000, recordsPerOwn: 1, by: 'auto', listPages: 100, getOnly: new Set(), now: T0 + 60_000, ...over };
+  return { due: [], sendTimes: [], marginMs: 1000, recordsPerOwn: 1, by: 'auto', listSlots: freeNow(100), getsPerSecond: 25, getOnly: new Set(), now: T0 + 60_000, ...over };
 }
 
 /** `n` messages sent `everyMs` apart from T0. */
@@ -40,12 +43,47 @@ describe('planLooks', () => {
 
   it('gives the List budget to the densest windows and the rest to GET, so a backlog does not wait for the List API', () => {
     const msgs = burst(2000, 10);
-    const plan = planLooks(input({ due: msgs, sendTimes: msgs.map((m) => m.sent_after.getTime()), listPages: 12 }));
+    const plan = planLooks(input({ due: msgs, sendTimes: msgs.map((m) => m.sent_after.getTime()), listSlots: freeNow(12) }));
     const pages = plan.windows.reduce((a, w) => a + w.pages, 0);
     expect(pages).toBeLessThanOrEqual(12);
     expect(pages).toBeGreaterThan(0);
     expect(plan.windows.flatMap((w) => w.due).length + plan.gets.length).toBe(2000);
     expect(plan.gets.length).toBeGreaterThan(1000);
+  });
+
+  it('auto: when another run has used up the account\'s List slots, the few due messages go by GET instead of waiting', () => {
+    const msgs = burst(30, 10);
+    const times = msgs.map((m) => m.sent_after.getTime());
+    const free = planLooks(input({ due: msgs, sendTimes: times }));
+    expect(free.gets).toEqual([]);
+    // Every slot held for most of its minute: no listing could start before 45 s.
+    const taken = planLooks(input({ due: msgs, sendTimes: times, listSlots: Array.from({ length: 20 }, () => 45_000) }));
+    expect(taken.windows).toEqual([]);
+    expect(taken.gets.map((m) => m.message_uuid)).toEqual(msgs.map((m) => m.message_uuid));
+    // A slot coming within the horizon (3 s) is waited for.
+    const soon = planLooks(input({ due: msgs, sendTimes: times, listSlots: [2500, 2900, 45_000] }));
+    expect(soon.gets).toEqual([]);
+  });
+
+  it('auto: a window with many due messages waits for its slots as long as reading them by GET would take', () => {
+    const msgs = burst(60, 10); // one window of 3 pages
+    const times = msgs.map((m) => m.sent_after.getTime());
+    const at = (ms: number) => Array.from({ length: 3 }, () => ms);
+    // 60 GETs at 5 a second take 12 s: slots free in 10 s are worth waiting for, in 14 s not.
+    const waits = planLooks(input({ due: msgs, sendTimes: times, maxWindowPages: 3, getsPerSecond: 5, listSlots: at(10_000) }));
+    expect(waits.windows.flatMap((w) => w.due)).toHaveLength(60);
+    const gets = planLooks(input({ due: msgs, sendTimes: times, maxWindowPages: 3, getsPerSecond: 5, listSlots: at(14_000) }));
+    expect(gets.windows).toEqual([]);
+    expect(gets.gets).toHaveLength(60);
+  });
+
+  it('auto: windows take the slots in turn; one whose slots come too late goes by GET while an earlier one is listed', () => {
+    const first = burst(40, 10); // two pages
+    const second = Array.from({ length: 40 }, (_, i) => due(600_000 + i * 10)); // two pages, ten minutes later
+    const msgs = [...first, ...second];
+    const plan = planLooks(input({ due: msgs, sendTimes: msgs.map((m) => m.sent_after.getTime()), listSlots: [0, 0, 30_000, 30_000] }));
+    expect(plan.windows.map((w) => w.pages)).toEqual([2]);
+    expect(plan.gets).toHaveLength(40);
   });
 
   it('counts other traffic on the account: windows shrink as records per message of ours grow', () => {

@@ -17,6 +17,7 @@ import { Reconciler } from '../src/send/reconciler.js';
 import { Stopper } from '../src/send/stopper.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { callbackUrlFor, startReceiver } from '../src/track/receiver.js';
+import type { ListSlots } from '../src/track/list-slots.js';
 import { Tracker, type TrackerOptions } from '../src/track/tracker.js';
 import { claimedCampaign, recipients, type ClaimedCampaign } from './helpers/campaigns.js';
 import { freePort } from './helpers/cli.js';
@@ -115,11 +116,11 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
   }
 
   /** Runs the tracker until every message and recipient is settled (or a generous safety deadline). */
-  async function track(c: PlivoClient, campaignId: number, options: Partial<TrackerOptions> = {}): Promise<{ open: number }> {
+  async function track(c: PlivoClient, campaignId: number, options: Partial<TrackerOptions> = {}, listSlots?: ListSlots): Promise<{ open: number }> {
     const stopper = new Stopper();
     const limiters = createLimiters({ listPerMinute: 600 });
     const tracker = new Tracker({
-      db, client: c, campaignId, limiters, stopper, ledger: new LedgerRetry(60_000),
+      db, client: c, campaignId, limiters, stopper, ledger: new LedgerRetry(60_000), ...(listSlots ? { listSlots } : {}),
       options: { receiptCutoffMs: 3_600_000, trackBy: 'get', callbacks: false, listPerSecond: 10, accounting: { firstLookMs: 200, confirmMs: 500, marginMs: 10_000 }, ...options },
     });
     const deadline = Date.now() + 60_000;
@@ -144,6 +145,45 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
       'SELECT final_via, count(*)::int AS n FROM messages WHERE campaign_id = $1 GROUP BY final_via', [campaign.id]);
     expect(via).toEqual([{ final_via: 'list', n: 30 }]);
     expect((await recipients(db, campaign.id)).every((r) => r.status === 'delivered' && r.message_uuid === simUuidOf(r.dst))).toBe(true);
+  });
+
+  /** Tracks 30 messages in auto mode against List slots as `freeIn` describes them; how each was read. */
+  async function trackAuto(freeIn: () => number[]): Promise<{ open: number; reads: Reads; via: { final_via: string; n: number }[]; asked: number }> {
+    const dsts = numbers(30);
+    const campaign = await claimedCampaign(db, dsts);
+    const { client: c, reads } = client();
+    await send(c, campaign);
+    let asked = 0;
+    const slots: ListSlots = { freeIn: async () => { asked++; return freeIn(); } };
+    const { open } = await track(c, campaign.id, { trackBy: 'auto' }, slots);
+    const via = await db.query<{ final_via: string; n: number }>(
+      'SELECT final_via, count(*)::int AS n FROM messages WHERE campaign_id = $1 GROUP BY final_via', [campaign.id]);
+    return { open, reads, via, asked };
+  }
+
+  const HELD = () => Array.from({ length: 20 }, () => 50_000);
+
+  it('auto: with the List slots free, a burst is read by List', async () => {
+    const { open, reads } = await trackAuto(() => Array.from({ length: 20 }, () => 0));
+    expect(open).toBe(0);
+    expect(reads.lists).toBeGreaterThan(0);
+  });
+
+  it('auto: with every List slot held by another run for most of its minute, the messages are read by GET, none waits for a slot', async () => {
+    const { open, reads, via } = await trackAuto(HELD);
+    expect(open).toBe(0);
+    expect(reads.lists).toBe(0);
+    expect(via).toEqual([{ final_via: 'get', n: 30 }]);
+  });
+
+  it('auto: a window planned while slots were free, whose slots another run took before its turn, is read by GET', async () => {
+    // Free when the first round plans; held from then on, so the listing, about to start, finds them taken.
+    let calls = 0;
+    const { open, reads, via, asked } = await trackAuto(() => (calls++ === 0 ? Array.from({ length: 20 }, () => 0) : HELD()));
+    expect(open).toBe(0);
+    expect(reads.lists).toBe(0);
+    expect(via).toEqual([{ final_via: 'get', n: 30 }]);
+    expect(asked).toBeGreaterThan(1);
   });
 
   it('a 202 short of a uuid: the recipient left without one is found in Plivo\'s records by its number and tracked', async () => {

@@ -113,14 +113,15 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
 }
 
 /**
- * Batches whose every recipient was suppressed at the claim: closed without a request, and their attempt,
- * which never left, is taken back. Rare, so a statement of its own rather than a branch of the claim; the
- * sender's time and the request slot the claim spent on them are not given back (stricter).
+ * Batches whose every recipient was suppressed at the claim: closed as `suppressed` (sql/020; not `failed`,
+ * which reads as a send failure) without a request, and their attempt, which never left, is taken back.
+ * Rare, so a statement of its own rather than a branch of the claim; the sender's time and the request slot
+ * the claim spent on them are not given back (stricter).
  */
 async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): Promise<void> {
   await db.query(
     `WITH closed AS (
-       UPDATE batches SET status = 'failed', last_error = 'not sent: every recipient suppressed or cancelled', lease_owner = NULL,
+       UPDATE batches SET status = 'suppressed', last_error = 'not sent: every recipient was suppressed at the claim', lease_owner = NULL,
               lease_expires_at = NULL, attempts = attempts - 1
        WHERE id = ANY($1::int[]) AND status = 'in_flight' RETURNING id)
      DELETE FROM attempts WHERE id = ANY($2::int[]) AND batch_id IN (SELECT id FROM closed)`,

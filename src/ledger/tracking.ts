@@ -271,3 +271,17 @@ export async function giveUpUnknown(db: Db, gone: readonly { uuid: string; reaso
     return rows.map((r) => r.batch_id);
   });
 }
+
+/**
+ * When each of the account's first `limit` List slots (sql/014 `account_slots`, kind 'list') comes free, in
+ * milliseconds from now by the database clock (0: free now), soonest first. Tracking plans its listings with
+ * it: slots another run holds free only when their minute is over.
+ */
+export async function listSlotsFreeIn(db: Queryable, account: string, limit: number): Promise<number[]> {
+  const rows = await db.query<{ ms: number }>(
+    `SELECT greatest(0, extract(epoch FROM free_at - now()) * 1000)::float8 AS ms FROM account_slots
+     WHERE account = $1 AND kind = 'list' AND slot < $2 ORDER BY free_at, slot`,
+    [account, limit],
+  );
+  return rows.map((r) => r.ms);
+}

@@ -17,6 +17,7 @@ import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type Pacing, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
+import { ledgerListSlots } from '../track/list-slots.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
 import { Stopper } from '../send/stopper.js';
 import type { TrackBy } from '../track/planner.js';
@@ -198,6 +199,7 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   });
   const tracker = new Tracker({
     ...common, options: trackerOptions(deps.options, job.receipt_cutoff_hours, callbacks !== undefined), onEvent, role: election.role('track'),
+    listSlots: ledgerListSlots(db, account, deps.options.listPerMinute),
   });
   const receiver = await callbacks?.start?.((updates) => ledger.run(() => applyProviderUpdates(db, updates)),
     (m) => ledger.run(() => applyInbound(db, listOwner(deps.account), m)));
@@ -338,6 +340,7 @@ export async function trackCampaign(deps: Omit<RunDeps, 'job'> & { campaign: Cam
     await election.start();
     const tracker = new Tracker({
       db, client: deps.client, campaignId: campaign.id, limiters, stopper, onEvent, ledger, role: election.role('track'),
+      listSlots: ledgerListSlots(db, account, deps.options.listPerMinute),
       options: trackerOptions(deps.options, deps.receiptCutoffHours, deps.callbacks !== undefined),
     });
     const deadline = Date.now() + deps.options.trackForMs;

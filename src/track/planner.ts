@@ -9,6 +9,13 @@
  * densest windows first, as many pages as its budget can serve soon; the rest go by GET on the account's
  * spare request budget, so a large backlog does not wait for the List API.
  *
+ * "Soon" (auto): a window is listed only if the List slot of its last page comes free within LIST_HORIZON_MS,
+ * or before GETs of its due messages would be done (due / GETs a second), whichever is later. The List
+ * window is the account's, shared by every run on the ledger: when another run has used it up, its slots
+ * come free only as their minute ends, and the few messages due meanwhile are read by GET rather than
+ * waiting (and outwaiting `--track-for`). A window with many due messages still waits for its slots as
+ * long as its GETs would take: a page of 20 saves 19 requests.
+ *
  * Windows are built from our own send times (the request's start to its recorded answer), which bound
  * Plivo's message_time; runs of due messages are cut into adjacent windows, widened by a clock margin at
  * both ends of a run. A due message the listing did not return (a clock further off than the margin) is
@@ -19,6 +26,8 @@ import type { DueMessage } from '../ledger/tracking.js';
 export type TrackBy = 'auto' | 'list' | 'get';
 
 export const PAGE_SIZE = 20;
+/** A window is listed at least if its slots come free within this long (auto). */
+export const LIST_HORIZON_MS = 3000;
 /** A window is kept to this many pages by default, so one listing does not hold up the rest for long. */
 const MAX_WINDOW_PAGES = 10;
 
@@ -47,8 +56,15 @@ export interface PlanInput {
   /** Records listed per record of ours (≥ 1: other traffic on the account shares the windows). */
   recordsPerOwn: number;
   by: TrackBy;
-  /** Pages the List budget can serve soon (auto only). */
-  listPages: number;
+  /**
+   * When each List slot this round may use comes free, ms from now, soonest first (auto only): the account's
+   * window less the pages already queued. A window's pages take the next slots in turn.
+   */
+  listSlots: readonly number[];
+  /** GETs tracking can make a second (its share of the account's requests): what waiting for List slots is weighed against. */
+  getsPerSecond: number;
+  /** @default LIST_HORIZON_MS */
+  horizonMs?: number;
   /** Messages a listing missed: looked up by GET. */
   getOnly: ReadonlySet<string>;
   /** @default 10 */
@@ -103,17 +119,26 @@ export function planLooks(p: PlanInput): Plan {
     return { windows: windows.filter((w) => readyRuns.has(w.run)), gets };
   }
 
-  // auto: the List budget goes to the windows that find the most due messages per page.
+  // auto: the List slots go to the windows that find the most due messages per page, while they come soon.
   const worthListing = windows.filter((w) => w.due.length > w.pages).sort((a, b) => b.due.length / b.pages - a.due.length / a.pages);
   const listed = new Set<ListWindow>();
-  let budget = p.listPages;
+  let taken = 0;
   for (const w of worthListing) {
-    if (w.pages > budget) continue;
-    budget -= w.pages;
+    const lastPageAt = p.listSlots[taken + w.pages - 1];
+    if (lastPageAt === undefined || lastPageAt > listWaitLimitMs(w.due.length, p.getsPerSecond, p.horizonMs)) continue;
+    taken += w.pages;
     listed.add(w);
   }
   for (const w of windows) if (!listed.has(w)) gets.push(...w.due);
   return { windows: windows.filter((w) => listed.has(w)), gets };
+}
+
+/**
+ * How long a listing of a window with `due` due messages may wait for its slots (auto) before its messages
+ * are better read by GET: the horizon, or as long as the GETs would take.
+ */
+export function listWaitLimitMs(due: number, getsPerSecond: number, horizonMs = LIST_HORIZON_MS): number {
+  return Math.max(horizonMs, (due / getsPerSecond) * 1000);
 }
 
 /** Records a listing of [from, to] is expected to return: our messages sent in it, scaled by other traffic. */

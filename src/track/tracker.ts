@@ -32,7 +32,9 @@ import { PRIORITY, type Limiters } from '../send/limits.js';
 import type { LedgerRetry } from '../send/ledger-retry.js';
 import { listPages } from '../send/list-pages.js';
 import type { Stopper } from '../send/stopper.js';
-import { planLooks, type ListWindow, type TrackBy } from './planner.js';
+import { TRACKING_REQUEST_SLOTS, WINDOWS } from '../ledger/senders.js';
+import { bucketListSlots, type ListSlots } from './list-slots.js';
+import { listWaitLimitMs, planLooks, type ListWindow, type TrackBy } from './planner.js';
 import { LookSchedule, nextLookIn } from './schedule.js';
 import { Accounting, DEFAULT_ACCOUNTING, type AccountingOptions } from './unaccounted.js';
 
@@ -42,12 +44,12 @@ const RETRY_LOOKUP_MS = 5000;
 /** Results are written at least this often, and in chunks of at most SAVE_EVERY. */
 const SAVE_EVERY = 50;
 /**
- * The List pages a round may plan: what the List bucket holds now plus what it gains in this long. Short,
- * so a message waits little for its listing, and in auto mode windows are kept as small: the List API
- * reads 6 records a second at best, and what it cannot read soon is read by GET.
+ * In auto mode windows are kept small (the planner lists a window only if its slots come soon, planner.ts
+ * LIST_HORIZON_MS): the List API reads 6 records a second at best, and what it cannot read soon is read by GET.
  */
-const LIST_HORIZON_S = 3;
 const AUTO_WINDOW_PAGES = 3;
+/** Tracking's share of the account's requests, as GETs a second (about 29: 150 slots held 5.2 s each). */
+export const TRACKING_GETS_PER_SECOND = TRACKING_REQUEST_SLOTS / (WINDOWS.request.holdMs / 1000);
 /** Plivo gives up retrying a callback about 7 minutes after the first try; poll only after that. */
 const CALLBACK_GRACE_MS = 600_000;
 const BASE_MARGIN_MS = 1000;
@@ -67,8 +69,10 @@ export interface TrackerOptions {
   trackBy: TrackBy;
   /** Whether smsrun's own receiver is taking status callbacks for this run. */
   callbacks: boolean;
-  /** The List budget's refill rate (requests per second), for planning. */
+  /** The List budget's refill rate (requests per second), for planning without `listSlots`. */
   listPerSecond: number;
+  /** GETs tracking can make a second, weighed against waiting for List slots. @default TRACKING_GETS_PER_SECOND */
+  getsPerSecond?: number;
   /** @default GIVE_UP_MARGIN_MS */
   giveUpMarginMs?: number;
   /** @default DEFAULT_ACCOUNTING */
@@ -100,13 +104,20 @@ export class Tracker {
   readonly #accounting: Accounting;
   readonly #accountingEveryMs: number;
   #nextAccounting = 0;
+  readonly #listSlots: ListSlots;
 
   constructor(private readonly deps: {
     db: Db; client: PlivoClient; campaignId: number; limiters: Limiters; stopper: Stopper; ledger: LedgerRetry;
     options: TrackerOptions; onEvent?: (e: TrackEvent) => void;
     /** This process's `track` role (ledger/roles.ts): without it, nothing is asked of Plivo. @default ALWAYS_HELD */
     role?: Role;
+    /**
+     * When the List slots come free (list-slots.ts): with a ledger, the account's window that other runs
+     * share (`ledgerListSlots`). @default the in-process List bucket's reservoir and `options.listPerSecond`
+     */
+    listSlots?: ListSlots;
   }) {
+    this.#listSlots = deps.listSlots ?? bucketListSlots(deps.limiters.listRequests, deps.options.listPerSecond);
     this.#schedule = new LookSchedule(deps.options.trackBy === 'list' ? 0.95 : 0.8);
     const accounting = { ...DEFAULT_ACCOUNTING, ...deps.options.accounting };
     this.#accounting = new Accounting({ ...deps, options: accounting, read: (mdr) => this.#update(mdr, 'list'), onFinals: (n) => this.#finals(n) });
@@ -189,7 +200,7 @@ export class Tracker {
   }
 
   async #round(all: DueMessage[]): Promise<void> {
-    const { db, campaignId, ledger, limiters, options, stopper } = this.deps;
+    const { db, campaignId, ledger, options, stopper } = this.deps;
     // A message in a listing's time range is read by that listing, due when it was planned or not.
     const covered = (m: DueMessage) => this.#listQueue.some((w) => m.sent_after >= w.from && m.sent_after <= w.to) ||
       (this.#current !== null && m.sent_after >= this.#current.from && m.sent_after <= this.#current.to);
@@ -202,11 +213,12 @@ export class Tracker {
     const from = new Date(due[0]!.sent_after.getTime() - margin);
     const to = new Date(Math.max(...due.map((m) => m.submitted_at.getTime())) + margin);
     const times = options.trackBy === 'get' ? [] : await ledger.run(() => sendTimes(db, campaignId, from, to, 50 * DUE_PER_ROUND));
-    const listTokens = options.trackBy === 'auto' ? ((await limiters.listRequests.currentReservoir()) ?? 0) : 0;
+    // The slots the queued windows will take are not this round's.
     const queued = this.#listQueue.reduce((n, w) => n + w.pages, 0);
+    const listSlots = options.trackBy === 'auto' ? (await ledger.run(() => this.#listSlots.freeIn())).slice(queued) : [];
     const plan = planLooks({
       due, sendTimes: times, marginMs: margin, recordsPerOwn: this.#recordsPerOwn, by: options.trackBy,
-      listPages: Math.max(0, Math.floor(listTokens + options.listPerSecond * LIST_HORIZON_S) - queued), getOnly: this.#getOnly,
+      listSlots, getsPerSecond: this.#getsPerSecond, getOnly: this.#getOnly,
       ...(options.trackBy === 'auto' ? { maxWindowPages: AUTO_WINDOW_PAGES } : {}), now: Date.now(),
     });
     // Windows of one round are adjacent: a record one returns may be due in the next; `seen` spans them.
@@ -233,6 +245,11 @@ export class Tracker {
     for (let w = this.#listQueue.shift(); w && !this.deps.stopper.stopped && this.#role.held; w = this.#listQueue.shift()) {
       this.#current = w;
       try {
+        if (!(await this.#slotsSoon(w.due.length, w.pages))) {
+          // Another run took the List slots since the window was planned: read its messages by GET now.
+          for (const m of w.due) this.#getOnly.add(m.message_uuid);
+          continue;
+        }
         await this.#listWindow(w, w.seen);
         // Whatever no listing returned (Plivo's clock further off than our margin) is asked for by uuid.
         for (const m of w.due) if (!w.seen.has(m.message_uuid)) this.#getOnly.add(m.message_uuid);
@@ -266,13 +283,32 @@ export class Tracker {
         const fresh = page.objects.filter((r) => r.direction === 'outbound' && !seen.has(r.messageUuid));
         records += fresh.length + page.unreadable.length;
         for (const r of page.objects) seen.add(r.messageUuid);
-        if (fresh.length === 0) return;
-        const { finals, matched } = await ledger.run(() => applyProviderUpdates(db, fresh.map((r) => this.#update(r, 'list', due.get(r.messageUuid)))));
-        ours += matched;
-        this.#finals(finals);
+        if (fresh.length > 0) {
+          const { finals, matched } = await ledger.run(() => applyProviderUpdates(db, fresh.map((r) => this.#update(r, 'list', due.get(r.messageUuid)))));
+          ours += matched;
+          this.#finals(finals);
+        }
+        // The next page's slot went to another run meanwhile: the due messages not seen yet go by GET.
+        if (page.next && !(await this.#slotsSoon(w.due.filter((m) => !seen.has(m.message_uuid)).length, 1))) return 'abandon';
+        return undefined;
       },
     );
     if (ours > 0) this.#recordsPerOwn = Math.max(1, 0.7 * this.#recordsPerOwn + 0.3 * (records / ours));
+  }
+
+  get #getsPerSecond(): number {
+    return this.deps.options.getsPerSecond ?? TRACKING_GETS_PER_SECOND;
+  }
+
+  /**
+   * Whether `pages` List slots come free soon enough for a listing that should find `due` due messages
+   * (auto; the other modes always wait), judged as the planner judged it: within the horizon, or before
+   * GETs of those messages would be done.
+   */
+  async #slotsSoon(due: number, pages: number): Promise<boolean> {
+    if (this.deps.options.trackBy !== 'auto') return true;
+    const slots = await this.deps.ledger.run(() => this.#listSlots.freeIn());
+    return (slots[pages - 1] ?? Infinity) <= listWaitLimitMs(due, this.#getsPerSecond);
   }
 
   async #getEach(due: readonly DueMessage[]): Promise<void> {
