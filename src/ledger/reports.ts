@@ -3,7 +3,7 @@
  * is aggregated here, in SQL, so a report of a 1 000 000-row campaign reads a few hundred rows, not a million;
  * `reportChunk` is the one row-by-row query, read a chunk at a time.
  */
-import type { Queryable } from './db.js';
+import type { Db, Queryable } from './db.js';
 
 export interface StatusCount {
   status: string;
@@ -125,9 +125,23 @@ export interface ReportChunk {
  */
 export async function reportChunk(db: Queryable, campaignId: number, afterRow: number, limit: number, filter: ReportFilter = {}): Promise<ReportChunk> {
   const rows = await db.query<ReportRow>(
-    `WITH page AS MATERIALIZED (
-       SELECT row_no, line_no, dst, raw_dst, sender, status, reason, batch_id, message_uuid, units, fields, CASE WHEN $4 THEN text END AS text, time_zone
-       FROM recipients WHERE campaign_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3),
+    reportRowsSql(`SELECT ${PAGE_COLUMNS}, CASE WHEN $4 THEN text END AS text
+                   FROM recipients WHERE campaign_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3`),
+    [campaignId, afterRow, limit, filter.text === true],
+  );
+  const last = rows.at(-1)?.row ?? null;
+  const wanted = filter.statuses ? new Set(filter.statuses) : null;
+  return { rows: wanted ? rows.filter((r) => wanted.has(r.status)) : rows, last };
+}
+
+const PAGE_COLUMNS = 'row_no, line_no, dst, raw_dst, sender, status, reason, batch_id, message_uuid, units, fields, time_zone';
+
+/**
+ * The report rows (ReportRow's columns, in CSV order) of a page of recipients: `page` selects PAGE_COLUMNS and
+ * `text`. Its messages and batches are read through the page's batch ids (see reportChunk).
+ */
+function reportRowsSql(page: string): string {
+  return `WITH page AS MATERIALIZED (${page}),
      ids AS MATERIALIZED (SELECT coalesce(array_agg(DISTINCT batch_id), '{}') AS batch_ids FROM page WHERE batch_id IS NOT NULL)
      SELECT r.row_no AS row, r.line_no AS line, coalesce(r.dst, r.raw_dst) AS dst, r.raw_dst, r.sender AS src,
             ${REPORT_STATUS} AS status, r.message_uuid, m.error_code, coalesce(m.units, r.units) AS units,
@@ -138,12 +152,120 @@ export async function reportChunk(db: Queryable, campaignId: number, afterRow: n
      FROM page r
      LEFT JOIN (SELECT m.* FROM messages m, ids WHERE m.batch_id = ANY(ids.batch_ids)) m ON m.message_uuid = r.message_uuid
      LEFT JOIN (SELECT b.* FROM batches b, ids WHERE b.id = ANY(ids.batch_ids)) b ON b.id = r.batch_id
-     ORDER BY r.row_no`,
-    [campaignId, afterRow, limit, filter.text === true],
-  );
-  const last = rows.at(-1)?.row ?? null;
-  const wanted = filter.statuses ? new Set(filter.statuses) : null;
-  return { rows: wanted ? rows.filter((r) => wanted.has(r.status)) : rows, last };
+     ORDER BY r.row_no`;
+}
+
+/** A report cell as SQL over `x`, a row of reportRowsSql plus `x.error_meaning`: text, or a whole number. */
+export interface CellSql {
+  sql: string;
+  kind: 'text' | 'int';
+}
+
+/**
+ * smsrun's own report columns as SQL: the values report/columns.ts computes in JavaScript (except `--mask`,
+ * which only the JavaScript path does), for the COPY export. test/report.copy.test.ts holds the two paths to
+ * the same bytes.
+ */
+export const REPORT_CELLS = {
+  row: { sql: 'x.row', kind: 'int' },
+  line: { sql: 'x.line', kind: 'int' },
+  dst: { sql: 'x.dst', kind: 'text' },
+  src: { sql: 'x.src', kind: 'text' },
+  status: { sql: 'x.status', kind: 'text' },
+  message_uuid: { sql: 'x.message_uuid', kind: 'text' },
+  error_code: { sql: 'x.error_code', kind: 'text' },
+  error_meaning: { sql: 'x.error_meaning', kind: 'text' },
+  units: { sql: 'x.units', kind: 'int' },
+  total_amount: { sql: 'x.total_amount', kind: 'text' },
+  submitted_at: { sql: 'x.submitted_at', kind: 'text' },
+  final_at: { sql: 'x.final_at', kind: 'text' },
+  // report/columns.ts's reasonFor: the ledger's reason, else what a row not sent yet is waiting for
+  reason: {
+    sql: `CASE WHEN x.reason <> '' THEN x.reason
+               WHEN x.status = 'sending' AND x.batch_id IS NOT NULL THEN
+                 CASE WHEN x.batch_status = 'ambiguous'
+                      THEN 'batch ' || x.batch_id || ': the request may or may not have been accepted'
+                           || CASE WHEN x.batch_error <> '' THEN ' (' || x.batch_error || ')' ELSE '' END
+                           || '; ''smsrun resume'' checks Plivo''s records before anything is sent again'
+                      ELSE 'batch ' || x.batch_id || ': request in flight' END
+               WHEN x.status = 'pending' THEN
+                 CASE WHEN x.batch_attempts <> 0 AND x.batch_error <> ''
+                      THEN 'not sent yet: batch ' || coalesce(x.batch_id::text, 'null') || ' will be tried again (last attempt: ' || x.batch_error || ')'
+                      ELSE 'not sent yet' END END`,
+    kind: 'text',
+  },
+  text: { sql: 'x.text', kind: 'text' },
+  time_zone: { sql: 'x.time_zone', kind: 'text' },
+} as const satisfies Record<string, CellSql>;
+
+/** The user's CSV column `index` (from 0) as SQL over `x`. */
+export function fieldCell(index: number): CellSql {
+  if (!Number.isSafeInteger(index) || index < 0) throw new TypeError(`fieldCell: index must be a whole number ≥ 0, got ${index}`);
+  return { sql: `x.fields[${index + 1}]`, kind: 'text' };
+}
+
+/**
+ * A text cell as report/export.ts's csvLine writes it, before COPY's own CSV quoting (which quotes exactly the
+ * cells csvLine quotes: those with a comma, a double quote, CR or LF): an empty cell is written as nothing, and a
+ * cell a spreadsheet would run (=, +, -, @, tab, CR or their full-width forms first) gets a leading '.
+ */
+const csvText = (c: string) =>
+  `CASE WHEN ${c} = '' THEN NULL WHEN left(${c}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', '＝', '＋', '－', '＠') THEN '''' || ${c} ELSE ${c} END`;
+
+export interface ReportCopy {
+  campaignId: number;
+  cells: readonly CellSql[];
+  /** Only rows whose report status is one of these. */
+  statuses?: readonly string[] | undefined;
+  /** Plivo error code → its meaning (plivo/error-codes.ts), for `error_meaning`. */
+  meanings: Readonly<Record<string, string>>;
+  /** The sentence for a code not in `meanings`, as the text before the code and after it. */
+  unlisted: readonly [string, string];
+  /** Row numbers per COPY statement. */
+  rowsPerCopy: number;
+}
+
+/**
+ * The report's data rows as CSV (no header), written to `out` by `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)`:
+ * Postgres computes every cell and node only pipes the bytes. One COPY per range of `rowsPerCopy` row numbers,
+ * each read like a reportChunk chunk (its messages and batches through its batch ids), all in one transaction.
+ * COPY takes no parameters, so the values go in as transaction-local settings (set_config).
+ * Resolves with the rows written; undefined on a ledger without COPY TO STDOUT (PGlite).
+ */
+export async function copyReport(db: Db, o: ReportCopy, out: NodeJS.WritableStream): Promise<number | undefined> {
+  if (db.kind !== 'postgres') return undefined;
+  const inner = o.cells.map((c, i) => `${c.sql} AS c${i}`).join(', ');
+  const outer = o.cells.map((c, i) => (c.kind === 'text' ? csvText(`c${i}`) : `c${i}`)).join(', ');
+  const only = o.statuses ? `WHERE x.status = ANY(string_to_array(current_setting('smsrun.report_only'), ','))` : '';
+  const rows = reportRowsSql(`SELECT ${PAGE_COLUMNS}, text FROM recipients
+    WHERE campaign_id = current_setting('smsrun.report_campaign')::int
+      AND row_no > current_setting('smsrun.report_from')::int AND row_no <= current_setting('smsrun.report_to')::int`);
+  // OFFSET 0 keeps the cells a subquery, so the outer CASE reads each computed cell instead of computing it again.
+  const copy = `COPY (
+    WITH meanings AS MATERIALIZED (SELECT key AS code, value AS meaning FROM jsonb_each_text(current_setting('smsrun.report_meanings')::jsonb))
+    SELECT ${outer} FROM (
+      SELECT ${inner} FROM (
+        SELECT y.*, CASE WHEN y.error_code <> '' THEN coalesce(em.meaning,
+                      current_setting('smsrun.report_unlisted_before') || y.error_code || current_setting('smsrun.report_unlisted_after')) END AS error_meaning
+        FROM (${rows}) y LEFT JOIN meanings em ON em.code = y.error_code) x
+      ${only} ORDER BY x.row OFFSET 0) cells) TO STDOUT WITH (FORMAT csv)`;
+  return db.transaction(async (tx) => {
+    if (!tx.copyTo) return undefined;
+    const [range] = await tx.query<{ last: number | null }>(`SELECT max(row_no) AS last FROM recipients WHERE campaign_id = $1`, [o.campaignId]);
+    const set = (name: string, value: string) => tx.query('SELECT set_config($1, $2, true)', [`smsrun.report_${name}`, value]);
+    await set('campaign', String(o.campaignId));
+    await set('meanings', JSON.stringify(o.meanings));
+    await set('unlisted_before', o.unlisted[0]);
+    await set('unlisted_after', o.unlisted[1]);
+    if (o.statuses) await set('only', o.statuses.join(','));
+    let written = 0;
+    for (let from = 0; from < (range?.last ?? 0); from += o.rowsPerCopy) {
+      await set('from', String(from));
+      await set('to', String(from + o.rowsPerCopy));
+      written += await tx.copyTo(copy, out);
+    }
+    return written;
+  });
 }
 
 /** A timestamptz as Date.prototype.toISOString writes it (UTC, milliseconds truncated). */
