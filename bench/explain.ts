@@ -23,7 +23,7 @@ import { tempDatabase } from './fixtures.js';
 import { seed } from './export.js';
 import type { BenchContext, Benchmark, Figure, Section } from './lib.js';
 
-interface Plan { label: string; text: string; buffers: number; ms: number }
+export interface Plan { label: string; text: string; buffers: number; ms: number }
 
 class Rollback extends Error {}
 
@@ -67,6 +67,7 @@ async function openSomeWork(tx: Queryable, campaignId: number): Promise<void> {
   const inFlight = ids.slice(50, 60);
   const ambiguous = ids.slice(60, 80);
   await tx.query('DELETE FROM messages WHERE batch_id = ANY($1::int[])', [ids]);
+  await tx.query('DELETE FROM batch_tallies WHERE batch_id = ANY($1::int[])', [ids]);
   await tx.query(`UPDATE batches SET status = 'pending', attempts = 0, accepted_at = NULL, next_attempt_at = now() - interval '1 s' WHERE id = ANY($1::int[])`, [pending]);
   await tx.query(`UPDATE recipients SET status = 'pending', message_uuid = NULL WHERE batch_id = ANY($1::int[])`, [pending]);
   await tx.query(`UPDATE batches SET status = 'in_flight', lease_owner = 'dead', lease_expires_at = now() - interval '1 min', accepted_at = NULL WHERE id = ANY($1::int[])`, [inFlight]);
@@ -78,15 +79,17 @@ async function openSomeWork(tx: Queryable, campaignId: number): Promise<void> {
             CASE WHEN status = 'ambiguous' THEN now() - interval '10 min' END, 30000
      FROM batches WHERE id = ANY($1::int[])`, [[...inFlight, ...ambiguous]]);
   // 1 000 messages of the last accepted batches still open (tracking's open set)
-  await tx.query(
+  const reopened = await tx.query<{ batch_id: number }>(
     `UPDATE messages SET final_at = NULL, state = 'queued', next_poll_at = now() - interval '1 s', polls = 1
-     WHERE message_uuid IN (SELECT message_uuid FROM messages WHERE campaign_id = $1 ORDER BY batch_id DESC, message_uuid LIMIT 1000)`, [campaignId]);
+     WHERE message_uuid IN (SELECT message_uuid FROM messages WHERE campaign_id = $1 ORDER BY batch_id DESC, message_uuid LIMIT 1000)
+     RETURNING batch_id`, [campaignId]);
+  await tx.query('DELETE FROM batch_tallies WHERE batch_id = ANY($1::int[])', [[...new Set(reopened.map((r) => r.batch_id))]]);
   await tx.query('ANALYZE batches');
   await tx.query('ANALYZE messages');
   await tx.query('ANALYZE recipients');
 }
 
-async function explainAll(url: string): Promise<{ plans: Plan[]; batches: number }> {
+export async function explainAll(url: string): Promise<{ plans: Plan[]; batches: number }> {
   const ledger = await openLedger({ databaseUrl: url, home: '/nonexistent' });
   const plans: Plan[] = [];
   let batches = 0;
@@ -151,27 +154,32 @@ export const benchmark: Benchmark = {
     try {
       await seed(db.url, rows);
       const { plans, batches } = await explainAll(db.url);
-      for (const p of plans) ctx.log(`  ${p.label}: ${p.buffers} buffers, ${p.ms.toFixed(1)} ms`);
-      const n = (x: number) => x.toLocaleString('en-US').replace(/,/g, ' ');
-      const figures: Figure[] = plans.map((p) => ({ label: `${p.label}: shared buffers`, value: p.buffers, unit: 'buffers', digits: 0 }));
-      figures.push(...plans.map((p) => ({ label: `${p.label}: EXPLAIN ANALYZE time`, value: p.ms, unit: 'ms', digits: 1 })));
-      return {
-        id: 'explain',
-        title: 'Plans of the per-pass queries',
-        command: `npm run bench -- --only explain${ctx.short ? ' --short' : ''}`,
-        what: `Export's finished campaign of ${n(rows)} rows (${n(batches)} batches of 100, 20 senders), with some open
-work added in a transaction (50 pending batches, 10 in flight of a dead owner, 20 ambiguous, 1 000 open messages):
-each per-pass query is the ledger module's own SQL, run once under \`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)\`
-in a savepoint rolled back, then for real; the whole transaction is rolled back (bench/explain.ts). Figures: the
-shared buffers each statement touched (a buffer is 8 KB), and the EXPLAIN ANALYZE's round trip. One run.`,
-        figures,
-        notes: `${NOTES}\n\n\`\`\`\n${plans.map((p) => `### ${p.label}\n${p.text}`).join('\n')}\n\`\`\``,
-      };
+      return explainSection(ctx, rows, plans, batches);
     } finally {
       await db.drop();
     }
   },
 };
+
+/** The section of the plans (exported to write it from an already seeded database as well). */
+export function explainSection(ctx: BenchContext, rows: number, plans: readonly Plan[], batches: number): Section {
+  for (const p of plans) ctx.log(`  ${p.label}: ${p.buffers} buffers, ${p.ms.toFixed(1)} ms`);
+  const n = (x: number) => x.toLocaleString('en-US').replace(/,/g, ' ');
+  const figures: Figure[] = plans.map((p) => ({ label: `${p.label}: shared buffers`, value: p.buffers, unit: 'buffers', digits: 0 }));
+  figures.push(...plans.map((p) => ({ label: `${p.label}: EXPLAIN ANALYZE time`, value: p.ms, unit: 'ms', digits: 1 })));
+  return {
+    id: 'explain',
+    title: 'Plans of the per-pass queries',
+    command: `npm run bench -- --only explain${ctx.short ? ' --short' : ''}`,
+    what: `Export's finished campaign of ${n(rows)} rows (${n(batches)} batches of 100, 20 senders), with some open
+work added in a transaction (50 pending batches, 10 in flight of a dead owner, 20 ambiguous, 1 000 open messages):
+each per-pass query is the ledger module's own SQL, run once under \`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)\`
+in a savepoint rolled back, then for real; the whole transaction is rolled back (bench/explain.ts). Figures: the
+shared buffers each statement touched (a buffer is 8 KB), and the EXPLAIN ANALYZE's round trip. One run.`,
+    figures,
+    notes: `${NOTES}\n\n\`\`\`\n${plans.map((p) => `### ${p.label}\n${p.text}`).join('\n')}\n\`\`\``,
+  };
+}
 
 const NOTES = `No per-pass query walks every batch of the campaign: each reads its open set through a partial index
 (batches_pending, batches_unsettled, messages_due) or one batch's rows (recipients_batch, messages_batch,
