@@ -182,6 +182,9 @@ shared buffers each statement touched (a buffer is 8 KB), and the EXPLAIN ANALYZ
 }
 
 const NOTES = `No per-pass query walks every batch of the campaign: each reads its open set through a partial index
-(batches_pending, batches_unsettled, messages_due) or one batch's rows (recipients_batch, messages_batch,
-attempts' (batch_id, attempt_no)). The status summary walks the campaign's batches once (its tallies, sql/019):
-that is status, not a pass of the run.`;
+(batches_pending, batches_unsettled, messages_due) or one batch's rows (recipients_batch, messages_batch). The
+seeded campaign has attempts only for the batches reopened here (a few dozen rows), so Postgres reads \`attempts\`
+by a sequential scan of those; with an attempt per batch it uses the (batch_id, attempt_no) index. The claim's
+buffers are its work: 20 batches of 98 recipients each updated (each update reads and writes the row and its
+index entries), not a walk. The status summary walks the campaign's batches once (10 000, and their tallies:
+sql/019); it is not a pass of the run.`;
