@@ -129,10 +129,10 @@ export async function explainAll(url: string): Promise<{ plans: Plan[]; batches:
       await uuidCountMismatches(db, id);
       as('');
       const { columns } = exportColumns({ id, job: c!.job, csv_columns: c!.csv_columns }, { text: true });
-      const o = { campaignId: id, cells: columns.map((col) => col.sql!), meanings: errorMeanings(), unlisted: UNLISTED, rowsPerCopy: 20_000 };
+      const o = { campaignId: id, cells: columns.map((col) => col.sql!), meanings: errorMeanings(), unlisted: UNLISTED, rowsPerCopy: 5_000 };
       await setReportCopy(tx, o);
-      await setReportRange(tx, 600_000, 620_000);
-      as('export: one COPY range (rows 600 001 to 620 000) of `export --text`');
+      await setReportRange(tx, 600_000, 605_000);
+      as('export: one COPY range (rows 600 001 to 605 000) of `export --text`');
       await db.query(reportCopySelect(o));
       throw new Rollback();
     });

@@ -81,8 +81,12 @@ async function writeCopied(db: Db, campaign: ReportCampaign, columns: readonly C
   }, out);
 }
 
-/** Row numbers per COPY statement: each is read like a chunk (its messages through its batch ids), in memory. */
-const COPY_ROWS = 20_000;
+/**
+ * Row numbers per COPY statement: each is read like a chunk (its messages through its batch ids). 5 000 rows'
+ * page fits Postgres's default work_mem (4 MB); 20 000 spilled it to a temporary file and cost twice the time per
+ * row (measured on the 1 000 000-row campaign: about 11 against 17-23 µs of backend time per row, under load).
+ */
+const COPY_ROWS = 5_000;
 
 /** The report row by row, a keyset chunk at a time (the header, for CSV, is written already). */
 async function writeRows(db: Queryable, campaign: ReportCampaign, format: ReportFormat, columns: readonly Column[], text: boolean,
