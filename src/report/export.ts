@@ -1,7 +1,8 @@
 /**
- * The delivery report, one row per CSV row in CSV order, as CSV or JSON Lines, streamed page by page from
- * the ledger (keyset pages of PAGE rows: memory stays flat however large the campaign). Columns: see
- * columns.ts. The HTML report is html.ts.
+ * The delivery report, one row per CSV row in CSV order, as CSV or JSON Lines: on Postgres a CSV is written by
+ * COPY with every cell computed in SQL (ledger/reports.ts copyReport, ranges of COPY_ROWS); otherwise it is
+ * streamed page by page from the ledger (keyset pages of PAGE rows). Memory stays flat however large the
+ * campaign. Columns: see columns.ts. The HTML report is html.ts.
  *
  * Spreadsheet safety: every CSV cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or
  * their full-width forms) is written with a leading `'` (csv-stringify's `escape_formulas`), so that a
