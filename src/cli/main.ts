@@ -9,18 +9,8 @@ import { suggest } from '../campaign/suggest.js';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
 import { isConnectionLost } from '../ledger/faults.js';
 import type { Io } from './context.js';
-import { exportCommand } from './commands/export.js';
-import { planCommand } from './commands/plan.js';
-import { pollCommand } from './commands/poll.js';
-import { resolveCommand } from './commands/resolve.js';
-import { resumeCommand, runCommand, type RunArgs } from './commands/run.js';
-import { simCommand } from './commands/sim.js';
-import { statusCommand } from './commands/status.js';
-import { sendersCommand } from './commands/senders.js';
-import { webhookCommand } from './commands/webhook.js';
-import { SUPPRESS_ACTIONS, suppressCommand } from './commands/suppress.js';
-import { cancelCommand } from './commands/cancel.js';
-import { retryCommand } from './commands/retry.js';
+import type { RunArgs } from './commands/run.js';
+import { SUPPRESS_ACTIONS } from './commands/suppress-actions.js';
 import type { TrackBy } from '../track/planner.js';
 
 const runFlags = <T>(y: Argv<T>) => y
@@ -84,16 +74,16 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
     .usage('$0 <command> [options]\n\nCrash-safe bulk SMS/MMS campaigns through Plivo. Docs: README.md')
     .option('home', { type: 'string', describe: 'where the embedded ledger and reports live (env SMSRUN_HOME; default: your data directory, ~/.local/share/smsrun on Linux, or an older ./.smsrun found in this folder); ignored for the ledger when DATABASE_URL is set' })
     .command('run <jobs..>', 'send a campaign from a job file, track it, print the summary and write the report; several job files run together in one process, sharing their numbers\' rates', (y) => runFlags(y.positional('jobs', { type: 'string', array: true, demandOption: true, describe: 'the job file(s) (JSON)' })),
-      (a) => set(runCommand(a.jobs, runArgs(a), io)))
+      (a) => set(import('./commands/run.js').then((m) => m.runCommand(a.jobs, runArgs(a), io))))
     .command('resume <campaign>', 'carry on a campaign from the ledger (the same as running its job again)', (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
-      (a) => set(resumeCommand(a.campaign, runArgs(a), io)))
+      (a) => set(import('./commands/run.js').then((m) => m.resumeCommand(a.campaign, runArgs(a), io))))
     .command('plan <job>', 'the whole plan of a campaign: refused rows and why, encoding, units, cost, requests, windows, earliest finish; sends nothing', (y) => y.positional('job', { type: 'string', demandOption: true })
       .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON, with every refused row' })
       .option('out', { type: 'string', describe: 'write every refused row (line, row, dst, reason, detail) to this CSV file' })
       .option('rate-card', { type: 'string', describe: 'a CSV of prices per unit by country (columns country, price_per_unit) for the cost estimate' })
       .option('at', { type: 'string', describe: 'plan for a start at this time (as run --at)' })
       .option('sandbox', { type: 'boolean', default: false, describe: "count suppressed rows against the list of --sandbox runs instead of PLIVO_AUTH_ID's" }),
-      (a) => set(planCommand(a.job, { home: a.home, sandbox: a.sandbox, json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io)))
+      (a) => set(import('./commands/plan.js').then((m) => m.planCommand(a.job, { home: a.home, sandbox: a.sandbox, json: a.json, out: a.out, rateCard: a['rate-card'], at: a.at }, io))))
     .command('status [campaign]', 'counts per state, delivery rate, cost, sending time, error codes, ambiguous batches', (y) => y.positional('campaign', { type: 'string' })
       .option('json', { type: 'boolean', default: false })
       .option('watch', { type: 'boolean', default: false, describe: 'refresh until the campaign is done (Ctrl-C stops watching)' })
@@ -103,10 +93,10 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
         if (!Number.isFinite(a.interval) || a.interval < 0.2) throw new UsageErrorFromYargs('--interval must be a number of seconds, 0.2 or more');
         return true;
       }),
-      (a) => set(statusCommand(a.campaign, { home: a.home, json: a.json, sandbox: a.sandbox, watch: a.watch, interval: a.interval }, io)))
+      (a) => set(import('./commands/status.js').then((m) => m.statusCommand(a.campaign, { home: a.home, json: a.json, sandbox: a.sandbox, watch: a.watch, interval: a.interval }, io))))
     .command('senders', "each sender number's rate (the lowest of the campaigns sending from it), when it may send next, and the campaigns using it",
       (y) => y.option('json', { type: 'boolean', default: false }),
-      (a) => set(sendersCommand({ home: a.home, json: a.json }, io)))
+      (a) => set(import('./commands/senders.js').then((m) => m.sendersCommand({ home: a.home, json: a.json }, io))))
     .command('export <campaign>', 'write the delivery report: one row per CSV row (csv, jsonl), or a page to look at (html)', (y) => y.positional('campaign', { type: 'string', demandOption: true })
       .option('format', { choices: ['csv', 'jsonl', 'html'] as const, describe: 'default: from the --out extension, else csv' })
       .option('out', { type: 'string', describe: 'output file (default: standard output)' })
@@ -115,20 +105,20 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
       .option('text', { type: 'boolean', default: false, describe: 'add the text each row was sent (left out otherwise)' })
       .option('mask', { type: 'boolean', default: false, describe: "mask destination numbers (+141XXXXX528), as Plivo does for log=false" })
       .option('sandbox', { type: 'boolean', default: false, describe: 'the sandbox campaign of that name; without it, the real one when both exist' }),
-      (a) => set(exportCommand(a.campaign, {
+      (a) => set(import('./commands/export.js').then((m) => m.exportCommand(a.campaign, {
         home: a.home, sandbox: a.sandbox, format: a.format, out: a.out, only: a.only, columns: commaList(a.columns), text: a.text, mask: a.mask,
-      }, io)))
+      }, io))))
     .command('resolve <campaign>', "settle ambiguous batches by hand, after checking Plivo's console (read --help first)", (y) => resolveFlags(y),
-      (a) => set(resolveCommand(a.campaign, {
+      (a) => set(import('./commands/resolve.js').then((m) => m.resolveCommand(a.campaign, {
         home: a.home, batches: a.batch, all: a.all === true, decision: a.resend === true ? 'resend' : 'mark-sent', note: a.note,
-      }, io)))
+      }, io))))
     .command('poll <campaign>', "follow a campaign's messages until they are final", (y) => runFlags(y.positional('campaign', { type: 'string', demandOption: true })),
-      (a) => set(pollCommand(a.campaign, runArgs(a), io)))
+      (a) => set(import('./commands/poll.js').then((m) => m.pollCommand(a.campaign, runArgs(a), io))))
     .command('sim', 'run the Plivo simulator as a server', (y) => y
       .option('port', { type: 'number', default: 8099 })
       .option('host', { type: 'string', default: '127.0.0.1' })
       .option('mps', { type: 'number', default: 1, describe: 'messages per second each sender queue drains at' }),
-      (a) => set(simCommand({ port: a.port, host: a.host, mps: a.mps }, io)))
+      (a) => set(import('./commands/sim.js').then((m) => m.simCommand({ port: a.port, host: a.host, mps: a.mps }, io))))
     .command('webhook', "receive Plivo's status callbacks into the ledger until Ctrl-C (needs PLIVO_AUTH_TOKEN)", (y) => y
       .option('callback-url', { type: 'string', demandOption: true, describe: 'the public https url Plivo calls (as given to smsrun run --callback-url); signatures are checked against it' })
       .option('listen', { type: 'string', default: ':8080', describe: 'where to listen: [host]:port, like :8080 or 127.0.0.1:8080 (behind your proxy or tunnel)' })
@@ -136,7 +126,7 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
         'Answers 200 only once a callback is recorded (else 503, and Plivo retries). Callbacks that arrive before their message is ' +
         'recorded wait in the ledger and are applied within a second of it. Works on DATABASE_URL, or on the embedded ledger when no ' +
         'other smsrun process has it open.'),
-      (a) => set(webhookCommand({ home: a.home, callbackUrl: a['callback-url'], listen: a.listen }, io)))
+      (a) => set(import('./commands/webhook.js').then((m) => m.webhookCommand({ home: a.home, callbackUrl: a['callback-url'], listen: a.listen }, io))))
     .command('suppress <action> [items..]', 'the suppression list (numbers never texted) of the account in PLIVO_AUTH_ID, or of --sandbox: add NUMBER…, import FILE, remove NUMBER…, list, export', (y) => y
       .positional('action', { choices: SUPPRESS_ACTIONS, demandOption: true })
       .positional('items', { type: 'string', array: true, describe: 'numbers (add, remove) or a CSV file (import)' })
@@ -147,20 +137,20 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
       .epilog('A CSV to import has a column named number, phone, dst, e164, mobile or to (and optionally reason), or one number a line. ' +
         'Export writes number, reason, source, created_at, which import reads back. Opt-outs also arrive by themselves: Plivo error 200, ' +
         'and STOP texted to your numbers (smsrun webhook, run --listen).'),
-      (a) => set(suppressCommand({
+      (a) => set(import('./commands/suppress.js').then((m) => m.suppressCommand({
         home: a.home, action: a.action, items: (a.items ?? []).map(String), sandbox: a.sandbox, reason: a.reason,
         defaultCountry: a['default-country'], out: a.out,
-      }, io)))
+      }, io))))
     .command('cancel <campaign>', 'stop a campaign for good: pending recipients become cancelled; a run of it stops within seconds (exit 3)', (y) => y
       .positional('campaign', { type: 'string', demandOption: true })
       .option('sandbox', { type: 'boolean', default: false, describe: 'cancel the sandbox campaign of that name (a run --sandbox); without it, the real one' }),
-      (a) => set(cancelCommand(a.campaign, { home: a.home, sandbox: a.sandbox }, io)))
+      (a) => set(import('./commands/cancel.js').then((m) => m.cancelCommand(a.campaign, { home: a.home, sandbox: a.sandbox }, io))))
     .command('retry <campaign>', 'make a new campaign of the recipients that failed (send it with smsrun resume); nobody reached is texted again', (y) => y
       .positional('campaign', { type: 'string', demandOption: true })
       .option('only', { type: 'string', array: true, describe: 'statuses to retry (default failed,undelivered,expired; also rejected, cancelled)' })
       .option('name', { type: 'string', describe: 'the new campaign\'s name (default <campaign>-retryN)' })
       .option('sandbox', { type: 'boolean', default: false, describe: 'retry the sandbox campaign of that name (the retry is a sandbox campaign too); without it, the real one' }),
-      (a) => set(retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name, sandbox: a.sandbox }, io)))
+      (a) => set(import('./commands/retry.js').then((m) => m.retryCommand(a.campaign, { home: a.home, only: a.only, name: a.name, sandbox: a.sandbox }, io))))
     .demandCommand(1, 'name a command: smsrun run jobs/example.json --sandbox tries the example')
     .strict()
     .help()

@@ -8,10 +8,11 @@
  *   we teach `pg` the same), numeric as strings, timestamptz as Date.
  * - Query parameters are never logged: they may hold message texts and phone numbers.
  */
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFromStdin } from 'pg-copy-streams';
+import { from as copyFromStdin, to as copyToStdout } from 'pg-copy-streams';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 
 export interface Queryable {
@@ -25,6 +26,13 @@ export interface Tx extends Queryable {
    * pg-copy-streams on Postgres, PGlite's `/dev/blob`. One round trip for any number of rows.
    */
   copyFrom(target: string, data: string): Promise<void>;
+  /**
+   * `COPY (<query>) TO STDOUT …`, its bytes piped into `out` as they come (waiting for it to drain; `out` is not
+   * ended). Postgres only (pg-copy-streams): PGlite's COPY TO gathers the whole output in one blob, so callers
+   * keep a row-by-row path there. COPY takes no parameters: pass values with set_config in the transaction.
+   * Resolves with the rows COPY wrote.
+   */
+  copyTo?: ((copy: string, out: NodeJS.WritableStream) => Promise<number>) | undefined;
 }
 
 export interface Db extends Queryable {
@@ -79,6 +87,12 @@ export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_S
         const result = await fn({
           query: (sql, params) => run(client, sql, params),
           copyFrom: (target, data) => pipeline(Readable.from([data]), client.query(copyFromStdin(`COPY ${target} FROM STDIN`))),
+          copyTo: async (copy, out) => {
+            const stream = client.query(copyToStdout(copy));
+            // Not pipeline(…, { end: false }): each call would leave its listeners on `out`, which outlives it.
+            for await (const chunk of stream) if (!out.write(chunk as Buffer)) await once(out, 'drain');
+            return stream.rowCount;
+          },
         });
         await client.query('COMMIT');
         return result;

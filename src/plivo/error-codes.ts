@@ -38,7 +38,15 @@ const CODES: Readonly<Record<string, ErrorCodeInfo>> = {
 /** What an error code means, or null for no code; an unlisted code still gets a sentence. */
 export function errorMeaning(code: string | null | undefined): string | null {
   if (code === null || code === undefined || code === '') return null;
-  return CODES[code]?.meaning ?? `Plivo error ${code}, not in smsrun's list: see Plivo's error code reference`;
+  return CODES[code]?.meaning ?? `${UNLISTED[0]}${code}${UNLISTED[1]}`;
+}
+
+/** The meaning of a code not in the list: the text before the code and after it. */
+export const UNLISTED = ['Plivo error ', ", not in smsrun's list: see Plivo's error code reference"] as const;
+
+/** Every listed code's meaning (for the report computed in SQL). */
+export function errorMeanings(): Record<string, string> {
+  return Object.fromEntries(Object.entries(CODES).map(([code, info]) => [code, info.meaning]));
 }
 
 export function errorCodeInfo(code: string): ErrorCodeInfo | undefined {

@@ -11,7 +11,7 @@
 import { UsageError } from '../errors.js';
 import { suggest } from '../campaign/suggest.js';
 import { errorMeaning } from '../plivo/error-codes.js';
-import type { ReportRow } from '../ledger/reports.js';
+import { fieldCell, REPORT_CELLS, type CellSql, type ReportRow } from '../ledger/reports.js';
 import { maskNumber, maskReason } from './mask.js';
 
 export const REPORT_COLUMNS = [
@@ -27,6 +27,8 @@ export type Cell = string | number | null;
 export interface Column {
   name: string;
   value(row: ReportRow): Cell;
+  /** The same value computed in SQL (ledger/reports.ts); absent where only JavaScript computes it (--mask). */
+  sql?: CellSql | undefined;
 }
 
 export interface ColumnOptions {
@@ -69,14 +71,15 @@ export function reportColumns(o: ColumnOptions): Column[] {
     time_zone: (r) => r.time_zone,
   };
   const smsruns: (keyof typeof own)[] = [...REPORT_COLUMNS, ...(o.timeZone ? [TIME_ZONE_COLUMN] : [])];
+  // Masked cells are JavaScript's only: a Column without `sql` keeps the export on the row-by-row path.
+  const masked = new Set<string>(o.mask ? ['dst', 'reason'] : []);
   const all: Column[] = [
-    ...smsruns.map((c) => ({ name: ours(c), value: own[c] })),
-    ...user.map((name, i): Column => ({
-      name,
-      value: name === o.dstColumn ? (r) => number(r.fields?.[i] ?? null) : (r) => r.fields?.[i] ?? null,
-    })),
+    ...smsruns.map((c) => ({ name: ours(c), value: own[c], sql: masked.has(c) ? undefined : REPORT_CELLS[c] })),
+    ...user.map((name, i): Column => (name === o.dstColumn
+      ? { name, value: (r) => number(r.fields?.[i] ?? null), sql: o.mask ? undefined : fieldCell(i) }
+      : { name, value: (r) => r.fields?.[i] ?? null, sql: fieldCell(i) })),
   ];
-  const text: Column = { name: ours(TEXT_COLUMN), value: own.text };
+  const text: Column = { name: ours(TEXT_COLUMN), value: own.text, sql: REPORT_CELLS.text };
   if (!o.only) return o.text ? [...all.slice(0, smsruns.length), text, ...all.slice(smsruns.length)] : all;
   const byName = new Map([...all, text].map((c) => [c.name, c]));
   return o.only.map((name) => {

@@ -1,7 +1,8 @@
 /**
- * The delivery report, one row per CSV row in CSV order, as CSV or JSON Lines, streamed page by page from
- * the ledger (keyset pages of PAGE rows: memory stays flat however large the campaign). Columns: see
- * columns.ts. The HTML report is html.ts.
+ * The delivery report, one row per CSV row in CSV order, as CSV or JSON Lines: on Postgres a CSV is written by
+ * COPY with every cell computed in SQL (ledger/reports.ts copyReport, ranges of COPY_ROWS); otherwise it is
+ * streamed page by page from the ledger (keyset pages of PAGE rows). Memory stays flat however large the
+ * campaign. Columns: see columns.ts. The HTML report is html.ts.
  *
  * Spreadsheet safety: every CSV cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or
  * their full-width forms) is written with a leading `'` (csv-stringify's `escape_formulas`), so that a
@@ -14,9 +15,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import type { Queryable } from '../ledger/db.js';
+import type { Db, Queryable } from '../ledger/db.js';
 import type { CampaignRow } from '../ledger/campaigns.js';
-import { reportChunk, type ReportRow } from '../ledger/reports.js';
+import { copyReport, reportChunk, type ReportRow } from '../ledger/reports.js';
+import { errorMeanings, UNLISTED } from '../plivo/error-codes.js';
 import { needsText, reportColumns, type Cell, type Column, type ColumnOptions } from './columns.js';
 
 export type ReportFormat = 'csv' | 'jsonl';
@@ -54,17 +56,47 @@ export function exportColumns(campaign: ReportCampaign, options: ExportOptions =
   return { columns, text: needsText(columns, o) };
 }
 
-/** Writes the report to `out`; resolves with the number of rows written. */
-export async function writeReport(db: Queryable, campaign: ReportCampaign, format: ReportFormat, out: NodeJS.WritableStream,
-  options: ExportOptions = {}): Promise<number> {
+/**
+ * Writes the report to `out`; resolves with the number of rows written. A CSV on Postgres is written by COPY
+ * (every cell computed in SQL, node only pipes bytes: writeCopied) unless a column has no SQL form (--mask);
+ * JSON Lines, masked CSV and PGlite go row by row (`via: 'rows'` forces that, for tests).
+ */
+export async function writeReport(db: Queryable | Db, campaign: ReportCampaign, format: ReportFormat, out: NodeJS.WritableStream,
+  options: ExportOptions = {}, via: 'auto' | 'rows' = 'auto'): Promise<number> {
   const { columns, text } = exportColumns(campaign, options);
-  const names = columns.map((c) => c.name);
+  if (format === 'csv') await write(out, csvLine(columns.map((c) => c.name)) + '\n');
+  const copied = format === 'csv' && via === 'auto' && 'kind' in db ? await writeCopied(db, campaign, columns, out, options) : undefined;
+  return copied ?? writeRows(db, campaign, format, columns, text, out, options);
+}
+
+/**
+ * The CSV's rows by COPY, when every column has an SQL form; undefined when not (the caller goes row by row).
+ * A lone column is left to JavaScript: COPY quotes a lone `\.` in a one-column CSV, csvLine does not.
+ */
+async function writeCopied(db: Db, campaign: ReportCampaign, columns: readonly Column[], out: NodeJS.WritableStream,
+  options: ExportOptions): Promise<number | undefined> {
+  const cells = columns.map((c) => c.sql);
+  if (columns.length < 2 || !cells.every((c) => c !== undefined)) return undefined;
+  return copyReport(db, {
+    campaignId: campaign.id, cells, statuses: options.only, meanings: errorMeanings(), unlisted: UNLISTED, rowsPerCopy: COPY_ROWS,
+  }, out);
+}
+
+/**
+ * Row numbers per COPY statement: each is read like a chunk (its messages through its batch ids). 5 000 rows'
+ * page fits Postgres's default work_mem (4 MB); 20 000 spilled it to a temporary file and cost twice the time per
+ * row (measured on the 1 000 000-row campaign: about 11 against 17-23 µs of backend time per row, under load).
+ */
+const COPY_ROWS = 5_000;
+
+/** The report row by row, a keyset chunk at a time (the header, for CSV, is written already). */
+async function writeRows(db: Queryable, campaign: ReportCampaign, format: ReportFormat, columns: readonly Column[], text: boolean,
+  out: NodeJS.WritableStream, options: ExportOptions): Promise<number> {
   const read = (after: number) => reportChunk(db, campaign.id, after, PAGE, { statuses: options.only, text });
   const line = format === 'csv'
     ? (r: ReportRow) => csvLine(columns.map((c) => c.value(r)))
     : (r: ReportRow) => JSON.stringify(Object.fromEntries(columns.map((c) => [c.name, c.value(r) ?? null])));
   let rows = 0;
-  if (format === 'csv') await write(out, csvLine(names) + '\n');
   for (let next = read(0); ;) {
     const chunk = await next;
     if (chunk.last === null) break;
@@ -103,7 +135,7 @@ const NEEDS_QUOTES = /[",\n\r]/;
 const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 
 /** Writes the report to a file (its folder made if needed). */
-export async function writeReportFile(db: Queryable, campaign: ReportCampaign, format: ReportFormat, file: string,
+export async function writeReportFile(db: Queryable | Db, campaign: ReportCampaign, format: ReportFormat, file: string,
   options: ExportOptions = {}): Promise<number> {
   const out = await openFile(file);
   try {

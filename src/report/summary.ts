@@ -5,10 +5,7 @@
  */
 import type { Queryable } from '../ledger/db.js';
 import type { CampaignRow } from '../ledger/campaigns.js';
-import {
-  ambiguousBatches, campaignTiming, costSummary, errorCodeCounts, senderStats, statusCounts,
-  type AmbiguousBatchInfo, type SenderStats,
-} from '../ledger/reports.js';
+import { ambiguousBatches, campaignTally, campaignTiming, type AmbiguousBatchInfo, type SenderStats } from '../ledger/reports.js';
 import { errorMeaning } from '../plivo/error-codes.js';
 import { ACCOUNT_REQUESTS } from '../send/limits.js';
 import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';
@@ -52,10 +49,10 @@ export interface Summary {
 }
 
 export async function summarize(db: Queryable, campaign: CampaignRow): Promise<Summary> {
-  const [counts, cost, ambiguous, senders, timing, errors, mismatches] = await Promise.all([
-    statusCounts(db, campaign.id), costSummary(db, campaign.id), ambiguousBatches(db, campaign.id),
-    senderStats(db, campaign.id), campaignTiming(db, campaign.id), errorCodeCounts(db, campaign.id), uuidCountMismatches(db, campaign.id),
+  const [tally, ambiguous, timing, mismatches] = await Promise.all([
+    campaignTally(db, campaign.id), ambiguousBatches(db, campaign.id), campaignTiming(db, campaign.id), uuidCountMismatches(db, campaign.id),
   ]);
+  const { statuses: counts, cost, senders, errors, firstRequestAt } = tally;
   const byStatus = Object.fromEntries(counts.map((c) => [c.status, c.count]));
   // Not sent yet: pending, or in a request whose fate is unsettled.
   const unsentUnits = sum(counts.filter((c) => c.status === 'pending' || c.status === 'sending'), (c) => c.units);
@@ -63,7 +60,7 @@ export async function summarize(db: Queryable, campaign: CampaignRow): Promise<S
   const rate = jobRate(campaign) * campaign.senders.length;
   const accepted = sum(senders, (s) => s.accepted);
   const delivered = sum(senders, (s) => s.delivered);
-  const { firstRequestAt, lastAcceptedAt } = timing;
+  const { lastAcceptedAt } = timing;
   return {
     campaign: campaign.name,
     state: campaign.state,
@@ -96,19 +93,24 @@ function jobRate(campaign: Pick<CampaignRow, 'job'>): number {
 }
 
 /**
- * The shortest time the requests made could have taken: each sender paced at the job's `rate` (in units or
- * messages, as `rate_counts` says), all of them under `account_rate` if set, and one request per batch under
- * the account's request limit (ACCOUNT_REQUESTS). The one-batch burst a sender may start with is ignored, so
- * a campaign can come in slightly under it.
+ * The shortest time the requests made could have taken, from the first request leaving to the last one
+ * leaving: each sender paced at the job's `rate` (in units or messages, as `rate_counts` says), all of them
+ * under `account_rate` if set, and one request per batch under the account's request limit (ACCOUNT_REQUESTS).
+ * A sender's first request leaves at once and each next one cost / rate after the one before, so n requests
+ * span the cost of all but the last: the cost of all but the largest is the bound (never more than the real
+ * span). Likewise the account's first `burst` requests need no wait, nor does the first request under
+ * `account_rate`. The sending time it is compared with ends at the last acceptance, a round trip later.
  */
 export function fastestSending(campaign: Pick<CampaignRow, 'job'>, senders: readonly SenderStats[]): number | null {
   const requested = sum(senders, (s) => s.requested);
   if (requested === 0) return null;
   const byUnits = campaign.job['rate_counts'] !== 'messages';
-  const perSender = Math.max(...senders.map((s) => (byUnits ? s.requestedUnits : s.requested) / jobRate(campaign)));
+  const perSender = Math.max(...senders.map((s) =>
+    (byUnits ? s.requestedUnits - s.largestRequestUnits : s.requested - s.largestRequest) / jobRate(campaign)));
   const accountRate = Number(campaign.job['account_rate'] ?? 0);
-  const requests = sum(senders, (s) => s.requests) / ACCOUNT_REQUESTS.rate;
-  return Math.max(perSender, requests, accountRate > 0 ? requested / accountRate : 0);
+  const largest = Math.max(...senders.map((s) => s.largestRequest));
+  const requests = Math.max(0, sum(senders, (s) => s.requests) - ACCOUNT_REQUESTS.burst) / ACCOUNT_REQUESTS.rate;
+  return Math.max(0, perSender, requests, accountRate > 0 ? (requested - largest) / accountRate : 0);
 }
 
 export function formatSummary(s: Summary): string {

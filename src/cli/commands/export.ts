@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { CampaignRow } from '../../ledger/campaigns.js';
 import { UnknownCampaignError } from '../../ledger/errors.js';
-import type { Queryable } from '../../ledger/db.js';
+import type { Db, Queryable } from '../../ledger/db.js';
 import { reportStatuses } from '../../ledger/reports.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { suggest } from '../../campaign/suggest.js';
@@ -67,7 +67,7 @@ export async function exportCommand(name: string, args: ExportArgs, io: Io): Pro
   }
 }
 
-async function writeTo(db: Queryable, campaign: CampaignRow, format: ExportFormat, out: NodeJS.WritableStream,
+async function writeTo(db: Db, campaign: CampaignRow, format: ExportFormat, out: NodeJS.WritableStream,
   options: { only?: string[] | undefined; columns?: string[] | undefined; text: boolean; mask: boolean }): Promise<number> {
   if (format === 'html') {
     await writeHtmlReport(db, campaign, out, { mask: options.mask });

@@ -17,7 +17,9 @@ import { EXPORT_HEADER, exportLine, readSuppressionFile } from '../../optout/fil
 import { parseRecipientNumber } from '../../sms/recipient-number.js';
 import { openLedgerOrHolder, type GlobalArgs, type Io } from '../context.js';
 
-export const SUPPRESS_ACTIONS = ['add', 'import', 'remove', 'list', 'export'] as const;
+import { SUPPRESS_ACTIONS } from './suppress-actions.js';
+
+export { SUPPRESS_ACTIONS };
 export type SuppressAction = (typeof SUPPRESS_ACTIONS)[number];
 
 export interface SuppressArgs extends GlobalArgs {
