@@ -117,6 +117,9 @@ describe.each(LEDGER_KINDS)('opt-outs, cancel and retry on the %s ledger', (kind
     const r = await cancelCampaign(db, c.id, 'test');
     expect(r).toMatchObject({ fresh: true, recipients: 2, unsettled: 2 });
     expect((await recipients(db, c.id)).map((x) => x.status)).toEqual(['sending', 'sending', 'cancelled', 'cancelled']);
+    // The batch never sent is closed as `cancelled` (sql/021), not as a send failure; the claimed one stays in flight.
+    const batches = await db.query<{ status: string }>('SELECT status FROM batches WHERE campaign_id = $1 ORDER BY id', [c.id]);
+    expect(batches.map((b) => b.status)).toEqual(['in_flight', 'cancelled']);
     // A retryable answer after the cancel puts the in-flight batch back to pending: it must not be claimed.
     await db.query(`UPDATE batches SET status = 'pending', lease_owner = NULL WHERE id = $1`, [first!.id]);
     expect(await claimNext(db, c.id, { owner: OWNER })).toBeUndefined();

@@ -36,12 +36,12 @@ export async function cancelCampaign(db: Db, campaignId: number, by: string): Pr
   });
 }
 
-/** Pending batches → `failed` (never claimed again), pending recipients → `cancelled`. Idempotent. */
+/** Pending batches → `cancelled` (final, never claimed again; sql/021), pending recipients → `cancelled`. Idempotent. */
 export async function sweepCancelled(tx: Queryable, campaignId: number, at: Date): Promise<number> {
   // Batches before recipients, the order every writer of the sending protocol locks them in (claim, records):
   // a batch being claimed right now is waited for, then found in flight and left to its run.
   await tx.query(
-    `UPDATE batches SET status = 'failed', last_error = 'not sent: the campaign was cancelled'
+    `UPDATE batches SET status = 'cancelled', last_error = 'not sent: the campaign was cancelled'
      WHERE campaign_id = $1 AND status = 'pending'`,
     [campaignId],
   );

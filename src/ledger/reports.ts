@@ -468,7 +468,7 @@ live AS MATERIALIZED (
   SELECT $1::int AS campaign_id, todo.id AS batch_id, todo.sender, todo.attempts, rc.statuses, rc.counts, rc.units, rc.recipients, rc.recipient_units, rc.accepted,
          mc.msg_units, mc.amount, mc.priced_units, mc.priced_amount, ec.err_codes, ec.err_states, ec.err_counts,
          (SELECT min(a.started_at) FROM attempts a WHERE a.batch_id = todo.id) AS first_request_at, mc.last_final_at,
-         todo.status IN ('accepted', 'failed') AND rc.closed AND mc.final
+         todo.status IN ('accepted', 'failed', 'suppressed', 'cancelled') AND rc.closed AND mc.final
            AND NOT EXISTS (SELECT 1 FROM unaccounted_batches u WHERE u.batch_id = todo.id AND u.settled_at IS NULL) AS settled
   FROM todo
   CROSS JOIN LATERAL (
