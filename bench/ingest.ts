@@ -173,6 +173,10 @@ at 4 000 rows on PGlite, so the chunk size is not the cause). The run's statemen
 (account check, scrub, runner, budgets, claim) share PGlite's one connection with the load and are not
 getting in between its chunks; not found yet why (PGlite's query and transaction locks are where to look).
 The "first chunk committed" figure (8.3 s here) hides this: the issue's target is not met on PGlite.
+After this run (commit after 9a65528), the load leaves PGlite to the run between chunks for half as long as
+the chunk took (at most 1 s): side runs of the same measure gave 46 s (38 s with a pause as long as the
+chunk), the load alone 56.9 s (no slower within noise). The rest is start-up on the loaded machine and not
+yet broken down.
 
 **PGlite's memory** went down by opening it with \`shared_buffers\` 32 MB instead of PGlite's 128 MB
 (\`PGLITE_OPTIONS\`, ledger/open.ts): WebAssembly memory, once touched, is never given back, so every buffer page
