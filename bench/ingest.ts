@@ -178,6 +178,13 @@ the chunk took (at most 1 s): side runs of the same measure gave 46 s (38 s with
 chunk), the load alone 56.9 s (no slower within noise). The rest is start-up on the loaded machine and not
 yet broken down.
 
+**At a quiet moment** (load average 4, 14:24 UTC, side runs of the same measure, one each): first request on
+Postgres with 1 000 000 rows 2.3 s (target 3 s: met); on PGlite with a new ledger 12.6 s at 100 000 rows and
+12.1 s at 200 000 (the version before this session: 11.9 s and 11.1 s), so at that load the first request does
+not wait for the list; of those 12 s, creating the ledger is 9.3 s (PGlite's initdb in its child 6.7 s, then
+opening and migrating 2.6 s). PGlite's 5 s target cannot be met on a new ledger while initdb alone takes 6.7 s
+here.
+
 **PGlite's memory** went down by opening it with \`shared_buffers\` 32 MB instead of PGlite's 128 MB
 (\`PGLITE_OPTIONS\`, ledger/open.ts): WebAssembly memory, once touched, is never given back, so every buffer page
 the load touched stayed in the process. Back to back at 20 000 rows: 424 MB before, 323 MB after, load time
