@@ -12,7 +12,7 @@ import { loadJobFile } from '../campaign/job.js';
 import { startLoad } from '../campaign/load.js';
 import { wrapPglite, type Db } from '../ledger/db.js';
 import { migrate } from '../ledger/migrate.js';
-import { openLedger } from '../ledger/open.js';
+import { openLedger, PGLITE_OPTIONS } from '../ledger/open.js';
 import { initPgliteDir } from '../ledger/pglite-init.js';
 
 const [jobPath, mode] = process.argv.slice(2);
@@ -29,7 +29,7 @@ if (url) {
   await mkdir(home, { recursive: true });
   // As `smsrun` does (ledger/pglite-init.ts): initdb in a child process, whose peak RSS goes with it.
   await initPgliteDir(path.join(home, 'ledger'));
-  pglite = await PGlite.create(path.join(home, 'ledger'));
+  pglite = await PGlite.create(path.join(home, 'ledger'), PGLITE_OPTIONS);
   db = wrapPglite(pglite);
   await migrate(db);
 }

@@ -4,12 +4,11 @@
  * Each chunk is one transaction, and one round trip per statement whatever its size:
  *   1. the campaign row is locked and the chunk checked to follow exactly the rows already committed
  *      (`loaded_rows`, `load_chain`): two loaders, or a resumed one, never load a row twice or skip one;
- *   2. its rows are COPYed into `load_stage`, a temporary table (no WAL, no foreign key, one small index);
- *   3. settleStaged: duplicates marked (first valid row in file order wins, across chunks), then the rows
- *      whose number the campaign's account has listed become `suppressed` (sql/012);
- *   4. valid rows dealt to senders and cut into batches (one sender, one rendered text, one time zone key:
- *      sql/013), in the staging table;
- *   5. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
+ *   2. its rows are COPYed into `load_stage`, a temporary table (no WAL, no index, no foreign key);
+ *   3. planRows, one statement, one read of the staging table: duplicates marked (first valid row in file
+ *      order wins, across chunks), listed numbers `suppressed` (sql/012), valid rows dealt to senders and cut
+ *      into batches (one sender, one rendered text, one time zone key: sql/013), into `load_rows`;
+ *   4. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
  *      recipients keeps its foreign keys; the rows given a batch are also counted against the new batches'
  *      sizes (LoadIntegrityError).
  * A chunk's partial batches of a repeated text (fewer than batch_size rows of one sender, text and zone) wait
@@ -18,7 +17,7 @@
 import type { Queryable, Tx } from './db.js';
 import { CampaignConflictError, LoadIntegrityError } from './errors.js';
 import { arrayLiteral, lockCampaignName, type NewCampaign, type RecipientRow } from './load.js';
-import { SUPPRESS_STAGED } from './suppressions.js';
+import { SUPPRESSED_REASON } from './suppressions.js';
 
 /** The staging table's columns, in the order `copyRow` writes them. */
 const STAGE_COLUMNS = 'row_no, line_no, raw_dst, dst, text, units, status, reason, fields, time_zone';
@@ -112,9 +111,8 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
   }
   const cap = c!.max_batch_cost ?? w.maxBatchCost;
   await stageRows(tx, w.copy);
-  const suppressed = await settleStaged(tx, w.campaignId, w.suppressionAccount);
-  const dealt = await dealSenders(tx, c!.dealt, w.senders);
-  await cutAndWrite(tx, w, cap, c!.name);
+  await planRows(tx, w, c!.dealt, cap);
+  const { suppressed, dealt } = await writeRows(tx, w.campaignId, c!.name);
   const rows = Math.max(w.lastRow, loaded);
   await tx.query(
     `UPDATE campaigns SET loaded_rows = $2::int, total_rows = $2::int, load_chain = $3, dealt = $4::int, max_batch_cost = $5::int,
@@ -134,116 +132,117 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
 
 async function stageRows(tx: Tx, copy: string): Promise<void> {
   // Temporary: never written to the WAL. ON COMMIT DELETE ROWS empties it for the next chunk on the same
-  // connection (a rolled-back chunk leaves nothing either).
+  // connection (a rolled-back chunk leaves nothing either). No index and no ANALYZE: it is read once,
+  // whole, by planRows, whose plan (window sorts, one index probe of recipients per valid row) needs
+  // neither; the ANALYZE cost as much as the COPY.
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS load_stage (
-    row_no integer PRIMARY KEY, line_no integer NOT NULL, raw_dst text, dst text, text text, units integer,
-    status text NOT NULL, reason text, fields text[], time_zone text, sender text) ON COMMIT DELETE ROWS`);
+    row_no integer NOT NULL, line_no integer NOT NULL, raw_dst text, dst text, text text, units integer,
+    status text NOT NULL, reason text, fields text[], time_zone text) ON COMMIT DELETE ROWS`);
   if (copy !== '') await tx.copyFrom(`load_stage (${STAGE_COLUMNS})`, copy);
-  await tx.query('ANALYZE load_stage');
 }
 
 /**
- * The set-based verdicts on a chunk's rows once they are in `load_stage`, before anything is written.
- * Returns how many were suppressed.
+ * Every row's final columns and the first row of its batch, in one read of the staging table, into
+ * `load_rows` (the chunk's rows, then the previous chunk's rows left without a batch, `carried`):
  *
- * Duplicates: a valid row whose number a valid row earlier in the file has (in this chunk, or committed
- * before it) is `duplicate`; the first valid row wins, in file order. An earlier row counts whatever it
- * became since (sending starts while the load goes on, and a suppressed first row is still the first);
- * one that was invalid, skipped or a duplicate itself does not.
+ * - Duplicates: a valid row whose number a valid row earlier in the file has (in this chunk, or committed
+ *   before it) is `duplicate`; the first valid row wins, in file order. An earlier row counts whatever it
+ *   became since (sending starts while the load goes on, and a suppressed first row is still the first); one
+ *   that was invalid, skipped or a duplicate itself does not.
+ * - Suppressions: then, as the whole-list scrub does, the remaining valid rows whose number the account has
+ *   listed (sql/012) become `suppressed`: written once, never batched.
+ * - Senders: the valid rows left are dealt round-robin in (units, row) order within the chunk, going on from
+ *   where the previous chunk stopped, so every sender gets the same number of recipients (±1) and about the
+ *   same mix of long and short texts. It depends only on the CSV, so a resumed load deals the same.
+ * - Batches: one sender's rows of one text and one time zone key (sql/013), at most batch_size of them and
+ *   (counting units) at most the cost cap. A group's last, partial batch waits for the next chunk (once: a
+ *   group holding a carried row is cut whatever its size) when the text came more than once in this chunk,
+ *   so a repeated text still makes full batches across chunks. A text seen once (personalised texts) is cut
+ *   at once: carrying it would rewrite nearly every row a second time (its batch_id, an indexed column) for
+ *   batches of one anyway. A batch is named by its first row (an integer hash join later; a text may be
+ *   NULL for an MMS, which no join on the text itself would match).
  *
- * Suppressions: then, as the whole-list scrub does, the remaining valid rows whose number is listed.
+ * One statement rather than an UPDATE of the staging table per verdict: each of those rewrote every row of
+ * the chunk (a third of the chunk's time, with the ANALYZE they needed).
  */
-export async function settleStaged(tx: Queryable, campaignId: number, suppressionAccount: string | null): Promise<number> {
+async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
   await tx.query(
-    `UPDATE load_stage s SET status = 'duplicate', reason = 'same number as row ' || d.first_row || ': sent once'
-     FROM (SELECT s.row_no, least(min(s.row_no) OVER (PARTITION BY s.dst),
-                   (SELECT min(r.row_no) FROM recipients r
-                    WHERE r.campaign_id = $1 AND r.dst = s.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) AS first_row
-           FROM load_stage s WHERE s.status = 'pending') d
-     WHERE s.row_no = d.row_no AND d.first_row < s.row_no`,
-    [campaignId],
-  );
-  if (suppressionAccount === null) return 0;
-  return (await tx.query(SUPPRESS_STAGED, [suppressionAccount])).length;
-}
-
-/**
- * Each valid row's sender: dealt round-robin in (units, row) order within the chunk, going on from where the
- * previous chunk stopped, so every sender gets the same number of recipients (±1) and about the same mix of
- * long and short texts. It depends only on the CSV, so a resumed load deals the same.
- */
-async function dealSenders(tx: Queryable, dealtBefore: number, senders: readonly string[]): Promise<number> {
-  const rows = await tx.query<{ n: number }>(
-    `WITH dealt AS (
-       UPDATE load_stage s SET sender = ($2::text[])[((d.k + $1::int - 1) % cardinality($2::text[])) + 1]
-       FROM (SELECT row_no, row_number() OVER (ORDER BY units, row_no) AS k FROM load_stage WHERE status = 'pending') d
-       WHERE s.row_no = d.row_no RETURNING 1)
-     SELECT count(*)::int AS n FROM dealt`,
-    [dealtBefore, senders],
-  );
-  return rows[0]!.n;
-}
-
-/**
- * Which rows wait: a group's last, partial batch waits for the next chunk (once: a group holding a carried row
- * is cut whatever its size) when the text came more than once in this chunk, so a repeated text still makes
- * full batches across chunks. A text seen once (personalised texts) is cut at once: carrying it would rewrite
- * nearly every row a second time (its batch_id, an indexed column) for batches of one anyway.
- *
- * Cuts batches from the chunk's valid rows and the previous chunk's rows left without a batch, then writes
- * `batches` and `recipients`. A batch holds one sender's rows of one text and one time zone key, at most
- * batch_size of them and (counting units) at most the cost cap; ids are drawn in CSV order, so batches go
- * out in the order a reader of the CSV would expect. A batch is found by its first row (an integer hash
- * join; a text may be NULL for an MMS, which no join on the text itself would match).
- */
-async function cutAndWrite(tx: Tx, w: ChunkWrite, cap: number, name: string): Promise<void> {
-  await tx.query(
-    `CREATE TEMP TABLE load_cut ON COMMIT DROP AS
-     WITH candidates AS (
-       SELECT row_no, sender, text, units, time_zone, false AS carried FROM load_stage WHERE status = 'pending'
+    `CREATE TEMP TABLE load_rows ON COMMIT DROP AS
+     WITH firsts AS (
+       SELECT st.*, CASE WHEN st.status = 'pending' THEN least(
+                min(st.row_no) FILTER (WHERE st.status = 'pending') OVER (PARTITION BY st.dst COLLATE "C"),
+                (SELECT min(r.row_no) FROM recipients r
+                 WHERE r.campaign_id = $1 AND r.dst = st.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) END AS first_row
+       FROM load_stage st),
+     settled AS (
+       SELECT st.row_no, st.line_no, st.raw_dst, st.dst, st.text, st.units, st.fields, st.time_zone,
+              CASE WHEN st.first_row < st.row_no THEN 'duplicate' WHEN s.number IS NOT NULL THEN 'suppressed' ELSE st.status END AS status,
+              CASE WHEN st.first_row < st.row_no THEN 'same number as row ' || st.first_row || ': sent once'
+                   WHEN s.number IS NOT NULL THEN ${SUPPRESSED_REASON} ELSE st.reason END AS reason
+       FROM firsts st LEFT JOIN suppressions s ON s.account = $2::text AND s.number = st.dst AND st.status = 'pending'),
+     dealt AS (
+       SELECT *, CASE WHEN status = 'pending' THEN ($4::text[])[((count(*) FILTER (WHERE status = 'pending') OVER (ORDER BY units, row_no)
+                   + $3::int - 1) % cardinality($4::text[]))::int + 1] END AS sender, false AS carried
+       FROM settled),
+     candidates AS (
+       SELECT * FROM dealt
        UNION ALL
-       SELECT row_no, sender, text, units, time_zone, true FROM recipients
-       WHERE campaign_id = $1 AND row_no >= $2::int AND row_no < $3::int AND status = 'pending' AND batch_id IS NULL),
+       SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, true FROM recipients
+       WHERE campaign_id = $1 AND row_no >= $5::int AND row_no < $6::int AND status = 'pending' AND batch_id IS NULL),
      limited AS (
-       SELECT *, CASE WHEN $6::boolean THEN greatest(1, least($4::int, $7::int / greatest(coalesce(units, 1), 1))) ELSE $4::int END AS lim FROM candidates),
+       SELECT *, CASE WHEN $9::boolean THEN greatest(1, least($7::int, $10::int / greatest(coalesce(units, 1), 1))) ELSE $7::int END AS lim
+       FROM candidates),
      numbered AS (
-       SELECT *, (row_number() OVER (PARTITION BY sender, text, time_zone ORDER BY row_no) - 1) / lim AS piece FROM limited),
+       SELECT *, (row_number() OVER (PARTITION BY status, sender, text COLLATE "C", time_zone ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
-       SELECT *, min(row_no) OVER w AS first_row, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
-              count(*) OVER (PARTITION BY sender, text, time_zone) AS group_rows
-       FROM numbered WINDOW w AS (PARTITION BY sender, text, time_zone, piece))
-     SELECT row_no, sender, text, units, time_zone, carried, first_row FROM grouped
-     WHERE size >= lim OR has_carried OR group_rows = 1 OR $5::boolean`,
-    [w.campaignId, Math.max(1, w.firstRow - MAX_CHUNK_ROWS), w.firstRow, w.batchSize, w.final !== undefined, w.countUnits, cap],
+       SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
+              count(*) OVER (PARTITION BY status, sender, text COLLATE "C", time_zone) AS group_rows
+       FROM numbered WINDOW w AS (PARTITION BY status, sender, text COLLATE "C", time_zone, piece))
+     SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, carried,
+            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
+     FROM grouped`,
+    [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, Math.max(1, w.firstRow - MAX_CHUNK_ROWS), w.firstRow,
+      w.batchSize, w.final !== undefined, w.countUnits, cap],
   );
+}
+
+/**
+ * `batches` and `recipients` written once each from `load_rows`, every column final; the carried rows get
+ * their batch. Batch ids are drawn in CSV order, so batches go out in the order a reader of the CSV would
+ * expect. The rows given a batch are counted against the new batches' sizes (LoadIntegrityError): a cut
+ * that lost rows is caught here, which no foreign key would.
+ */
+async function writeRows(tx: Tx, campaignId: number, name: string): Promise<{ suppressed: number; dealt: number }> {
   await tx.query(
     `CREATE TEMP TABLE load_batches ON COMMIT DROP AS
      SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
        SELECT first_row, min(sender) AS sender, min(text) AS text, max(units) AS units, count(*)::int AS size, min(time_zone) AS time_zone
-       FROM load_cut GROUP BY first_row ORDER BY first_row) g`,
+       FROM load_rows WHERE first_row IS NOT NULL GROUP BY first_row ORDER BY first_row) g`,
   );
   const [batches] = await tx.query<{ rows: number }>(
     `WITH b AS (INSERT INTO batches (id, campaign_id, sender, text, units, size, time_zone)
                 SELECT id, $1, sender, text, units, size, time_zone FROM load_batches ORDER BY id RETURNING size)
      SELECT coalesce(sum(size), 0)::int AS rows FROM b`,
-    [w.campaignId],
+    [campaignId],
   );
-  const [inserted] = await tx.query<{ batched: number }>(
+  const [inserted] = await tx.query<{ batched: number; suppressed: number; dealt: number }>(
     `WITH r AS (
        INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, sender, text, units, status, reason, batch_id, fields, time_zone)
-       SELECT $1, s.row_no, s.line_no, s.raw_dst, s.dst, s.sender, s.text, s.units, s.status, s.reason, b.id, s.fields, s.time_zone
-       FROM load_stage s LEFT JOIN load_cut c ON c.row_no = s.row_no AND NOT c.carried LEFT JOIN load_batches b ON b.first_row = c.first_row
-       ORDER BY s.row_no RETURNING batch_id)
-     SELECT count(batch_id)::int AS batched FROM r`,
-    [w.campaignId],
+       SELECT $1, r.row_no, r.line_no, r.raw_dst, r.dst, r.sender, r.text, r.units, r.status, r.reason, b.id, r.fields, r.time_zone
+       FROM load_rows r LEFT JOIN load_batches b ON b.first_row = r.first_row
+       WHERE NOT r.carried ORDER BY r.row_no RETURNING batch_id, status)
+     SELECT count(batch_id)::int AS batched, count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed,
+            count(*) FILTER (WHERE status = 'pending')::int AS dealt FROM r`,
+    [campaignId],
   );
   const [carried] = await tx.query<{ batched: number }>(
     `WITH r AS (
-       UPDATE recipients r SET batch_id = b.id FROM load_cut c JOIN load_batches b ON b.first_row = c.first_row
+       UPDATE recipients r SET batch_id = b.id FROM load_rows c JOIN load_batches b ON b.first_row = c.first_row
        WHERE c.carried AND r.campaign_id = $1 AND r.row_no = c.row_no RETURNING 1)
      SELECT count(*)::int AS batched FROM r`,
-    [w.campaignId],
+    [campaignId],
   );
   const batched = inserted!.batched + carried!.batched;
   if (batched !== batches!.rows) throw new LoadIntegrityError(name, batched, batches!.rows);
+  return { suppressed: inserted!.suppressed, dealt: inserted!.dealt };
 }

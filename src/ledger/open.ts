@@ -82,6 +82,14 @@ async function connectPostgres(url: string, poolSize?: number): Promise<Db> {
   return db;
 }
 
+/**
+ * The embedded Postgres's settings. shared_buffers 32 MB instead of PGlite's 128 MB: WebAssembly memory, once
+ * touched, is never given back, so a big load kept the run's RSS up by the whole buffer pool (the ingest
+ * bench's 100 000 rows peaked at 510 MB, issue 12's limit being 500). Pages that do not fit are read again
+ * from the operating system's page cache, which costs little beside the WebAssembly engine itself.
+ */
+export const PGLITE_OPTIONS = { postgresqlconf: ['shared_buffers = 32MB'] };
+
 async function openEmbedded(home: string): Promise<Db> {
   const dir = path.join(home, 'ledger');
   await mkdir(home, { recursive: true });
@@ -89,7 +97,7 @@ async function openEmbedded(home: string): Promise<Db> {
   try {
     await initPgliteDir(dir);
     const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create(dir);
+    const pglite = await PGlite.create(dir, PGLITE_OPTIONS);
     const db = wrapPglite(pglite);
     const readers = await serveReaders(pglite, home).catch(async (err: unknown) => {
       await db.close();

@@ -2,7 +2,8 @@
  * The suppression list (sql/012): numbers an account must not text, with why, where from and when.
  *
  * Suppression is checked three times for a campaign:
- *   - SUPPRESS_STAGED: as each chunk of the CSV is loaded (ledger/load-chunks.ts), before it is batched;
+ *   - as each chunk of the CSV is loaded (planRows in ledger/load-chunks.ts, with SUPPRESSED_REASON), before
+ *     it is batched;
  *   - scrubSuppressed: at the start of every run, once the load's first chunk is in, one set-based UPDATE turns
  *     the `pending` recipients whose number is listed into `suppressed` (rows an earlier run loaded);
  *   - CLAIM_NOT_SUPPRESSED / suppressAtClaim: when a batch is claimed, so a number listed mid-campaign (an
@@ -115,16 +116,6 @@ export async function scrubSuppressed(db: Queryable, campaignId: number, account
   );
   return rows.length;
 }
-
-/**
- * The load's scrub of a chunk before it is written (ledger/load-chunks.ts): its valid rows in `load_stage`
- * (aliased `st`) whose number the account ($1) has listed become `suppressed`, so they are written once,
- * never batched. Runs after the duplicates are marked, as the whole-list scrub does.
- */
-export const SUPPRESS_STAGED = `
-  UPDATE load_stage st SET status = 'suppressed', reason = ${SUPPRESSED_REASON}
-  FROM suppressions s WHERE s.account = $1 AND s.number = st.dst AND st.status = 'pending'
-  RETURNING 1`;
 
 /**
  * The claim's guard on the campaign (`b` is the batch being claimed): a cancelled campaign's batches are
