@@ -112,7 +112,7 @@ export class Dispatcher {
   /** A claim's commit could not be confirmed (the connection dropped during it). */
   #unconfirmed = false;
   #wake: (() => void) | undefined;
-  /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
+  /** The loop sleeps because MAX_HELD batches are held unrecorded: a request finishing wakes it. */
   #wantRoom = false;
   #running = false;
   readonly #pacing: Pacing;
