@@ -19,7 +19,7 @@ import {
   claimDue, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, settleUnconfirmedClaims,
   type Claim, type ClaimedBatch, type Claimed,
 } from '../ledger/sending.js';
-import { campaignsHaveUnsettledBatches, holdAllSlots, WINDOWS } from '../ledger/senders.js';
+import { campaignsHaveUnsettledBatches, holdAllSlots } from '../ledger/senders.js';
 import type { PlivoClient, SendOutcome, SendRequest } from '../plivo/client.js';
 import { RunFailedError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
@@ -35,10 +35,7 @@ export interface DispatchOptions {
   /** Attempts of one batch before the run stops (its recipients stay pending for a later resume). */
   maxAttempts: number;
   retryBaseMs: number;
-  /**
-   * Requests of this process at Plivo at once (Plivo allows 100 concurrent requests per account). A claimed
-   * request past its slot waits for a place; claiming does not. @default 100
-   */
+  /** Requests of this process in flight at once (Plivo allows 100 concurrent requests per account). @default 100 */
   maxInFlight?: number;
   /** The client's request timeout, stored with each attempt (its reconciliation window depends on it). */
   requestTimeoutMs?: number;
@@ -96,15 +93,6 @@ const CLAIM_EARLY_MS = 100;
 /** The longest the loop sleeps without asking the ledger: other processes and the Reconciler change what is ready. */
 const MAX_SLEEP_MS = 1000;
 
-/**
- * Batches this process holds claimed and not yet recorded, at most: the account's request window (each holds
- * one of its slots, so a claim could not take more anyway). The bound is what stops claiming while answers
- * cannot be recorded. It is not the concurrency limit (`maxInFlight`): claiming 200 due senders' batches at
- * once, while only 100 requests may be at Plivo, lets the second hundred leave as soon as places free, rather
- * than be claimed only after the first hundred's answers are recorded, seconds later on a busy ledger.
- */
-const MAX_HELD = WINDOWS.request.slots;
-
 export class Dispatcher {
   readonly #inFlight = new Set<Promise<void>>();
   /** Batches whose request this process is sending (the others it holds in flight are unconfirmed claims). */
@@ -112,15 +100,13 @@ export class Dispatcher {
   /** A claim's commit could not be confirmed (the connection dropped during it). */
   #unconfirmed = false;
   #wake: (() => void) | undefined;
-  /** The loop sleeps because MAX_HELD batches are held unrecorded: a request finishing wakes it. */
+  /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
   #wantRoom = false;
   #running = false;
   readonly #pacing: Pacing;
-  readonly #places: Places;
 
   constructor(private readonly deps: DispatchDeps) {
     this.#pacing = deps.pacing ?? newPacing();
-    this.#places = new Places(deps.options.maxInFlight ?? 100);
   }
 
   /** True while the campaign may still have batches to send or to settle. */
@@ -140,12 +126,13 @@ export class Dispatcher {
 
   async #loop(): Promise<void> {
     const { db, campaignId, owner, stopper, ledger } = this.deps;
+    const maxInFlight = this.deps.options.maxInFlight ?? 100;
     while (!stopper.stopped) {
       if (this.#unconfirmed) {
         await ledger.run(() => settleUnconfirmedClaims(db, owner, [campaignId], [...this.#sending]));
         this.#unconfirmed = false;
       }
-      const room = MAX_HELD - this.#inFlight.size;
+      const room = maxInFlight - this.#inFlight.size;
       if (room <= 0) {
         this.#wantRoom = true;
         await this.#sleep(MAX_SLEEP_MS);
@@ -237,12 +224,10 @@ export class Dispatcher {
     // lookahead at most), so a claimed batch is never left in flight unsent.
     const left = await departure;
     let outcome: SendOutcome;
-    await this.#places.take();
     try {
       outcome = await this.deps.client.send(this.#request(claim), { onWritten: () => left(Date.now()) });
     } finally {
       left(Date.now()); // the transport did not say when it was written: its exchange is over, at the latest
-      this.#places.give();
     }
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, outcome));
@@ -308,30 +293,5 @@ export class Dispatcher {
         return;
       }
     }
-  }
-}
-
-/** A first-come, first-served count of places: requests at Plivo at once. */
-class Places {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(places: number) {
-    this.#free = places;
-  }
-
-  async take(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** Hands the place to the longest waiting request, or frees it. */
-  give(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
   }
 }
