@@ -1,8 +1,8 @@
 /**
  * A sender's rate belongs to the number, across campaigns and processes (issue 11), through the real CLI
  * against the simulator, judged on arrival times at the simulator: two campaigns sharing numbers at once,
- * three processes sharing one campaign under Plivo's real account limits, a rate conflict between two
- * jobs, and a restart that resumes a sender's budget where it stood.
+ * two processes sharing one account_rate, three processes sharing one campaign under Plivo's real account
+ * limits, a rate conflict between two jobs, and a restart that resumes a sender's budget where it stood.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLIVO_LIMITS, startSimulator, worstWindow, type Simulator } from '../src/sim/index.js';
@@ -49,6 +49,25 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
       const worst = worstWindow(log, src, rate, 'units', { toleranceMs: 150 });
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
+  });
+
+  it('keeps two processes within one account_rate together: the account\'s budget is in the ledger', async () => {
+    // Two campaigns on other numbers, each from 2 numbers at 10/s, in two processes; the account allows 8 messages a second.
+    const accountRate = 8;
+    const first = srcsFrom(1200, 2);
+    const second = srcsFrom(1210, 2);
+    const a = await writeJob({ name: 'account-rate-a', src: first, text: 'A {{name}}', rate: 10, account_rate: accountRate, batch_size: 1 }, phones(22_000, 24));
+    const b = await writeJob({ name: 'account-rate-b', src: second, text: 'B {{name}}', rate: 10, account_rate: accountRate, batch_size: 1 }, phones(23_000, 24));
+    const env = { ...ledger.env, ...simEnv(sim) };
+    const stalls = watchStalls();
+    const runs = await Promise.all([a, b].map((job) => runCli(['run', job, '--track-for', '0', '--settle', '0'], env)));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    // Every request of either campaign counts against the account, whichever number it came from.
+    const ours = new Set([...first, ...second]);
+    const account = sim.acceptLog().filter((e) => ours.has(e.src)).map((e) => ({ ...e, src: 'account' }));
+    expect(account).toHaveLength(48);
+    const worst = worstWindow(account, 'account', accountRate, 'messages', { toleranceMs: stalls.toleranceMs() });
+    expect(worst!.excess, JSON.stringify(worst)).toBeLessThanOrEqual(0);
   });
 
   it('shares one campaign among three processes under the account limit: every process sends, no 429', async () => {

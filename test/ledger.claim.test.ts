@@ -137,6 +137,24 @@ describe.each(LEDGER_KINDS)('claiming on the %s ledger', (kind) => {
     expect((await claim(c.id, 6000)).batches).toHaveLength(2);
   });
 
+  it('paces the account\'s messages (account_rate) in the ledger: slots a message / rate apart across senders and campaigns', async () => {
+    account = 'MA-account-rate';
+    // 3 numbers at 10/s each (100 ms per message), but 4 messages a second for the whole account (250 ms).
+    const limited = await campaign(numbers(3), 6, { rate: 10, account_rate: 4 });
+    await db.query('UPDATE campaigns SET suppression_account = $2 WHERE id = $1', [limited.id, account]);
+    const first = await claim(limited.id, 0, { lookaheadMs: 600 });
+    expect(first.batches.map((b) => b.slotMs - T0)).toEqual([0, 250, 500]);
+    expect(first.nextInMs).toBeCloseTo(750, 0);
+    // A campaign of the same account without account_rate of its own, on other numbers, shares the budget.
+    const other = await campaign(numbers(2), 2, { rate: 10 });
+    const early = await claim(other.id, 600);
+    expect(early.batches).toHaveLength(0);
+    expect(early.nextInMs).toBeCloseTo(150, 0);
+    expect((await claim(other.id, 750)).batches.map((b) => b.slotMs - T0)).toEqual([750]);
+    // Senders due long ago still get the account's slots one message / rate apart, from where it stood.
+    expect((await claim(limited.id, 1000, { lookaheadMs: 300 })).batches.map((b) => b.slotMs - T0)).toEqual([1000, 1250]);
+  });
+
   it('lets the lowest rate hold when two campaigns give a number different rates, and names the other campaign', async () => {
     account = 'MA-conflict';
     const [s] = numbers(1);

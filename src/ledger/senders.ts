@@ -77,11 +77,11 @@ export function describeConflicts(conflicts: readonly RateConflict[]): string {
 
 /**
  * Creates (or updates) the budgets a campaign sends through: one row per sender with the lowest rate that
- * any campaign still sending from the number gives it, and the account's window slots. `caps`: the lowest
- * rate per number among jobs run together in this process, which may not be loaded yet (so the lower rate
- * holds from the first request, whichever campaign starts first).
+ * any campaign still sending from the number gives it, the account's message rate (`account_rate`, sql/016)
+ * and the account's window slots. `caps`: the lowest rates among jobs run together in this process, which may
+ * not be loaded yet (so the lower rate holds from the first request, whichever campaign starts first).
  */
-export async function prepareBudgets(db: Db, account: string, campaignId: number, listPerMinute: number, caps: Readonly<Record<string, number>> = {}): Promise<void> {
+export async function prepareBudgets(db: Db, account: string, campaignId: number, listPerMinute: number, caps: BudgetCaps = {}): Promise<void> {
   await db.transaction(async (tx) => {
     // One at a time per account: two campaigns starting together each see the other's rate (the lowest holds),
     // rather than the later writer's view overwriting the earlier one's.
@@ -95,9 +95,28 @@ export async function prepareBudgets(db: Db, account: string, campaignId: number
        LEFT JOIN campaigns c ON c.id <> $2 AND c.state = 'sending' AND m.sender = ANY(c.senders)
        GROUP BY m.sender, m.rate
        ON CONFLICT (account, sender) DO UPDATE SET rate = excluded.rate`,
-      [account, campaignId, JSON.stringify(caps)],
+      [account, campaignId, JSON.stringify(caps.senders ?? {})],
+    );
+    // The account's message rate: an account limit, so the lowest that this or any campaign still sending on
+    // the account gives holds for all of them (none: no limit). Campaigns of other accounts keep theirs.
+    await tx.query(
+      `INSERT INTO account_budgets AS ab (account, rate)
+       SELECT $1, min(r) FROM (
+         SELECT (job->>'account_rate')::float8 AS r FROM campaigns
+         WHERE id = $2 OR (state = 'sending' AND suppression_account = $1)
+         UNION ALL SELECT $3::float8) x
+       ON CONFLICT (account) DO UPDATE SET rate = excluded.rate`,
+      [account, campaignId, caps.accountRate ?? null],
     );
   });
+}
+
+/** The lowest rates among jobs run together in one process, which may not all be loaded yet. */
+export interface BudgetCaps {
+  /** Per sender number, messages (or units) per second. */
+  senders?: Readonly<Record<string, number>> | undefined;
+  /** The lowest `account_rate` among them, messages per second. */
+  accountRate?: number | undefined;
 }
 
 /** The account's window slots, for a run that only tracks (`smsrun poll`). */

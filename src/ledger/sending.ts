@@ -66,6 +66,8 @@ export interface Claimed extends ClaimedBatch {
   slotMs: number;
   /** The batch's cost / the sender's rate, in ms: the sender's spacing, for the process's own stricter gate. */
   intervalMs: number;
+  /** With an account rate (sql/016): the batch's messages / that rate, in ms, for the process's account gate. */
+  accountIntervalMs?: number;
 }
 
 export interface Claim {
@@ -97,7 +99,7 @@ export interface Claim {
 export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
   const rows = await db.query<{
     id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
-    failures_before: number; dsts: string[] | null; closes_at: Date | null; slot_ms: number; interval_ms: number;
+    failures_before: number; dsts: string[] | null; closes_at: Date | null; slot_ms: number; interval_ms: number; account_interval_ms: number | null;
     request_slot: number; next_in_ms: number | null; db_now_ms: number;
   }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.lookaheadMs ?? 0, WINDOWS.request.holdMs, o.requestTimeoutMs ?? null]);
   const summary = rows.find((r) => r.id === null)!;
@@ -105,6 +107,7 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
     id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
     attemptNo: r.attempts, failuresBefore: r.failures_before, dsts: r.dsts ?? [],
     windowClosesAt: r.closes_at === null ? null : new Date(r.closes_at), slotMs: r.slot_ms, intervalMs: r.interval_ms,
+    ...(r.account_interval_ms === null ? {} : { accountIntervalMs: r.account_interval_ms }),
     requestSlot: { account: o.account, slot: r.request_slot },
   }));
   const empty = batches.filter((b) => b.dsts.length === 0);
@@ -145,21 +148,47 @@ due AS (
   FOR UPDATE OF sb SKIP LOCKED),
 -- each one's next batch
 pick AS (
-  SELECT d.sender, d.rate, d.tat, nb.id, nb.cost FROM due d CROSS JOIN LATERAL (
-    SELECT b.id, CASE WHEN c.job->>'rate_counts' = 'messages' THEN b.size ELSE b.size * b.units END AS cost
+  SELECT d.sender, d.rate, d.tat, nb.id, nb.cost, nb.messages FROM due d CROSS JOIN LATERAL (
+    SELECT b.id, CASE WHEN c.job->>'rate_counts' = 'messages' THEN b.size ELSE b.size * b.units END AS cost, b.size AS messages
     FROM batches b JOIN campaigns c ON c.id = b.campaign_id, clock
     WHERE b.sender = d.sender AND ${MAY_CLAIM}
     ORDER BY b.id LIMIT 1
     FOR UPDATE OF b SKIP LOCKED) nb),
+-- the account's message budget (sql/016), when some campaign of the account sets account_rate: locked, not
+-- skipped, so claims of the account take it one after another
+acct AS (
+  SELECT ab.rate, greatest(ab.tat, clock.now) AS at0 FROM account_budgets ab, clock
+  WHERE ab.account = $1 AND ab.rate IS NOT NULL
+  FOR UPDATE OF ab),
+-- each batch's slot, in sender order: no earlier than its sender's time s_k nor the account's time after the
+-- batches before it. That recurrence (a_k = max(s_k, a_{k-1} + m_{k-1} / rate), a_0 ≥ the account's tat) in
+-- closed form: a_k = max(at0, max over j ≤ k of (s_j − P_j)) + P_k, where P_k is the messages before batch k
+-- over the account rate. Without an account rate, P is 0 and a_k = s_k (the rows are in s order).
+paced AS (
+  SELECT q.*, greatest(coalesce((SELECT at0 FROM acct), q.s), max(q.s - q.before) OVER w) + q.before AS at
+  FROM (
+    SELECT pick.*, greatest(pick.tat, clock.now) AS s, make_interval(secs => coalesce(
+             (sum(pick.messages) OVER w - pick.messages) / (SELECT rate FROM acct), 0)) AS before
+    FROM pick, clock WINDOW w AS (ORDER BY pick.tat, pick.id)) q
+  WINDOW w AS (ORDER BY q.tat, q.id)),
+-- the batches whose slot comes within the lookahead (slots grow along the order, so a prefix of it)
+ready AS (
+  SELECT paced.* FROM paced, clock WHERE paced.at <= clock.now + make_interval(secs => $7::float8 / 1000)),
 -- one free slot of the account's request window per batch (the earliest senders get them)
 free AS (
   SELECT a.slot FROM account_slots a, clock WHERE a.account = $1 AND a.kind = 'request' AND a.free_at <= clock.now
-  ORDER BY a.free_at, a.slot LIMIT (SELECT count(*) FROM pick)
+  ORDER BY a.free_at, a.slot LIMIT (SELECT count(*) FROM ready)
   FOR UPDATE OF a SKIP LOCKED),
 go AS (
-  SELECT p.*, s.slot, greatest(p.tat, clock.now) AS at, make_interval(secs => p.cost / p.rate) AS spacing
-  FROM (SELECT pick.*, row_number() OVER (ORDER BY tat, id) AS n FROM pick) p
-  JOIN (SELECT slot, row_number() OVER (ORDER BY slot) AS n FROM free) s USING (n), clock),
+  SELECT p.*, s.slot, make_interval(secs => p.cost / p.rate) AS spacing
+  FROM (SELECT ready.*, row_number() OVER (ORDER BY tat, id) AS n FROM ready) p
+  JOIN (SELECT slot, row_number() OVER (ORDER BY slot) AS n FROM free) s USING (n)),
+-- the account's time after the last claimed batch, or where it stood
+acct_next AS (
+  SELECT coalesce((SELECT max(go.at + make_interval(secs => go.messages / acct.rate)) FROM go), acct.at0) AS tat FROM acct),
+acct_advanced AS (
+  UPDATE account_budgets ab SET tat = acct_next.tat FROM acct_next WHERE ab.account = $1 AND EXISTS (SELECT 1 FROM go)
+  RETURNING ab.account),
 advanced AS (
   UPDATE sender_budgets sb SET tat = go.at + go.spacing FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
 slots_held AS (
@@ -170,7 +199,8 @@ claimed AS (
          lease_expires_at = clock.now + make_interval(secs => $4::float8 / 1000)
   FROM go, clock WHERE b.id = go.id
   RETURNING b.id, b.campaign_id, b.sender, b.text, b.attempts, ${windowClosesAt('b')} AS closes_at, go.slot AS request_slot,
-            extract(epoch FROM go.at) * 1000 AS slot_ms, extract(epoch FROM go.spacing) * 1000 AS interval_ms),
+            extract(epoch FROM go.at) * 1000 AS slot_ms, extract(epoch FROM go.spacing) * 1000 AS interval_ms,
+            go.messages / (SELECT rate FROM acct) * 1000 AS account_interval_ms),
 attempt AS (
   INSERT INTO attempts (batch_id, attempt_no, owner, started_at, request_timeout_ms) SELECT id, attempts, $3, clock.now, $9::int FROM claimed, clock
   RETURNING id, batch_id),
@@ -211,12 +241,14 @@ SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
        (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(
           (SELECT max(y.attempt_no) FROM attempts y WHERE y.batch_id = c.id AND y.status <> 'failed_retryable'), 0))::int AS failures_before,
        (SELECT array_agg(s.dst) FROM sending s WHERE s.batch_id = c.id) AS dsts, c.closes_at,
-       c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
+       c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, c.account_interval_ms::float8 AS account_interval_ms,
+       c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
 FROM claimed c JOIN attempt a ON a.batch_id = c.id
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
-         greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request')) - clock.now) * 1000)::float8 END,
+         greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request'),
+                  (SELECT tat FROM acct_next)) - clock.now) * 1000)::float8 END,
        (extract(epoch FROM clock.now) * 1000)::float8
 FROM next_at, clock`;
 

@@ -13,7 +13,7 @@ import { LedgerRetry, type LedgerEvent } from '../send/ledger-retry.js';
 import { claimAccount, findCampaign, recordEvent, setCampaignState, type CampaignAccount, type CampaignRow } from '../ledger/campaigns.js';
 import { CampaignAccountError } from '../ledger/errors.js';
 import { countUnsent } from '../ledger/sending.js';
-import { prepareAccountSlots, prepareBudgets } from '../ledger/senders.js';
+import { prepareAccountSlots, prepareBudgets, type BudgetCaps } from '../ledger/senders.js';
 import type { PlivoClient } from '../plivo/client.js';
 import { Dispatcher, type Pacing, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
@@ -94,8 +94,8 @@ export interface RunDeps {
   job: Job;
   /** Shared by the campaigns one process runs together (`smsrun run a.json b.json`): see send/departures.ts. */
   pacing?: Pacing | undefined;
-  /** With jobs run together: the lowest rate each number has among them (it holds for every one of them). */
-  rateCaps?: Readonly<Record<string, number>> | undefined;
+  /** With jobs run together: the lowest rate each number, and the account, has among them (it holds for every one). */
+  budgetCaps?: BudgetCaps | undefined;
   /** Whom this run sends as; a campaign only ever runs as the account of its first run (sql/007). */
   account: CampaignAccount;
   options: RunOptions;
@@ -177,7 +177,7 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
   await ledger.run(() => recordEvent(db, campaign.id, 'run_started', { owner, fresh: loaded }));
   // Budgets are the account's (its numbers, its request and List windows), shared by all its campaigns and processes.
   const account = listOwner(deps.account);
-  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute, deps.rateCaps));
+  await ledger.run(() => prepareBudgets(db, account, campaign.id, deps.options.listPerMinute, deps.budgetCaps));
   const limiters = createLimiters({ listPerMinute: deps.options.listPerMinute, ledger: { db, account } });
   const common = { db, client: deps.client, campaignId: campaign.id, limiters, stopper, ledger };
   const callbacks = deps.callbacks;

@@ -99,8 +99,6 @@ export class Dispatcher {
   readonly #sending = new Set<number>();
   /** A claim's commit could not be confirmed (the connection dropped during it). */
   #unconfirmed = false;
-  /** With `account_rate`: when the account's next message may be claimed (in-process, see docs/decisions.md). */
-  #accountAt = 0;
   #wake: (() => void) | undefined;
   /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
   #wantRoom = false;
@@ -135,14 +133,13 @@ export class Dispatcher {
         this.#unconfirmed = false;
       }
       const room = maxInFlight - this.#inFlight.size;
-      const accountWait = this.#accountAt - Date.now();
-      if (room <= 0 || accountWait > 0) {
-        this.#wantRoom = room <= 0;
-        await this.#sleep(room <= 0 ? MAX_SLEEP_MS : accountWait);
+      if (room <= 0) {
+        this.#wantRoom = true;
+        await this.#sleep(MAX_SLEEP_MS);
         this.#wantRoom = false;
         continue;
       }
-      const claim = await this.#claim(this.deps.job.account_rate ? 1 : room);
+      const claim = await this.#claim(room);
       if (!claim) continue;
       for (const batch of claim.batches) this.#start(batch);
       if (claim.nextInMs === null && claim.batches.length === 0) {
@@ -195,15 +192,24 @@ export class Dispatcher {
     }
   }
 
-  /** Resolves when a claimed request may leave (its ledger slot on our clock, the sender's spacing since the last). */
-  #departure(batch: Claimed): Promise<Left> {
+  /**
+   * Resolves when a claimed request may leave: its ledger slot on our clock, the sender's spacing since its last
+   * request left and, with an account rate, the account's spacing since the account's last request left (the
+   * same gate, keyed by the account, entered once the sender's turn has come).
+   */
+  async #departure(batch: Claimed): Promise<Left> {
     const { clock, departures } = this.#pacing;
-    return departures.wait(batch.sender, clock.toLocal(batch.slotMs), batch.intervalMs);
+    const slot = clock.toLocal(batch.slotMs);
+    const senderLeft = await departures.wait(batch.sender, slot, batch.intervalMs);
+    if (batch.accountIntervalMs === undefined) return senderLeft;
+    const accountLeft = await departures.wait(`account:${this.deps.account}`, slot, batch.accountIntervalMs);
+    return (at) => {
+      senderLeft(at);
+      accountLeft(at);
+    };
   }
 
   #start(batch: Claimed): void {
-    const rate = this.deps.job.account_rate;
-    if (rate) this.#accountAt = Math.max(this.#accountAt, this.#pacing.clock.toLocal(batch.slotMs)) + (batch.dsts.length / rate) * 1000;
     this.#sending.add(batch.id);
     const sent = this.#send(batch, this.#departure(batch)).finally(() => {
       this.#sending.delete(batch.id);

@@ -5,7 +5,7 @@ import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
 import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
 import { countUnsent } from '../../ledger/sending.js';
-import { describeConflicts, rateConflicts, runConflicts } from '../../ledger/senders.js';
+import { describeConflicts, rateConflicts, runConflicts, type BudgetCaps } from '../../ledger/senders.js';
 import { newPacing, type Pacing } from '../../send/dispatcher.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
 import { DEFAULT_RUN_OPTIONS, runCampaign, type CallbackSetup, type RunOptions } from '../../run/run.js';
@@ -81,9 +81,11 @@ async function runTogether(jobs: readonly Job[], args: RunArgs, io: Io): Promise
     // Said first: a number shared by these jobs, or with a campaign still sending, runs at the lowest rate.
     const conflicts = await runConflicts(db, jobs);
     if (conflicts.length > 0) io.stderr.write(`${describeConflicts(conflicts)}\n`);
-    const rateCaps: Record<string, number> = {};
-    for (const job of jobs) for (const s of job.senders) rateCaps[s] = Math.min(rateCaps[s] ?? Infinity, job.rate);
-    const together = { pacing: newPacing(), rateCaps, conflictsSaid: true };
+    const senders: Record<string, number> = {};
+    for (const job of jobs) for (const s of job.senders) senders[s] = Math.min(senders[s] ?? Infinity, job.rate);
+    const accountRates = jobs.flatMap((j) => (j.account_rate ? [j.account_rate] : []));
+    const budgetCaps: BudgetCaps = { senders, ...(accountRates.length > 0 ? { accountRate: Math.min(...accountRates) } : {}) };
+    const together = { pacing: newPacing(), budgetCaps, conflictsSaid: true };
     const codes = await Promise.all(jobs.map((job) => runJob(job, args, io, db, together)));
     return codes.find((c) => c !== EXIT.ok) ?? EXIT.ok;
   } finally {
@@ -125,7 +127,7 @@ function reportRefusal(e: ReceiverEvent, io: Io): void {
 
 interface Together {
   pacing: Pacing;
-  rateCaps: Readonly<Record<string, number>>;
+  budgetCaps: BudgetCaps;
   /** The rate conflicts were printed for all the jobs at once. */
   conflictsSaid: boolean;
 }
@@ -158,7 +160,7 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
     const callbacks = callbackSetup(args, plivo.authToken, io, job);
     if (args.listen) io.stderr.write(`receiving status callbacks on ${args.listen} for ${args.callbackUrl}\n`);
     const result = await runCampaign({
-      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt, pacing: together?.pacing, rateCaps: together?.rateCaps,
+      db, client: plivo.client, job, account: plivo.account, options, stopper, callbacks, startAt, pacing: together?.pacing, budgetCaps: together?.budgetCaps,
       ...(io.env['DATABASE_URL'] ? {} : { cancelRequestFile: cancelRequestFile(smsrunHome(args, io.env), job.name, args.sandbox) }),
       onEvent: (e) => {
         if (e.kind === 'suppressed') {
