@@ -132,6 +132,39 @@ async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): 
   );
 }
 
+/**
+ * A claimed request that could not leave at its slot (its process stalled) gives that slot up and takes the
+ * sender's next one: greatest(the sender's time, the account's time with an account rate, now + `marginMs`).
+ * Without this, another process's request at the sender's following slot, leaving on time, would reach Plivo
+ * together with the late one: each process spaces a number's requests only among its own. The slot the late
+ * request leaves unused is lost (stricter, never looser). Rare, so not part of the claim; the sender's row is
+ * locked before the account's, as the claim locks them (it skips locked senders and waits for the account).
+ * The account's request slot needs nothing here: recording the answer holds it again from the record's time.
+ */
+export async function takeLaterSlot(
+  db: Db, o: { account: string; sender: string; intervalMs: number; accountIntervalMs?: number | undefined; marginMs: number },
+): Promise<{ slotMs: number; dbNowMs: number }> {
+  return db.transaction(async (tx) => {
+    const [sender] = await tx.query<{ at: Date; now: Date }>(
+      `SELECT greatest(tat, now() + make_interval(secs => $3::float8 / 1000)) AS at, now() AS now
+       FROM sender_budgets WHERE account = $1 AND sender = $2 FOR UPDATE`,
+      [o.account, o.sender, o.marginMs]);
+    if (!sender) throw new Error(`takeLaterSlot: no budget row for sender ${o.sender} (a claim made it; was the ledger changed meanwhile?)`);
+    let at = sender.at;
+    if (o.accountIntervalMs !== undefined) {
+      const [account] = await tx.query<{ tat: Date }>(
+        `UPDATE account_budgets SET tat = greatest(tat, $2::timestamptz) + make_interval(secs => $3::float8 / 1000)
+         WHERE account = $1 AND rate IS NOT NULL RETURNING tat - make_interval(secs => $3::float8 / 1000) AS tat`,
+        [o.account, at, o.accountIntervalMs]);
+      if (account) at = account.tat;
+    }
+    await tx.query(
+      `UPDATE sender_budgets SET tat = $3::timestamptz + make_interval(secs => $4::float8 / 1000) WHERE account = $1 AND sender = $2`,
+      [o.account, o.sender, at, o.intervalMs]);
+    return { slotMs: new Date(at).getTime(), dbNowMs: new Date(sender.now).getTime() };
+  });
+}
+
 /** A pending batch `b` of campaign $2 that may be claimed now (its retry time, the cancel and its send window). */
 const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
       AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}`;
