@@ -224,8 +224,8 @@ export class Dispatcher {
         accountLeft?.(at);
       };
       if (Date.now() - slot <= LATE_MS || late >= MAX_LATE_SLOTS) return left;
-      // Not sent: the gates are released as if it had left now (stricter for this process's next request).
-      left(Date.now());
+      // Not sent: the gates pass the turn on without spending the number's spacing (the later slot has it).
+      left(null);
       const sentAt = Date.now();
       const later = await this.deps.ledger.run(() => takeLaterSlot(this.deps.db, {
         account: this.deps.account, sender: batch.sender, intervalMs: batch.intervalMs, accountIntervalMs: batch.accountIntervalMs,
