@@ -142,7 +142,11 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
     // The slot of what left is the ledger's time less one spacing (1 s at 1/s): the request left within LATE_MS
     // of it (without the later slot it left 400 ms after a slot 1 s before the ledger's time).
     expect(s.sent[0]!.at - (budget!.tat_ms - 1000)).toBeLessThanOrEqual(LATE_MS);
-    expect(s.events.filter((e) => e.kind === 'late').length).toBeGreaterThanOrEqual(1);
+    // One later slot is enough (a second only if this machine's timer was late again): a request that took a later
+    // slot does not spend its number's spacing in this process, or it would find itself late at every new slot.
+    const late = s.events.filter((e) => e.kind === 'late').length;
+    expect(late).toBeGreaterThanOrEqual(1);
+    expect(late).toBeLessThanOrEqual(2);
     expect(await inconsistencies(s.campaignId)).toEqual([]);
   });
 
