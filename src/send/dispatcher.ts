@@ -228,8 +228,8 @@ export class Dispatcher {
       left(null);
       const sentAt = Date.now();
       const later = await this.deps.ledger.run(() => takeLaterSlot(this.deps.db, {
-        account: this.deps.account, sender: batch.sender, intervalMs: batch.intervalMs, accountIntervalMs: batch.accountIntervalMs,
-        marginMs: LATE_MS * 2 ** (late + 1),
+        account: this.deps.account, sender: batch.sender, slotMs, intervalMs: batch.intervalMs, accountIntervalMs: batch.accountIntervalMs,
+        requestSlot: batch.requestSlot?.slot, marginMs: LATE_MS * 2 ** (late + 1),
       }));
       clock.sample(sentAt, Date.now(), later.dbNowMs);
       slotMs = later.slotMs;
