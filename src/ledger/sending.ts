@@ -134,9 +134,9 @@ async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): 
 
 /**
  * A claimed request that could not leave at its slot (its process stalled, or it waited behind a burst) asks for
- * a new one. If nobody claimed the number after it (its time is still this slot + spacing), the slot moves to now
- * and the number's time to now + spacing: the request leaves at once, and the next, in any process, is spaced from
- * it. Otherwise another process may send the number's next request on time, so this one takes the slot after the
+ * a new one. If nobody claimed the number after it (its time is still this slot + spacing), the slot moves to
+ * now + `marginMs` (the answer's round trip, so that the request can leave on its slot rather than late again)
+ * and the number's time to that + spacing: the next request, in any process, is spaced from it. Otherwise another process may send the number's next request on time, so this one takes the slot after the
  * last claimed: greatest(the number's time, now + `marginMs`). With an account rate, the account's time is
  * honoured and moved on too. The account request slot the claim took is held from the new slot. Without this,
  * a late request and another process's on-time next one would reach Plivo together: each process spaces a
@@ -152,7 +152,8 @@ export async function takeLaterSlot(
   return db.transaction(async (tx) => {
     // `last`: nobody claimed after this slot (1 ms of tolerance for the round trip of the time through float ms).
     const [sender] = await tx.query<{ at: Date; now: Date }>(
-      `SELECT CASE WHEN tat <= to_timestamp(($3::float8 + $4::float8) / 1000) + interval '1 ms' THEN now()
+      `SELECT CASE WHEN tat <= to_timestamp(($3::float8 + $4::float8) / 1000) + interval '1 ms'
+                   THEN now() + make_interval(secs => $5::float8 / 1000)
                    ELSE greatest(tat, now() + make_interval(secs => $5::float8 / 1000)) END AS at, now() AS now
        FROM sender_budgets WHERE account = $1 AND sender = $2 FOR UPDATE`,
       [o.account, o.sender, o.slotMs, o.intervalMs, o.marginMs]);
