@@ -37,6 +37,7 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
     const reminder = await writeJob({ name: 'shared-reminder', src: srcs, text: 'Reminder {{name}}', rate, batch_size: 1 }, phones(20_000, 40));
     const promo = await writeJob({ name: 'shared-promo', src: srcs, text: 'Promo {{name}}', rate, batch_size: 1 }, phones(21_000, 40));
     const env = { ...ledger.env, ...simEnv(sim) };
+    const stalls = watchStalls(250);
     const [a, b] = await Promise.all([
       runCli(['run', reminder, '--track-for', '0', '--settle', '0'], env),
       runCli(['run', promo, '--track-for', '0', '--settle', '0'], env),
@@ -46,7 +47,11 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
     const log = sim.acceptLog();
     for (const src of srcs) {
       expect(log.filter((e) => e.src === src)).toHaveLength(20); // 80 messages over 4 numbers, both campaigns
-      const worst = worstWindow(log, src, rate, 'units', { toleranceMs: 150 });
+      // Two processes: each maps the ledger's slots to its own clock (an error of up to half a claim's round trip)
+      // and each can leave late on a loaded machine, so their requests are judged with 250 ms of jitter (plus this
+      // process's own stalls, as the other tests here) rather than 150 ms (docs/decisions.md, "two processes on one number"). Two campaigns without the shared budget went
+      // over by several messages (3.4 in the bench), far past this.
+      const worst = worstWindow(log, src, rate, 'units', { toleranceMs: stalls.toleranceMs() });
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
   });

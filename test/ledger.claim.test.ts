@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { openLedger } from '../src/ledger/open.js';
-import { claimDue, takeLaterSlot, type ClaimOptions } from '../src/ledger/sending.js';
+import { claimDue, type ClaimOptions } from '../src/ledger/sending.js';
 import { holdAllSlots, prepareBudgets, rateConflicts } from '../src/ledger/senders.js';
 import { loadedCampaign } from './helpers/campaigns.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
@@ -95,24 +95,6 @@ describe.each(LEDGER_KINDS)('claiming on the %s ledger', (kind) => {
     expect((await claim(c.id, 5000)).batches.map((b) => b.slotMs - T0)).toEqual([5000]);
     expect((await claim(c.id, 5010, { lookaheadMs: 60 })).batches).toHaveLength(0);
     expect((await claim(c.id, 5040, { lookaheadMs: 60 })).batches.map((b) => b.slotMs - T0)).toEqual([5100]);
-  });
-
-  it('gives a late request the slot of now when nobody claimed the number after it, else the slot after the last claim', async () => {
-    account = 'MA-late';
-    const [s] = numbers(1);
-    const c = await campaign([s!], 3, { rate: 1 }); // one message a request at 1/s: slots 1 s apart
-    const real = (o: Partial<ClaimOptions> = {}) => claimDue(db, { account, campaignId: c.id, owner: 'p1', leaseMs: 60_000, max: 100, ...o });
-    const [first] = (await real()).batches;
-    const late = (slotMs: number) => takeLaterSlot(db, { account, sender: s!, slotMs, intervalMs: first!.intervalMs, marginMs: 100 });
-    // Nobody claimed after it: it may leave a margin (100 ms) from now, and the number's next slot is spaced from that.
-    const moved = await late(first!.slotMs);
-    expect(moved.slotMs).toBeGreaterThanOrEqual(first!.slotMs);
-    expect(Math.abs(moved.slotMs - moved.dbNowMs - 100)).toBeLessThanOrEqual(1);
-    const [second] = (await real({ lookaheadMs: 5_000 })).batches;
-    expect(second!.slotMs).toBeGreaterThanOrEqual(moved.slotMs + 999);
-    // Now someone holds the next slot (another process may send it on time): the late one goes after it.
-    const after = await late(moved.slotMs);
-    expect(after.slotMs).toBeGreaterThanOrEqual(second!.slotMs + 999);
   });
 
   it('counts a batch in units unless the job counts messages', async () => {

@@ -9,8 +9,7 @@ import { validateJob, type Job } from '../src/campaign/job.js';
 import type { Db } from '../src/ledger/db.js';
 import { prepareBudgets } from '../src/ledger/senders.js';
 import type { SendOutcome, SendRequest } from '../src/plivo/client.js';
-import { DbClock, Departures, type Left } from '../src/send/departures.js';
-import { Dispatcher, LATE_MS, type Pacing, type SendEvent } from '../src/send/dispatcher.js';
+import { Dispatcher, type SendEvent } from '../src/send/dispatcher.js';
 import { LedgerRetry } from '../src/send/ledger-retry.js';
 import { createLimiters, type Limiters } from '../src/send/limits.js';
 import { Reconciler } from '../src/send/reconciler.js';
@@ -55,7 +54,7 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
    * A campaign of `dsts` in batches of `batchSize` from one sender, and a dispatcher for it whose sends the fake
    * answers with `answer` (the n-th send, 0-based; by default every number is queued and 202 answered).
    */
-  async function setup(dsts: string[], o: { batchSize: number; rate?: number; pacing?: Pacing; answer?: (req: SendRequest, n: number) => SendOutcome | Promise<SendOutcome> }): Promise<Setup> {
+  async function setup(dsts: string[], o: { batchSize: number; rate?: number; answer?: (req: SendRequest, n: number) => SendOutcome | Promise<SendOutcome> }): Promise<Setup> {
     const rate = o.rate ?? 1000;
     const { id: campaignId } = await loadedCampaign(db, dsts, { senders: [SENDER], batchSize: o.batchSize, job: { rate } });
     // The number's budget lives in the ledger (sql/014): prepared as a run prepares it.
@@ -75,7 +74,6 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
     const dispatcher = new Dispatcher({
       db, client: plivo, job, campaignId, account: TEST_ACCOUNT, owner: `test-dispatcher-${campaignId}`, stopper, ledger: new LedgerRetry(60_000),
       onEvent: (e) => events.push(e),
-      ...(o.pacing ? { pacing: o.pacing } : {}),
       options: { leaseMs: 60_000, maxAttempts: 3, retryBaseMs: 50, requestTimeoutMs: 1000 },
     });
     return { campaignId, plivo, clock, stopper, sent, events, dispatcher, limiters: l };
@@ -116,37 +114,6 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
     expect(messages.map((m) => m.message_uuid).sort()).toEqual([...uuids].sort());
     expect((await recipients(db, s.campaignId)).map((r) => r.status)).toEqual(['submitted', 'submitted', 'submitted', 'submitted']);
     expect(s.sent).toHaveLength(2);
-    expect(await inconsistencies(s.campaignId)).toEqual([]);
-  });
-
-  it('a request held past its slot (a stalled process) takes a later slot from the ledger before it leaves', async () => {
-    // Another process may send the number's next request at its own slot, on time: a request of ours leaving
-    // late would reach Plivo together with it. So whatever left, left within LATE_MS of a slot the ledger gave
-    // it, and the number's ledger time is past it. The stall: the first departure is held 400 ms past its slot.
-    class StalledOnce extends Departures {
-      #stalled = false;
-      override async wait(sender: string, slotLocalMs: number, intervalMs: number): Promise<Left> {
-        const left = await super.wait(sender, slotLocalMs, intervalMs);
-        if (!this.#stalled) {
-          this.#stalled = true;
-          await new Promise((resolve) => setTimeout(resolve, Math.max(0, slotLocalMs + 400 - Date.now())));
-        }
-        return left;
-      }
-    }
-    const s = await setup(numbers(1), { batchSize: 1, rate: 1, pacing: { clock: new DbClock(), departures: new StalledOnce() } });
-    await s.dispatcher.run();
-    expect(s.sent).toHaveLength(1);
-    const [budget] = await db.query<{ tat_ms: number }>(
-      'SELECT (extract(epoch FROM tat) * 1000)::float8 AS tat_ms FROM sender_budgets WHERE account = $1 AND sender = $2', [TEST_ACCOUNT, SENDER]);
-    // The slot of what left is the ledger's time less one spacing (1 s at 1/s): the request left within LATE_MS
-    // of it (without the later slot it left 400 ms after a slot 1 s before the ledger's time).
-    expect(s.sent[0]!.at - (budget!.tat_ms - 1000)).toBeLessThanOrEqual(LATE_MS);
-    // One later slot is enough (a second only if this machine's timer was late again): a request that took a later
-    // slot does not spend its number's spacing in this process, or it would find itself late at every new slot.
-    const late = s.events.filter((e) => e.kind === 'late').length;
-    expect(late).toBeGreaterThanOrEqual(1);
-    expect(late).toBeLessThanOrEqual(2);
     expect(await inconsistencies(s.campaignId)).toEqual([]);
   });
 

@@ -132,51 +132,6 @@ async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): 
   );
 }
 
-/**
- * A claimed request that could not leave at its slot (its process stalled, or it waited behind a burst) asks for
- * a new one. If nobody claimed the number after it (its time is still this slot + spacing), the slot moves to
- * now + `marginMs` (the answer's round trip, so that the request can leave on its slot rather than late again)
- * and the number's time to that + spacing: the next request, in any process, is spaced from it. Otherwise another process may send the number's next request on time, so this one takes the slot after the
- * last claimed: greatest(the number's time, now + `marginMs`). With an account rate, the account's time is
- * honoured and moved on too. The account request slot the claim took is held from the new slot. Without this,
- * a late request and another process's on-time next one would reach Plivo together: each process spaces a
- * number's requests only among its own. Rare, so not part of the claim; the number's row is locked before the
- * account's, as the claim locks them (it skips locked numbers and waits for the account).
- */
-export async function takeLaterSlot(
-  db: Db, o: {
-    account: string; sender: string; slotMs: number; intervalMs: number; accountIntervalMs?: number | undefined;
-    requestSlot?: number | undefined; marginMs: number;
-  },
-): Promise<{ slotMs: number; dbNowMs: number }> {
-  return db.transaction(async (tx) => {
-    // `last`: nobody claimed after this slot (1 ms of tolerance for the round trip of the time through float ms).
-    const [sender] = await tx.query<{ at: Date; now: Date }>(
-      `SELECT CASE WHEN tat <= to_timestamp(($3::float8 + $4::float8) / 1000) + interval '1 ms'
-                   THEN now() + make_interval(secs => $5::float8 / 1000)
-                   ELSE greatest(tat, now() + make_interval(secs => $5::float8 / 1000)) END AS at, now() AS now
-       FROM sender_budgets WHERE account = $1 AND sender = $2 FOR UPDATE`,
-      [o.account, o.sender, o.slotMs, o.intervalMs, o.marginMs]);
-    if (!sender) throw new Error(`takeLaterSlot: no budget row for sender ${o.sender} (a claim made it; was the ledger changed meanwhile?)`);
-    let at = sender.at;
-    if (o.accountIntervalMs !== undefined) {
-      const [account] = await tx.query<{ tat: Date }>(
-        `UPDATE account_budgets SET tat = greatest(tat, $2::timestamptz) + make_interval(secs => $3::float8 / 1000)
-         WHERE account = $1 AND rate IS NOT NULL RETURNING tat - make_interval(secs => $3::float8 / 1000) AS tat`,
-        [o.account, at, o.accountIntervalMs]);
-      if (account) at = account.tat;
-    }
-    await tx.query(
-      `WITH held AS (
-         UPDATE account_slots SET free_at = greatest(free_at, $3::timestamptz + make_interval(secs => $6::float8 / 1000))
-         WHERE account = $1 AND kind = 'request' AND slot = $5 RETURNING 1)
-       UPDATE sender_budgets SET tat = greatest(tat, $3::timestamptz + make_interval(secs => $4::float8 / 1000))
-       WHERE account = $1 AND sender = $2`,
-      [o.account, o.sender, at, o.intervalMs, o.requestSlot ?? null, WINDOWS.request.holdMs]);
-    return { slotMs: new Date(at).getTime(), dbNowMs: new Date(sender.now).getTime() };
-  });
-}
-
 /** A pending batch `b` of campaign $2 that may be claimed now (its retry time, the cancel and its send window). */
 const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
       AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}`;

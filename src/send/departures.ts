@@ -52,11 +52,8 @@ interface SenderTurn {
   tat: number;
 }
 
-/**
- * Call once the request has left (written, or its exchange over), with the local time; or with null if it did not
- * leave (it took a later slot instead): the turn passes on and the number's spacing is not spent. Later calls do nothing.
- */
-export type Left = (at: number | null) => void;
+/** Call once the request has left (written, or its exchange over), with the local time; later calls do nothing. */
+export type Left = (at: number) => void;
 
 /** Per sender, the departure gate (see the file's comment). */
 export class Departures {
@@ -71,7 +68,7 @@ export class Departures {
     if (!s) this.#senders.set(sender, (s = { turn: Promise.resolve(), tat: -Infinity }));
     const state = s;
     let left: Left = () => undefined;
-    const gone = new Promise<number | null>((resolve) => {
+    const gone = new Promise<number>((resolve) => {
       let once = false;
       left = (at) => {
         if (once) return;
@@ -86,8 +83,7 @@ export class Departures {
       return at;
     });
     state.turn = mayLeave.then(async (at) => {
-      const goneAt = await gone;
-      if (goneAt !== null) state.tat = Math.max(at, goneAt - TIMER_SLACK_MS) + intervalMs;
+      state.tat = Math.max(at, (await gone) - TIMER_SLACK_MS) + intervalMs;
     });
     return mayLeave.then(() => left);
   }

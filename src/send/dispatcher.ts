@@ -16,7 +16,7 @@
 import type { Db } from '../ledger/db.js';
 import { isConnectionLost } from '../ledger/faults.js';
 import {
-  claimDue, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, settleUnconfirmedClaims, takeLaterSlot,
+  claimDue, recordAccepted, recordAmbiguous, recordPermanent, recordRetryable, settleUnconfirmedClaims,
   type Claim, type ClaimedBatch, type Claimed,
 } from '../ledger/sending.js';
 import { campaignsHaveUnsettledBatches, holdAllSlots } from '../ledger/senders.js';
@@ -45,9 +45,7 @@ export type SendEvent =
   | { kind: 'accepted'; sender: string; size: number; rejected: number }
   | { kind: 'retry'; sender: string; size: number; reason: string; delayMs: number }
   | { kind: 'failed'; sender: string; size: number; reason: string }
-  | { kind: 'ambiguous'; sender: string; size: number; reason: string }
-  /** A request that could not leave at its slot took a later one (the process was late; see LATE_MS). */
-  | { kind: 'late'; sender: string; size: number };
+  | { kind: 'ambiguous'; sender: string; size: number; reason: string };
 
 export interface DispatchDeps {
   db: Db;
@@ -94,15 +92,6 @@ const CLAIM_EARLY_MS = 100;
 
 /** The longest the loop sleeps without asking the ledger: other processes and the Reconciler change what is ready. */
 const MAX_SLEEP_MS = 1000;
-
-/**
- * A request leaving later than this after its ledger slot takes a later slot instead (see #departure). The
- * simulator's judge, like a carrier's, tolerates some jitter (150 ms in the tests, 100 ms in the bench); a
- * request late by d lets the number's next one, from another process, arrive d too soon.
- */
-export const LATE_MS = 50;
-/** Later slots taken for one request before it goes anyway (each asks 50, 100, 200 … ms ahead of the database's now). */
-const MAX_LATE_SLOTS = 5;
 
 export class Dispatcher {
   readonly #inFlight = new Set<Promise<void>>();
@@ -206,35 +195,18 @@ export class Dispatcher {
   /**
    * Resolves when a claimed request may leave: its ledger slot on our clock, the sender's spacing since its last
    * request left and, with an account rate, the account's spacing since the account's last request left (the
-   * same gate, keyed by the account, entered once the sender's turn has come). A request that would leave more
-   * than LATE_MS after its slot (the process stalled, or an earlier request of the number left late) takes a
-   * later slot from the ledger first (takeLaterSlot): another process may hold the number's next slot.
+   * same gate, keyed by the account, entered once the sender's turn has come).
    */
   async #departure(batch: Claimed): Promise<Left> {
     const { clock, departures } = this.#pacing;
-    let slotMs = batch.slotMs;
-    for (let late = 0; ; late++) {
-      const slot = clock.toLocal(slotMs);
-      const senderLeft = await departures.wait(batch.sender, slot, batch.intervalMs);
-      const accountLeft = batch.accountIntervalMs === undefined
-        ? undefined
-        : await departures.wait(`account:${this.deps.account}`, slot, batch.accountIntervalMs);
-      const left: Left = (at) => {
-        senderLeft(at);
-        accountLeft?.(at);
-      };
-      if (Date.now() - slot <= LATE_MS || late >= MAX_LATE_SLOTS) return left;
-      // Not sent: the gates pass the turn on without spending the number's spacing (the later slot has it).
-      left(null);
-      const sentAt = Date.now();
-      const later = await this.deps.ledger.run(() => takeLaterSlot(this.deps.db, {
-        account: this.deps.account, sender: batch.sender, slotMs, intervalMs: batch.intervalMs, accountIntervalMs: batch.accountIntervalMs,
-        requestSlot: batch.requestSlot?.slot, marginMs: LATE_MS * 2 ** (late + 1),
-      }));
-      clock.sample(sentAt, Date.now(), later.dbNowMs);
-      slotMs = later.slotMs;
-      this.deps.onEvent?.({ kind: 'late', sender: batch.sender, size: batch.dsts.length });
-    }
+    const slot = clock.toLocal(batch.slotMs);
+    const senderLeft = await departures.wait(batch.sender, slot, batch.intervalMs);
+    if (batch.accountIntervalMs === undefined) return senderLeft;
+    const accountLeft = await departures.wait(`account:${this.deps.account}`, slot, batch.accountIntervalMs);
+    return (at) => {
+      senderLeft(at);
+      accountLeft(at);
+    };
   }
 
   #start(batch: Claimed): void {
