@@ -1,8 +1,9 @@
 /**
- * sql/023: recipients and batches name an existing campaign, checked once per statement instead of by foreign
- * keys: a row naming no campaign is refused (23503, as the foreign key refused it), on insert and on an update
- * of campaign_id; deleting a campaign deletes its recipients, batches and what hangs off them; and on Postgres
- * the insert holds the campaign FOR KEY SHARE until it commits, so the campaign cannot be deleted under it.
+ * sql/023: recipients name an existing campaign and batch, batches an existing campaign, checked once per
+ * statement instead of by foreign keys: a row naming neither is refused (23503, as the foreign key refused it),
+ * on insert and on an update of the reference; a batch recipients name cannot be deleted; deleting a campaign
+ * deletes its recipients, batches and what hangs off them; and on Postgres the insert holds the campaign FOR KEY
+ * SHARE until it commits, so neither the campaign nor its batches can be deleted under it.
  * A ledger from before sql/023 upgrades with its rows, which the new checks and the delete then cover.
  */
 import { PGlite } from '@electric-sql/pglite';
@@ -44,7 +45,7 @@ describe.each(LEDGER_KINDS)('campaign references on %s', (kind) => {
     await ledger?.dispose();
   });
 
-  it('refuses recipients and batches of a campaign that does not exist, on insert and on update', async () => {
+  it('refuses recipients and batches naming a campaign or batch that does not exist, on insert and on update, and a delete of a named batch', async () => {
     const id = await newCampaign(db, 'refs-refused');
     expect(await sqlState(db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status) VALUES ($1, 1, 2, 'invalid'), (-1, 2, 3, 'invalid')`, [id])))
       .toBe(FOREIGN_KEY_VIOLATION);
@@ -53,10 +54,19 @@ describe.each(LEDGER_KINDS)('campaign references on %s', (kind) => {
     expect(await sqlState(db.query(`UPDATE recipients SET campaign_id = -1 WHERE campaign_id = $1`, [id]))).toBe(FOREIGN_KEY_VIOLATION);
     const [b] = await db.query<{ id: number }>(`INSERT INTO batches (campaign_id, sender, units, size) VALUES ($1, '14155550100', 1, 1) RETURNING id`, [id]);
     expect(await sqlState(db.query(`UPDATE batches SET campaign_id = -1 WHERE id = $1`, [b!.id]))).toBe(FOREIGN_KEY_VIOLATION);
+    expect(await sqlState(db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 5, 6, 'pending', -1)`, [id])))
+      .toBe(FOREIGN_KEY_VIOLATION);
+    await db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 5, 6, 'pending', $2)`, [id, b!.id]);
+    expect(await sqlState(db.query(`UPDATE recipients SET batch_id = -1 WHERE campaign_id = $1 AND row_no = 5`, [id]))).toBe(FOREIGN_KEY_VIOLATION);
+    expect(await sqlState(db.query(`DELETE FROM batches WHERE id = $1`, [b!.id]))).toBe(FOREIGN_KEY_VIOLATION);
+    expect(await sqlState(db.query(`UPDATE batches SET id = -1 WHERE id = $1`, [b!.id]))).toBe(FOREIGN_KEY_VIOLATION);
+    await db.query(`DELETE FROM recipients WHERE campaign_id = $1 AND row_no = 5`, [id]);
     // An update that leaves campaign_id alone is not checked (nor slowed): the send path's updates.
     await db.query(`UPDATE recipients SET status = 'duplicate' WHERE campaign_id = $1`, [id]);
     const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM recipients WHERE campaign_id = $1`, [id]);
     expect(rows[0]!.n).toBe(1);
+    // Once nothing names it, the batch can go.
+    await db.query(`DELETE FROM batches WHERE id = $1`, [b!.id]);
   });
 
   it('deleting a campaign deletes its recipients, batches, messages and attempts', async () => {
@@ -104,7 +114,7 @@ describe.each(LEDGER_KINDS)('a ledger from before sql/023 on %s', (kind) => {
     await migrate(db);
     const keys = await db.query<{ conname: string }>(
       `SELECT conname FROM pg_constraint WHERE conrelid IN ('recipients'::regclass, 'batches'::regclass) AND contype = 'f' ORDER BY 1`);
-    expect(keys.map((k) => k.conname)).toEqual(['recipients_batch_id_fkey']);
+    expect(keys).toEqual([]);
     expect(await sqlState(db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status) VALUES (-1, 1, 2, 'invalid')`))).toBe(FOREIGN_KEY_VIOLATION);
     await db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status) VALUES ($1, 2, 3, 'invalid')`, [id]);
     await db.query('DELETE FROM campaigns WHERE id = $1', [id]);
@@ -124,7 +134,7 @@ describe.runIf(LEDGER_KINDS.includes('postgres'))('campaign references under con
     await ledger?.dispose();
   });
 
-  it('an uncommitted insert of recipients holds its campaign: a DELETE of it cannot lock the row', async () => {
+  it('an uncommitted insert of recipients holds its campaign: neither a DELETE of it nor of one of its batches gets through', async () => {
     const a = new pg.Client({ connectionString: ledger.databaseUrl });
     const b = new pg.Client({ connectionString: ledger.databaseUrl });
     await a.connect();
@@ -135,8 +145,15 @@ describe.runIf(LEDGER_KINDS.includes('postgres'))('campaign references under con
          VALUES ('refs-locked', '{}', 'job.json', 'list.csv', 'x', 'y', '{14155550100}') RETURNING id`)).rows;
       await a.query('BEGIN');
       await a.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status) VALUES ($1, 1, 2, 'invalid')`, [row!.id]);
-      // What DELETE takes on the row (FOR UPDATE) conflicts with the insert's FOR KEY SHARE, as with a foreign key.
+      // What DELETE takes on the row (FOR UPDATE) conflicts with the insert's FOR KEY SHARE, as with a foreign key;
+      // so does what a direct DELETE of one of its batches takes first (the batch's campaign, FOR UPDATE).
       expect(await sqlState(b.query('SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE NOWAIT', [row!.id]))).toBe(LOCK_NOT_AVAILABLE);
+      const [batch] = (await a.query<{ id: number }>(`INSERT INTO batches (campaign_id, sender, units, size) VALUES ($1, '14155550100', 1, 1) RETURNING id`, [row!.id])).rows;
+      await a.query('COMMIT');
+      await a.query('BEGIN');
+      await a.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 2, 3, 'pending', $2)`, [row!.id, batch!.id]);
+      await b.query(`SET lock_timeout = '300ms'`);
+      expect(await sqlState(b.query('DELETE FROM batches WHERE id = $1', [batch!.id]))).toBe(LOCK_NOT_AVAILABLE);
       await a.query('COMMIT');
       await b.query('DELETE FROM campaigns WHERE id = $1', [row!.id]);
       expect((await b.query('SELECT 1 FROM recipients WHERE campaign_id = $1', [row!.id])).rowCount).toBe(0);
