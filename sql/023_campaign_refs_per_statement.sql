@@ -42,23 +42,26 @@ END
 $$;
 
 -- One index probe of batches per row (a hash join would read every batch of every campaign, each chunk).
+-- The batches' campaigns are locked first and the batches looked for after: once a campaign is held, neither
+-- it nor a batch of it can be deleted until this transaction ends (a direct DELETE of batches locks their
+-- campaign first), so what the second look finds stays true; a batch deleted between the two looks is found
+-- missing by the second.
 CREATE FUNCTION smsrun_recipient_batches_exist() RETURNS trigger LANGUAGE plpgsql
 SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 DECLARE
   missing integer;
   owners integer[];
 BEGIN
-  SELECT min(n.batch_id) FILTER (WHERE b.id IS NULL), array_agg(DISTINCT b.campaign_id) FILTER (WHERE b.id IS NOT NULL)
-    INTO missing, owners
-  FROM new_rows n LEFT JOIN batches b ON b.id = n.batch_id
-  WHERE n.batch_id IS NOT NULL;
+  SELECT array_agg(DISTINCT b.campaign_id) INTO owners
+  FROM new_rows n JOIN batches b ON b.id = n.batch_id;
+  PERFORM 1 FROM campaigns WHERE id = ANY (owners) FOR KEY SHARE;
+  SELECT min(n.batch_id) INTO missing
+  FROM new_rows n
+  WHERE n.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = n.batch_id);
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'insert or update on table "recipients" names batch %, which does not exist', missing
       USING ERRCODE = 'foreign_key_violation';
   END IF;
-  -- A batch goes only with its campaign (or by a DELETE that locks the campaign first): holding the campaign
-  -- holds the batch.
-  PERFORM 1 FROM campaigns WHERE id = ANY (owners) FOR KEY SHARE;
   RETURN NULL;
 END
 $$;
