@@ -9,7 +9,8 @@
  *      order wins, across chunks), listed numbers `suppressed` (sql/012), valid rows dealt to senders and cut
  *      into batches (one sender, one rendered text, one time zone key: sql/013), into `load_rows`;
  *   4. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
- *      recipients keeps its foreign keys; the rows given a batch are also counted against the new batches'
+ *      What they reference is checked once per statement (sql/023); the rows given a batch are also counted
+ *      against the new batches'
  *      sizes (LoadIntegrityError).
  * A chunk's partial batches of a repeated text (fewer than batch_size rows of one sender, text and zone) wait
  * for the next chunk, once, so batches stay full when a group spans chunks; the last chunk cuts everything.
@@ -226,7 +227,7 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
  * `batches` and `recipients` written once each from `load_rows`, every column final; the carried rows get
  * their batch. Batch ids are drawn in CSV order, so batches go out in the order a reader of the CSV would
  * expect. The rows given a batch are counted against the new batches' sizes (LoadIntegrityError): a cut
- * that lost rows is caught here, which no foreign key would.
+ * that lost rows is caught here, which no reference check would.
  */
 async function writeRows(tx: Tx, campaignId: number, name: string): Promise<{ suppressed: number; dealt: number }> {
   await tx.query(
