@@ -10,8 +10,7 @@
  *      into batches (one sender, one rendered text, one time zone key: sql/013), into `load_rows`;
  *   4. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
  *      What they reference is checked once per statement (sql/023); the rows given a batch are also counted
- *      against the new batches'
- *      sizes (LoadIntegrityError).
+ *      against the new batches' sizes (LoadIntegrityError).
  * A chunk's partial batches of a repeated text (fewer than batch_size rows of one sender, text and zone) wait
  * for the next chunk, once, so batches stay full when a group spans chunks; the last chunk cuts everything.
  */
