@@ -123,7 +123,7 @@ is when \`startLoad\` returns: \`smsrun run\` starts sending then. Opening the l
 timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load (and, apart, once the ledger was
 open). Floors, run after the load: the same file copied by the database itself into a bare 4-column text table
 (\`psql \\copy\` on Postgres, \`COPY FROM '/dev/blob'\` on PGlite), and on Postgres the load's own final rows
-\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no foreign keys).
+\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no reference checks).
 Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows. "First request" is the issue's own measure: \`smsrun run\` spawned against the simulator (Plivo's
 account limits, 20 senders), from the spawn to the simulator's first accepted request, on a new ledger
 (on PGlite its initdb child included); the run is killed then.`,
@@ -153,7 +153,11 @@ account limits, 20 senders), from the spawn to the simulator's first accepted re
   },
 };
 
-const NOTES = `**Measured on an overloaded machine**: load average 20.2 at the start of the run and 25.5 at its end (\`uptime\`;
+const NOTES = `**These notes are the afternoon run's** (commit after 9a65528); the evening's changes (no JIT per chunk, compiled
+number patterns, per-statement reference checks in sql/023) and their figures are in "Ingest: load CPU, evening of
+2026-12-02" below and in docs/decisions.md.
+
+**Measured on an overloaded machine**: load average 20.2 at the start of the run and 25.5 at its end (\`uptime\`;
 four other helpers were running tests and benchmarks on the 2 cores), one run. Every time in this table is
 several times what the same code takes on a quiet machine: even the bare \`psql \\copy\` took 3.2 s (0.59 s in
 the 08:08 run, at load 5-9) and the second floor 21.9 s (7.2 s). The memory figures and the comparisons made

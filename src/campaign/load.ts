@@ -204,7 +204,7 @@ class LoadStream {
       maxBatchCost: this.job.batch_size * (countUnits ? this.#maxUnits : 1),
       expectedRows: final ? lastRow : Math.round(rowsRead * Math.max(1, this.#fileSize / Math.max(1, this.#chars))),
       csvColumns: this.#header,
-      suppressionAccount: this.options.suppressionAccount ?? null,
+      suppressionAccount: this.options.suppressionAccount ?? null, sortInMemory: this.db.kind === 'postgres',
       ...(csvSha256 ? { final: { csvSha256, contentHash: hashContent(this.job, csvSha256) } } : {}),
     };
     const writing = this.#retry(() => this.#write(w));

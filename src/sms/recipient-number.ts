@@ -20,6 +20,7 @@
  *      have the last word: what is sent is the E.164 digits without `+`, at most 14 of them.
  */
 import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import { isValidNumber, numberType } from './number-type.js';
 
 /** libphonenumber's number types, in the spelling of the plan and the docs. */
 export type NumberType =
@@ -88,12 +89,12 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
   let nationally: PhoneNumber | undefined;
   if (defaultCountry !== undefined) {
     nationally = parse(digits, defaultCountry);
-    if (nationally?.isValid()) return sent(shown, nationally);
+    if (isValidNumber(nationally)) return sent(shown, nationally);
   }
   if (digits.startsWith('00')) {
     // 00 is the international prefix nearly everywhere, and no national number starts with it.
     const international = parse(`+${digits.slice(2)}`);
-    if (international?.isValid() || defaultCountry === undefined) return accept(shown, international, `+${digits.slice(2)}`);
+    if (isValidNumber(international) || defaultCountry === undefined) return accept(shown, international, `+${digits.slice(2)}`);
     return refuse(`${notValidIn(defaultCountry, nationally, digits)}, nor a valid international number (read as ${readAs(international, digits.slice(2))})`);
   }
   const international = parse(`+${digits}`);
@@ -103,13 +104,13 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
       return refuse(`reads as a national number (${digits}: ${cue}), and the job has no "default_country" to say ` +
         'which country it belongs to: set "default_country" (e.g. "US" or "GB"), or write the number with + and its country code');
     }
-    if (!international?.isValid()) {
+    if (!isValidNumber(international)) {
       return refuse(`is not a valid number: read with its country code first it is ${readAs(international, digits)}; ` +
         'if it is written as a national number, set "default_country" to its country');
     }
     return sent(shown, international);
   }
-  if (cue === null && international?.isValid()) return sent(shown, international);
+  if (cue === null && isValidNumber(international)) return sent(shown, international);
   return refuse(notValidIn(defaultCountry, nationally, digits) +
     (cue === null ? `, nor a valid international number (read as ${readAs(international, digits)})` : ''));
 }
@@ -147,7 +148,7 @@ function nationalCue(text: string, digits: string, international: PhoneNumber | 
 }
 
 function accept(shown: string, number: PhoneNumber | undefined, read: string): ParsedNumber {
-  if (!number?.isValid()) {
+  if (!isValidNumber(number)) {
     return { ok: false, reason: `${shown} is not a valid phone number (read as ${readAs(number, read.replace(/^\+/, ''))})` };
   }
   return sent(shown, number);
@@ -188,5 +189,5 @@ const TYPE_NAMES: Readonly<Record<string, NumberType>> = {
 };
 
 function typeName(number: PhoneNumber): NumberType {
-  return TYPE_NAMES[number.getType() ?? ''] ?? 'unknown';
+  return TYPE_NAMES[numberType(number) ?? ''] ?? 'unknown';
 }
