@@ -2,8 +2,8 @@
  * Read-only queries behind `status`, the run summary, `export` and the HTML report. Everything a report shows
  * is aggregated here, in SQL, so a report of a 1 000 000-row campaign reads a few hundred rows, not a million;
  * `reportChunk` and `copyReport` are the row-by-row ones. The summary's counts come from the tallies of settled
- * batches plus a live count of the rest (campaignTally, sql/019): the one write here, of figures that can no
- * longer change.
+ * batches, rolled up per campaign and sender, plus a live count of the rest (campaignTally, sql/019, sql/022):
+ * the one write here, of figures that can no longer change.
  */
 import type { Db, Queryable } from './db.js';
 
@@ -458,12 +458,17 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
  * Per batch not tallied yet (sql/019), the figures a tally holds, and whether the batch is settled; then the
  * campaign's recipients without a batch, per sender, unless tallied. `$1` is the campaign. A batch's rows are
  * read through recipients_batch, messages_batch and attempts' (batch_id, attempt_no): the open part of a
- * campaign, not all of it.
+ * campaign, not all of it. Which batches are tallied is first asked of the rollup (sql/022): when it holds as
+ * many batch tallies as the campaign has batches (each tally is of a distinct batch of it), every batch is
+ * tallied and the campaign's batches are not walked; `roll` is the campaign's rollup rows.
  */
 const LIVE_TALLIES = `
+roll AS MATERIALIZED (SELECT * FROM campaign_tallies WHERE campaign_id = $1),
 todo AS MATERIALIZED (
   SELECT b.id, b.sender, b.status, b.attempts, b.units FROM batches b
-  WHERE b.campaign_id = $1 AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id = b.id)),
+  WHERE b.campaign_id = $1
+    AND (SELECT count(*) FROM batches WHERE campaign_id = $1) <> (SELECT coalesce(sum(batches), 0) FROM roll)
+    AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id = b.id)),
 live AS MATERIALIZED (
   SELECT $1::int AS campaign_id, todo.id AS batch_id, todo.sender, todo.attempts, rc.statuses, rc.counts, rc.units, rc.recipients, rc.recipient_units, rc.accepted,
          mc.msg_units, mc.amount, mc.priced_units, mc.priced_amount, ec.err_codes, ec.err_states, ec.err_counts,
@@ -493,7 +498,7 @@ live AS MATERIALIZED (
          0, 0, 0, 0, '{}', '{}', '{}', NULL, NULL, bool_and(NOT c.loading)
   FROM (SELECT r.sender, r.status, count(*)::int AS n, coalesce(sum(r.units), 0)::int AS units, count(r.message_uuid)::int AS accepted
         FROM recipients r WHERE r.campaign_id = $1 AND r.batch_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM roll WHERE unbatched > 0)
         GROUP BY 1, 2) u, campaigns c
   WHERE c.id = $1 GROUP BY u.sender)`;
 
@@ -503,7 +508,7 @@ const TALLY_COLUMNS = `campaign_id, batch_id, sender, attempts, statuses, counts
 /** The settled ones of LIVE_TALLIES, kept (sql/019). */
 const KEEP_SETTLED = `
 kept AS (
-  INSERT INTO batch_tallies (${TALLY_COLUMNS}) SELECT ${TALLY_COLUMNS} FROM live WHERE settled
+  INSERT INTO batch_tallies (${TALLY_COLUMNS}) SELECT ${TALLY_COLUMNS} FROM live WHERE settled ORDER BY batch_id NULLS FIRST, sender
   ON CONFLICT (campaign_id, (coalesce(batch_id, 0)), (coalesce(sender, ''))) DO NOTHING RETURNING 1)`;
 
 export interface CampaignTally {
@@ -516,28 +521,29 @@ export interface CampaignTally {
 }
 
 /**
- * The campaign's figures for the summary, from the tallies of its settled batches (sql/019) plus a live count
- * of the rest (LIVE_TALLIES), in one statement. With `keep` (the default) the same statement tallies the batches
- * it finds settled, so the next summary reads them from batch_tallies; on a ledger read through a read-only
+ * The campaign's figures for the summary, from the tallies of its settled batches rolled up per sender (sql/019,
+ * sql/022: a row per sender) plus a live count of the rest (LIVE_TALLIES), in one statement. With `keep` (the
+ * default) the same statement tallies the batches it finds settled (sql/022's trigger adds them to the rollup in
+ * the same transaction), so the next summary reads them from the rollup; on a ledger read through a read-only
  * transaction (the embedded ledger held by a run: ledger/share.ts) it reads only.
  */
 export async function campaignTally(db: Queryable, campaignId: number, keep = true): Promise<CampaignTally> {
-  // Each part reads batch_tallies and `live` once, and only the columns it needs: a CTE of whole tally rows read
-  // by every part spilled to disk on a 1 000 000-row campaign (10 000 tallies), and took most of the time.
-  const from = (columns: string) => `(SELECT ${columns} FROM batch_tallies WHERE campaign_id = $1 UNION ALL SELECT ${columns} FROM live)`;
+  // Each part reads the rollup and `live` once, and only the columns it needs. `live` has a row per batch, and the
+  // rollup's sums per sender: p adds the batch's figures in the rollup's shape.
+  const from = (columns: string, liveColumns = columns) => `(SELECT ${columns} FROM roll UNION ALL SELECT ${liveColumns} FROM live)`;
+  const sent = (column: string) => `CASE WHEN attempts > 0 THEN ${column} ELSE 0 END`;
   const sql = (withKeep: boolean) => `WITH ${LIVE_TALLIES},${withKeep ? `${KEEP_SETTLED},` : ''}
 s AS MATERIALIZED (
   SELECT t.sender, x.status, sum(x.n)::int AS n, sum(x.units)::int AS units
   FROM ${from('sender, statuses, counts, units')} t, unnest(t.statuses, t.counts, t.units) AS x(status, n, units) GROUP BY 1, 2),
 p AS MATERIALIZED (
   SELECT sender, sum(recipients)::int AS assigned, sum(accepted)::int AS accepted, sum(msg_units)::int AS units, sum(amount) AS amount,
-         coalesce(sum(recipients) FILTER (WHERE attempts > 0), 0)::int AS requested,
-         coalesce(sum(recipient_units) FILTER (WHERE attempts > 0), 0)::int AS "requestedUnits",
-         count(*) FILTER (WHERE attempts > 0 AND batch_id IS NOT NULL)::int AS requests,
-         coalesce(max(recipients) FILTER (WHERE attempts > 0), 0)::int AS "largestRequest",
-         coalesce(max(recipient_units) FILTER (WHERE attempts > 0), 0)::int AS "largestRequestUnits",
+         sum(requested)::int AS requested, sum(requested_units)::int AS "requestedUnits", sum(requests)::int AS requests,
+         max(largest_request)::int AS "largestRequest", max(largest_request_units)::int AS "largestRequestUnits",
          sum(priced_units) AS priced_units, sum(priced_amount) AS priced_amount, min(first_request_at) AS first_request_at, max(last_final_at) AS last_final_at
-  FROM ${from('sender, batch_id, attempts, recipients, recipient_units, accepted, msg_units, amount, priced_units, priced_amount, first_request_at, last_final_at')} t
+  FROM ${from('sender, recipients, accepted, msg_units, amount, requested, requested_units, requests, largest_request, largest_request_units, priced_units, priced_amount, first_request_at, last_final_at',
+    `sender, recipients, accepted, msg_units, amount, ${sent('recipients')}, ${sent('recipient_units')}, (attempts > 0 AND batch_id IS NOT NULL)::int,
+     ${sent('recipients')}, ${sent('recipient_units')}, priced_units, priced_amount, first_request_at, last_final_at`)} t
   GROUP BY sender)
 SELECT
   (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'units', units) ORDER BY status), '[]')
@@ -560,10 +566,10 @@ SELECT
   };
   let row: Row | undefined;
   try {
-    [row] = await db.query<Row>(sql(keep), [campaignId]);
+    [row] = await withoutJit(db, (q) => q.query<Row>(sql(keep), [campaignId]));
   } catch (err) {
     if (!keep || !READ_ONLY_CODES.has((err as { code?: string }).code ?? '')) throw err;
-    [row] = await db.query<Row>(sql(false), [campaignId]);
+    [row] = await withoutJit(db, (q) => q.query<Row>(sql(false), [campaignId]));
   }
   const r = row!;
   const count = (sender: string, ...statuses: string[]) =>
@@ -580,6 +586,19 @@ SELECT
     firstRequestAt: date(r.first_request_at),
     lastFinalAt: date(r.last_final_at),
   };
+}
+
+/**
+ * Runs `fn` with Postgres's JIT compilation off, in a transaction of its own where `db` has them. The summary's
+ * plan is estimated for a live count of every batch (the planner cannot know that the rollup leaves none), far
+ * above `jit_above_cost`, and compiling it cost about 250 ms of a status that runs in a few milliseconds.
+ */
+async function withoutJit<T>(db: Queryable, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  if (!('transaction' in db)) return fn(db);
+  return (db as Db).transaction(async (tx) => {
+    await tx.query('SET LOCAL jit = off');
+    return fn(tx);
+  });
 }
 
 type StatusField = 'delivered' | 'undelivered' | 'failed' | 'rejected' | 'sent' | 'open' | 'unsent';
