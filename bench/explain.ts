@@ -32,7 +32,8 @@ function explaining(tx: Tx, plans: Plan[]): { db: Db; as(label: string): void } 
   let label = '';
   let n = 0;
   const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
-    if (label) {
+    // SET (the summary's `SET LOCAL jit = off`) has no plan: it only runs
+    if (label && !/^\s*SET\s/i.test(sql)) {
       await tx.query('SAVEPOINT explain');
       const t0 = performance.now();
       const lines = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) ${sql}`, params);
@@ -84,6 +85,9 @@ async function openSomeWork(tx: Queryable, campaignId: number): Promise<void> {
      WHERE message_uuid IN (SELECT message_uuid FROM messages WHERE campaign_id = $1 ORDER BY batch_id DESC, message_uuid LIMIT 1000)
      RETURNING batch_id`, [campaignId]);
   await tx.query('DELETE FROM batch_tallies WHERE batch_id = ANY($1::int[])', [[...new Set(reopened.map((r) => r.batch_id))]]);
+  // Tallies are never deleted but with their campaign: the rollup (sql/022) is made again from what is left
+  await tx.query('DELETE FROM campaign_tallies WHERE campaign_id = $1', [campaignId]);
+  await tx.query('SELECT roll_up_batch_tallies(array_agg(t)) FROM batch_tallies t WHERE t.campaign_id = $1', [campaignId]);
   await tx.query('ANALYZE batches');
   await tx.query('ANALYZE messages');
   await tx.query('ANALYZE recipients');
@@ -99,8 +103,12 @@ export async function explainAll(url: string): Promise<{ plans: Plan[]; batches:
         `SELECT id, job, csv_columns FROM campaigns WHERE name = 'export'`);
       const id = c!.id;
       batches = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM batches WHERE campaign_id = $1', [id]))[0]!.n;
-      await openSomeWork(tx, id);
+      await campaignTally(tx, id); // what a run's end leaves: every settled batch tallied
       const { db, as } = explaining(tx, plans);
+      as('status: campaignTally of the finished campaign (every batch tallied: the rollup of sql/022 alone)');
+      await campaignTally(db, id);
+      as('');
+      await openSomeWork(tx, id);
       await prepareBudgets(db, 'bench', id, 20);
       as('claimDue (the claim: up to 20 senders, one batch each)');
       const claim = await claimDue(db, { account: 'bench', campaignId: id, owner: 'explain', leaseMs: 60_000, max: 20 });
