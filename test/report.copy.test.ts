@@ -4,16 +4,17 @@
  * reasons made up from the batch (in flight, ambiguous with and without an error, retried), known, unknown and
  * empty error codes, formula-looking, quoted, multi-line, empty, missing and Unicode cells in every column the
  * user controls, user columns named like smsrun's, a send window's time zones, and row numbers with a gap.
- * PGlite has no streamed COPY TO, so its export stays row by row (the first test shows that it does).
+ * PGlite has no streamed COPY TO, so its export stays row by row (the first test shows that it does). On
+ * Postgres the ranges are taken in turn by two transactions on one snapshot (or by one, with a pool of one).
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/ledger/db.js';
+import { openPostgres, type Db } from '../src/ledger/db.js';
 import { findCampaign } from '../src/ledger/campaigns.js';
 import { copyReport } from '../src/ledger/reports.js';
 import { exportColumns, writeReport, type ExportOptions } from '../src/report/export.js';
 import { errorMeanings, UNLISTED } from '../src/plivo/error-codes.js';
-import { ledgerPerDescribe, LEDGER_KINDS } from './helpers/ledgers.js';
+import { ledgerPerDescribe, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
 const COLUMNS = ['phone', 'name', 'status', 'note', 'text'];
 const SENDER = '14155550100';
@@ -106,8 +107,9 @@ const OPTIONS: [string, ExportOptions][] = [
 
 describe.each(LEDGER_KINDS)('the CSV export in SQL on the %s ledger', (kind) => {
   let db: Db;
+  let ledger: TestLedger;
   let id: number;
-  ledgerPerDescribe(kind, (opened) => { db = opened; });
+  ledgerPerDescribe(kind, (opened, l) => { db = opened; ledger = l; });
   beforeAll(async () => { id = await seed(db); });
 
   it('is COPY on Postgres, row by row on PGlite', async () => {
@@ -133,5 +135,46 @@ describe.each(LEDGER_KINDS)('the CSV export in SQL on the %s ledger', (kind) => 
       await collect(async (out) => { counts.push(await writeReport(db, campaign, 'csv', out, { only: ['sending'] }, via)); });
     }
     expect(counts).toEqual([3, 3]);
+  });
+
+  it.skipIf(kind !== 'postgres')('writes the rows in order whether two transactions take the ranges in turn or one takes them all', async () => {
+    const campaign = (await findCampaign(db, 'copy'))!;
+    const { columns } = exportColumns(campaign, { text: true });
+    const o = (rowsPerCopy: number) => ({ campaignId: id, cells: columns.map((c) => c.sql!), meanings: errorMeanings(), unlisted: UNLISTED, rowsPerCopy });
+    const whole = await collect((out) => copyReport(db, o(1000), out));
+    expect(await collect((out) => copyReport(db, o(3), out))).toBe(whole);
+    const single = openPostgres(ledger.databaseUrl!, 1);
+    try {
+      expect(await collect((out) => copyReport(single, o(3), out))).toBe(whole);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it.skipIf(kind !== 'postgres')('reads one state of the campaign: a change committed while it writes is not in it', async () => {
+    const campaign = (await findCampaign(db, 'copy'))!;
+    const { columns } = exportColumns(campaign, {});
+    const o = { campaignId: id, cells: columns.map((c) => c.sql!), meanings: errorMeanings(), unlisted: UNLISTED, rowsPerCopy: 2 };
+    const before = await collect((out) => copyReport(db, o, out));
+    const chunks: Buffer[] = [];
+    let changed = false;
+    // The first bytes written wait for a change to the last row, committed by another connection
+    const out = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        if (changed) return done();
+        changed = true;
+        db.query(`UPDATE recipients SET reason = 'changed meanwhile' WHERE campaign_id = $1 AND row_no = 19`, [id]).then(() => done(), done);
+      },
+    });
+    try {
+      await copyReport(db, o, out);
+      expect(changed).toBe(true);
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(before);
+      expect(await collect((o2) => copyReport(db, o, o2))).toContain('changed meanwhile');
+    } finally {
+      await db.query(`UPDATE recipients SET reason = NULL WHERE campaign_id = $1 AND row_no = 19`, [id]);
+    }
   });
 });

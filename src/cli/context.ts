@@ -8,7 +8,7 @@ import { describePlace, ledgerPlace } from '../ledger/place.js';
 import type { Db } from '../ledger/db.js';
 import { connectHolder, openLedger } from '../ledger/open.js';
 import type { SharedLedger } from '../ledger/share.js';
-import { PlivoClient } from '../plivo/client.js';
+import type { PlivoClient } from '../plivo/client.js';
 import { UsageError } from '../errors.js';
 import type { Job } from '../campaign/job.js';
 import type { CampaignAccount } from '../ledger/campaigns.js';
@@ -101,6 +101,9 @@ export const PLIVO_API_URL = 'https://api.plivo.com';
 
 /** A client for real Plivo (credentials from the environment), or for an in-process simulator. */
 export async function connectPlivo(job: Job | undefined, sandbox: boolean, io: Io, timeoutMs: number, home?: string): Promise<PlivoConnection> {
+  // Imported here, not at the top: the commands that only read the ledger (status, export) never load the client
+  // and what it imports (libphonenumber-js's metadata, about 90 modules).
+  const { PlivoClient } = await import('../plivo/client.js');
   if (sandbox) {
     const { startSimulator } = await import('../sim/index.js');
     const sim = await startSimulator({

@@ -8,7 +8,6 @@
  *   we teach `pg` the same), numeric as strings, timestamptz as Date.
  * - Query parameters are never logged: they may hold message texts and phone numbers.
  */
-import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -27,16 +26,21 @@ export interface Tx extends Queryable {
    */
   copyFrom(target: string, data: string): Promise<void>;
   /**
-   * `COPY (<query>) TO STDOUT …`, its bytes piped into `out` as they come (waiting for it to drain; `out` is not
-   * ended). Postgres only (pg-copy-streams): PGlite's COPY TO gathers the whole output in one blob, so callers
-   * keep a row-by-row path there. COPY takes no parameters: pass values with set_config in the transaction.
-   * Resolves with the rows COPY wrote.
+   * `COPY (<query>) TO STDOUT …` as a stream of its bytes, sent at once: the server computes its rows while the
+   * caller reads something else, and waits (its socket full) until it is read. Read it to its end before the next
+   * statement of this transaction; `rowCount` is the rows COPY wrote, once it has ended. Postgres only
+   * (pg-copy-streams): PGlite's COPY TO gathers the whole output in one blob, so callers keep a row-by-row path
+   * there. COPY takes no parameters: pass values with set_config in the transaction.
    */
-  copyTo?: ((copy: string, out: NodeJS.WritableStream) => Promise<number>) | undefined;
+  copyOut?: ((copy: string) => CopyOut) | undefined;
 }
+
+export type CopyOut = AsyncIterable<Buffer> & { readonly rowCount: number };
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** Postgres: the most connections the pool opens (so the most transactions open at once). */
+  readonly poolSize?: number | undefined;
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * A connection of its own, outside the pool, for session state such as an advisory lock that must live
@@ -75,6 +79,7 @@ export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_S
     (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
   return {
     kind: 'postgres',
+    poolSize,
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
@@ -87,12 +92,7 @@ export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_S
         const result = await fn({
           query: (sql, params) => run(client, sql, params),
           copyFrom: (target, data) => pipeline(Readable.from([data]), client.query(copyFromStdin(`COPY ${target} FROM STDIN`))),
-          copyTo: async (copy, out) => {
-            const stream = client.query(copyToStdout(copy));
-            // Not pipeline(…, { end: false }): each call would leave its listeners on `out`, which outlives it.
-            for await (const chunk of stream) if (!out.write(chunk as Buffer)) await once(out, 'drain');
-            return stream.rowCount;
-          },
+          copyOut: (copy) => client.query(copyToStdout(copy)),
         });
         await client.query('COMMIT');
         return result;
