@@ -28,6 +28,8 @@ import type { LedgerRetry } from './ledger-retry.js';
 import type { Stopper } from './stopper.js';
 import { DbClock, Departures, type Left } from './departures.js';
 import { cutExpiry } from '../window/keeper.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export interface DispatchOptions {
   /** Lease on a claimed batch: longer than the request timeout plus the time to record its answer. */
@@ -67,14 +69,18 @@ export interface DispatchDeps {
   loading?: () => boolean;
 }
 
-/** The process's mapping of the database clock and its per-sender departure gate (send/departures.ts). */
+/**
+ * The process's mapping of the database clock and its per-sender departure gate (send/departures.ts), and the
+ * id its claims name as the senders' pacer (sql/024): the senders it claims stay with this gate.
+ */
 export interface Pacing {
+  id: string;
   clock: DbClock;
   departures: Departures;
 }
 
 export function newPacing(): Pacing {
-  return { clock: new DbClock(), departures: new Departures() };
+  return { id: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, clock: new DbClock(), departures: new Departures() };
 }
 
 /**
@@ -180,8 +186,9 @@ export class Dispatcher {
       const sentAt = Date.now();
       const claim = await claimDue(db, {
         account, campaignId, owner, leaseMs: options.leaseMs, max, lookaheadMs: LOOKAHEAD_MS, requestTimeoutMs: options.requestTimeoutMs,
+        pacer: this.#pacing.id,
       });
-      this.#pacing.clock.sample(sentAt, Date.now(), claim.dbNowMs);
+      this.#pacing.clock.sample(sentAt, Date.now(), claim.dbNowMs, claim.dbEndMs);
       return claim;
     } catch (err) {
       if (!isConnectionLost(err)) throw err;
