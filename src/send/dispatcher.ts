@@ -101,18 +101,12 @@ const MAX_SLEEP_MS = 1000;
 
 export class Dispatcher {
   readonly #inFlight = new Set<Promise<void>>();
-  /**
-   * Requests claimed and not yet answered: Plivo's concurrent requests, what `maxInFlight` bounds. A place is
-   * given back when the answer arrives, before it is recorded, so a burst of due senders (200 first requests)
-   * waits for Plivo's round trips, not for the ledger's record statements.
-   */
-  #unanswered = 0;
   /** Batches whose request this process is sending (the others it holds in flight are unconfirmed claims). */
   readonly #sending = new Set<number>();
   /** A claim's commit could not be confirmed (the connection dropped during it). */
   #unconfirmed = false;
   #wake: (() => void) | undefined;
-  /** The loop sleeps because every place is taken: an answer arriving wakes it. */
+  /** The loop sleeps because every in-flight place is taken: a request finishing wakes it. */
   #wantRoom = false;
   #running = false;
   readonly #pacing: Pacing;
@@ -144,7 +138,7 @@ export class Dispatcher {
         await ledger.run(() => settleUnconfirmedClaims(db, owner, [campaignId], [...this.#sending]));
         this.#unconfirmed = false;
       }
-      const room = maxInFlight - this.#unanswered;
+      const room = maxInFlight - this.#inFlight.size;
       if (room <= 0) {
         this.#wantRoom = true;
         await this.#sleep(MAX_SLEEP_MS);
@@ -168,7 +162,7 @@ export class Dispatcher {
     }
   }
 
-  /** Sleeps `ms`, cut short by a stop, or by an answer arriving when the loop waits for room. */
+  /** Sleeps `ms`, cut short by a stop, or by a request finishing when the loop waits for room. */
   async #sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.deps.stopper.stopped) return;
     const { signal } = this.deps.stopper;
@@ -224,24 +218,15 @@ export class Dispatcher {
 
   #start(batch: Claimed): void {
     this.#sending.add(batch.id);
-    this.#unanswered++;
-    let answered = false;
-    const answer = () => {
-      if (answered) return;
-      answered = true;
-      this.#unanswered--;
-      if (this.#wantRoom) this.#wake?.();
-    };
-    const sent = this.#send(batch, this.#departure(batch), answer).finally(() => {
+    const sent = this.#send(batch, this.#departure(batch)).finally(() => {
       this.#sending.delete(batch.id);
-      answer();
+      if (this.#wantRoom) this.#wake?.();
     });
     const tracked = sent.catch((err: unknown) => this.deps.stopper.fail(err)).finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
 
-  /** Sends a claimed batch at its departure and records the answer; `answered` is called once the answer is in. */
-  async #send(claim: ClaimedBatch, departure: Promise<Left>, answered: () => void): Promise<void> {
+  async #send(claim: ClaimedBatch, departure: Promise<Left>): Promise<void> {
     // The claim is committed: the request leaves at its slot even if the run is stopping meanwhile (a
     // lookahead at most), so a claimed batch is never left in flight unsent.
     const left = await departure;
@@ -250,7 +235,6 @@ export class Dispatcher {
       outcome = await this.deps.client.send(this.#request(claim), { onWritten: () => left(Date.now()) });
     } finally {
       left(Date.now()); // the transport did not say when it was written: its exchange is over, at the latest
-      answered();
     }
     // The request has left: its answer must be recorded, through any ledger outage we can wait out.
     await this.deps.ledger.run(() => this.#record(claim, outcome));
