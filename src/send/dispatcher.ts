@@ -7,8 +7,11 @@
  * (send/departures.ts), so requests leave spaced as the ledger decided, whatever the claim's round trip.
  *
  * Any process may claim any sender's next batch, so processes sharing a campaign (or campaigns sharing
- * numbers) divide the work and share every budget; a process that dies leaves only its in-flight batches,
- * which the Reconciler adopts once its liveness lock is gone.
+ * numbers) divide the work and share every budget. A sender stays with the process that claimed it while that
+ * process keeps it on time; another takes it once it is overdue by the hand-over margin (ledger/sending.ts
+ * HANDOVER_MS), so one process's departure gate sees a number's consecutive requests. A process that dies
+ * leaves its senders to be taken after that margin, and its in-flight batches, which the Reconciler adopts once
+ * its liveness lock is gone.
  *
  * Retries go back through the same claim: a failed batch returns to `pending` with a backoff. Ambiguous
  * batches wait for the Reconciler.
