@@ -30,19 +30,14 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
     await ledger?.dispose();
   });
 
-  // Retried: on a loaded machine two processes on one number were seen over its rate (10 requests in 1.36 s at 5/s);
-  // the cause is not found (docs/decisions.md, "two processes on one number"). Three failures in a row still fail.
-  let sharedTry = 0;
-  it('keeps each number within its rate when two campaigns send from the same numbers at once', { retry: 2 }, async () => {
-    // A reminder and a promotion from the same 4 numbers at 5/s, personalised (one message per request); a retry
-    // uses numbers and campaigns of its own.
-    const t = sharedTry++;
-    const srcs = srcsFrom(1100 + 20 * t, 4);
+  it('keeps each number within its rate when two campaigns send from the same numbers at once', async () => {
+    // A reminder and a promotion from the same 4 numbers at 5/s, personalised (one message per request).
+    const srcs = srcsFrom(1100, 4);
     const rate = 5;
-    const reminder = await writeJob({ name: `shared-reminder-${t}`, src: srcs, text: 'Reminder {{name}}', rate, batch_size: 1 }, phones(20_000 + 100 * t, 40));
-    const promo = await writeJob({ name: `shared-promo-${t}`, src: srcs, text: 'Promo {{name}}', rate, batch_size: 1 }, phones(21_000 + 100 * t, 40));
+    const reminder = await writeJob({ name: 'shared-reminder', src: srcs, text: 'Reminder {{name}}', rate, batch_size: 1 }, phones(20_000, 40));
+    const promo = await writeJob({ name: 'shared-promo', src: srcs, text: 'Promo {{name}}', rate, batch_size: 1 }, phones(21_000, 40));
     const env = { ...ledger.env, ...simEnv(sim) };
-    const stalls = watchStalls(250);
+    const stalls = watchStalls();
     const [a, b] = await Promise.all([
       runCli(['run', reminder, '--track-for', '0', '--settle', '0'], env),
       runCli(['run', promo, '--track-for', '0', '--settle', '0'], env),
@@ -52,10 +47,10 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
     const log = sim.acceptLog();
     for (const src of srcs) {
       expect(log.filter((e) => e.src === src)).toHaveLength(20); // 80 messages over 4 numbers, both campaigns
-      // Two processes: each maps the ledger's slots to its own clock (an error of up to half a claim's round trip)
-      // and each can leave late on a loaded machine, so their requests are judged with 250 ms of jitter (plus this
-      // process's own stalls, as the other tests here) rather than 150 ms (docs/decisions.md, "two processes on one number"). Two campaigns without the shared budget went
-      // over by several messages (3.4 in the bench), far past this.
+      // Judged as one process is (150 ms of jitter plus this process's stalls): a number stays with the process
+      // that claimed it, and another takes it over only once it is overdue by the hand-over margin (sql/024).
+      // Without that, a late process caught up while the other sent on time (docs/decisions.md, "Issue 11: two
+      // processes on one number, measured"); without the shared budget, several messages over (3.4 in the bench).
       const worst = worstWindow(log, src, rate, 'units', { toleranceMs: stalls.toleranceMs() });
       expect(worst!.excess, `${src}: ${JSON.stringify(worst)}`).toBeLessThanOrEqual(0);
     }
@@ -69,9 +64,9 @@ describe.runIf(ON_POSTGRES)('pacing shared through a Postgres ledger', () => {
     const a = await writeJob({ name: 'account-rate-a', src: first, text: 'A {{name}}', rate: 10, account_rate: accountRate, batch_size: 1 }, phones(22_000, 24));
     const b = await writeJob({ name: 'account-rate-b', src: second, text: 'B {{name}}', rate: 10, account_rate: accountRate, batch_size: 1 }, phones(23_000, 24));
     const env = { ...ledger.env, ...simEnv(sim) };
-    // Two processes: 250 ms of jitter, as for two campaigns on one number above (docs/decisions.md, "two processes on
-    // one number"); without the ledger's account budget the two went over by 25 messages.
-    const stalls = watchStalls(250);
+    // Judged as one process is (150 ms of jitter plus this process's stalls); without the ledger's account budget
+    // the two went over by 25 messages.
+    const stalls = watchStalls();
     const runs = await Promise.all([a, b].map((job) => runCli(['run', job, '--track-for', '0', '--settle', '0'], env)));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     // Every request of either campaign counts against the account, whichever number it came from.

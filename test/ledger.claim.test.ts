@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { openLedger } from '../src/ledger/open.js';
-import { claimDue, type ClaimOptions } from '../src/ledger/sending.js';
+import { claimDue, HANDOVER_MS, type ClaimOptions } from '../src/ledger/sending.js';
 import { holdAllSlots, prepareBudgets, rateConflicts } from '../src/ledger/senders.js';
 import { loadedCampaign } from './helpers/campaigns.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
@@ -72,6 +72,30 @@ describe.each(LEDGER_KINDS)('claiming on the %s ledger', (kind) => {
     expect(restarted.batches).toHaveLength(0);
     expect(restarted.nextInMs).toBeCloseTo(800, 0);
     expect((await claim(c.id, 1000, { owner: 'p2' })).batches.map((b) => b.id)).toEqual([second]);
+  });
+
+  it('keeps a number with the process that claimed it: another takes it only once its time is the hand-over margin past', async () => {
+    account = 'MA-pacer';
+    const [s] = numbers(1);
+    const a = await campaign([s!], 6, { rate: 10 }); // 100 ms per message
+    const b = await campaign([s!], 6, { rate: 10 });
+    const asA = { pacer: 'A', lookaheadMs: 50 };
+    const asB = { pacer: 'B', owner: 'p2', lookaheadMs: 50 };
+    expect((await claim(a.id, 0, asA)).batches.map((x) => x.slotMs - T0)).toEqual([0]);
+    // Due at 100: A's other campaign (same pacer) takes it within the lookahead, B does not, and is told to look
+    // again when the margin has passed.
+    const early = await claim(b.id, 60, asB);
+    expect(early.batches).toHaveLength(0);
+    expect(early.nextInMs).toBeCloseTo(100 + HANDOVER_MS - 60, 0);
+    expect((await claim(b.id, 60, { ...asA, owner: 'p1' })).batches.map((x) => x.slotMs - T0)).toEqual([100]);
+    // A stops claiming (dead, or behind): B waits out the margin after the number's time, then takes it at its own now.
+    expect((await claim(b.id, 200 + HANDOVER_MS - 1, asB)).batches).toHaveLength(0);
+    expect((await claim(b.id, 200 + HANDOVER_MS, asB)).batches.map((x) => x.slotMs - T0)).toEqual([200 + HANDOVER_MS]);
+    // Now it is B's: B's next one comes on time, and A is the one held back.
+    expect((await claim(a.id, 300 + HANDOVER_MS - 40, asA)).batches).toHaveLength(0);
+    expect((await claim(b.id, 300 + HANDOVER_MS - 40, asB)).batches.map((x) => x.slotMs - T0)).toEqual([300 + HANDOVER_MS]);
+    // A claim that names no pacer (the statement alone) is held back by nobody.
+    expect((await claim(a.id, 400 + HANDOVER_MS)).batches).toHaveLength(1);
   });
 
   it('claims a sender due within the lookahead now, with its slot: the time its budget allows, cost / rate after the last', async () => {

@@ -10,6 +10,7 @@ import type { Db } from '../src/ledger/db.js';
 import { prepareBudgets } from '../src/ledger/senders.js';
 import type { SendOutcome, SendRequest } from '../src/plivo/client.js';
 import { Dispatcher, type SendEvent } from '../src/send/dispatcher.js';
+import { TIMER_SLACK_MS } from '../src/send/departures.js';
 import { LedgerRetry } from '../src/send/ledger-retry.js';
 import { createLimiters, type Limiters } from '../src/send/limits.js';
 import { Reconciler } from '../src/send/reconciler.js';
@@ -217,6 +218,27 @@ describe.each(LEDGER_KINDS)('dispatcher (%s)', (kind) => {
       expect(await attempts(b.id)).toEqual([]); // never claimed
     }
     expect(await inconsistencies(s.campaignId)).toEqual([]);
+  });
+  it('keeps a number with one process: a process whose requests leave late never bunches them with another\'s on time', async () => {
+    // Two processes (dispatchers with a pacing each) on one campaign from one number at 5/s. B's requests are held
+    // 120 ms between their slot and Plivo, as on a loaded machine; A's leave on time. Had the number's slots gone
+    // to both, B's late request and A's next one would arrive 80 ms apart (docs/decisions.md, "Issue 11: two
+    // processes on one number, measured"). The number stays with whichever claims it first, whose own gate spaces
+    // its requests by when they actually left.
+    const s = await setup(numbers(12), { batchSize: 1, rate: 5 });
+    const late = { send: async (req: SendRequest) => {
+      await new Promise((resolve) => setTimeout(resolve, 120)); // a stalled process: what this test is about
+      return s.plivo.send(req);
+    } };
+    const b = new Dispatcher({
+      db, client: late, job: validateJob({ name: 'dispatch', recipients: 'r.csv', src: SENDER, text: 'hi', rate: 5, batch_size: 1 }, '/nonexistent/job.json'),
+      campaignId: s.campaignId, account: TEST_ACCOUNT, owner: `test-dispatcher-b-${s.campaignId}`, stopper: s.stopper, ledger: new LedgerRetry(60_000),
+      options: { leaseMs: 60_000, maxAttempts: 3, retryBaseMs: 50, requestTimeoutMs: 1000 },
+    });
+    await Promise.all([s.dispatcher.run(), b.run()]);
+    expect(s.sent).toHaveLength(12);
+    const gaps = s.sent.slice(1).map((x, i) => x.at - s.sent[i]!.at);
+    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(200 - TIMER_SLACK_MS - 1); // a lower bound: load only adds
   });
 });
 

@@ -55,7 +55,26 @@ export interface ClaimOptions {
   requestTimeoutMs?: number | undefined;
   /** The database clock unless given (tests). */
   now?: Date | undefined;
+  /**
+   * Who paces this claim's requests: one id per process (shared by the campaigns it runs). A sender another
+   * pacer claimed last is taken only HANDOVER_MS after its time (sql/024). Without one, no claim is held back
+   * and the senders claimed are nobody's (tests of the statement alone).
+   */
+  pacer?: string | undefined;
 }
+
+/**
+ * A sender that another process claimed last is claimed here only once its time is this far past: that process,
+ * if alive and on time, claims it up to the lookahead before its time, so such a sender is one it has dropped
+ * (dead, stopped, out of work for it, or behind). Keeping a sender with one process keeps its consecutive
+ * requests in one departure gate (send/departures.ts), which spaces them by when they actually left; across
+ * processes nothing can, and a request held late in one process (a stalled event loop) reached the simulator
+ * together with the other process's next one, on time. At a hand-over, the previous process's last request
+ * has its slot at least a spacing plus this margin before the new one's: it would have to leave that late to
+ * bunch. Costs a dead process's senders this long (then any process takes them), and nothing while one process
+ * sends from a number.
+ */
+export const HANDOVER_MS = 500;
 
 export interface Claimed extends ClaimedBatch {
   campaignId: number;
@@ -78,8 +97,14 @@ export interface Claim {
    * the lookahead before that finds it.
    */
   nextInMs: number | null;
-  /** The database clock when the claim ran, ms since the epoch: what the process measures its offset by. */
+  /** The database clock when the claim ran (its statement's start, the `now` of its slots), ms since the epoch. */
   dbNowMs: number;
+  /**
+   * The database clock as the claim's answer was made (clock_timestamp(), near the statement's end): with
+   * dbNowMs it brackets the statement's run time, which the process takes out of the round trip it measures
+   * its offset by (send/departures.ts DbClock).
+   */
+  dbEndMs: number;
 }
 
 /**
@@ -100,8 +125,9 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
   const rows = await db.query<{
     id: number | null; campaign_id: number; sender: string; text: string | null; attempts: number; attempt_id: number;
     failures_before: number; dsts: string[] | null; closes_at: Date | null; slot_ms: number; interval_ms: number; account_interval_ms: number | null;
-    request_slot: number; next_in_ms: number | null; db_now_ms: number;
-  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.lookaheadMs ?? 0, WINDOWS.request.holdMs, o.requestTimeoutMs ?? null]);
+    request_slot: number; next_in_ms: number | null; db_now_ms: number; db_end_ms: number;
+  }>(CLAIM_SQL, [o.account, o.campaignId, o.owner, o.leaseMs, o.max, o.now ?? null, o.lookaheadMs ?? 0, WINDOWS.request.holdMs,
+    o.requestTimeoutMs ?? null, o.pacer ?? null, HANDOVER_MS]);
   const summary = rows.find((r) => r.id === null)!;
   const batches = rows.filter((r) => r.id !== null).map((r): Claimed => ({
     id: r.id!, campaignId: r.campaign_id, owner: o.owner, sender: r.sender, text: r.text, attemptId: r.attempt_id,
@@ -112,7 +138,10 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<Claim> {
   }));
   const empty = batches.filter((b) => b.dsts.length === 0);
   if (empty.length > 0) await closeEmptyClaims(db, empty);
-  return { batches: batches.filter((b) => b.dsts.length > 0), nextInMs: summary.next_in_ms, dbNowMs: summary.db_now_ms };
+  return {
+    batches: batches.filter((b) => b.dsts.length > 0), nextInMs: summary.next_in_ms, dbNowMs: summary.db_now_ms,
+    dbEndMs: Math.max(summary.db_now_ms, summary.db_end_ms),
+  };
 }
 
 /**
@@ -138,11 +167,13 @@ const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attemp
 
 const CLAIM_SQL = `
 WITH clock AS (SELECT coalesce($6::timestamptz, now()) AS now),
--- senders of the account whose time comes within the lookahead and that have a batch to claim in this campaign
+-- senders of the account whose time comes within the lookahead and that have a batch to claim in this campaign;
+-- a sender another process ($10, the pacer) claimed last only once its time is the hand-over margin ($11) past
 due AS (
   SELECT sb.sender, sb.rate, sb.tat FROM sender_budgets sb, clock
   WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
     AND sb.tat <= clock.now + make_interval(secs => $7::float8 / 1000)
+    AND ($10::text IS NULL OR sb.pacer IS NULL OR sb.pacer = $10 OR sb.tat <= clock.now - make_interval(secs => $11::float8 / 1000))
     AND EXISTS (SELECT 1 FROM batches b WHERE b.sender = sb.sender AND ${MAY_CLAIM})
   ORDER BY sb.tat LIMIT $5
   FOR UPDATE OF sb SKIP LOCKED),
@@ -190,7 +221,7 @@ acct_advanced AS (
   UPDATE account_budgets ab SET tat = acct_next.tat FROM acct_next WHERE ab.account = $1 AND EXISTS (SELECT 1 FROM go)
   RETURNING ab.account),
 advanced AS (
-  UPDATE sender_budgets sb SET tat = go.at + go.spacing FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
+  UPDATE sender_budgets sb SET tat = go.at + go.spacing, pacer = $10 FROM go WHERE sb.account = $1 AND sb.sender = go.sender RETURNING sb.sender),
 slots_held AS (
   UPDATE account_slots a SET free_at = go.at + make_interval(secs => $8::float8 / 1000) FROM go
   WHERE a.account = $1 AND a.kind = 'request' AND a.slot = go.slot RETURNING a.slot),
@@ -219,11 +250,14 @@ suppressed AS (
 sending AS (
   UPDATE recipients r SET status = 'sending' FROM candidates m
   WHERE m.not_now IS NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
--- when the next claim may find work: a sender's next time (the claimed ones' new time), or, for a sender with
+-- when the next claim may find work: a sender's next time (the claimed ones' new time; another process's sender's
+-- time plus the hand-over margin), or, for a sender with
 -- nothing claimable now, its earliest pending batch's retry time, window opening or scheduled start (a batch
 -- whose window is in its last seconds is looked at again in a second)
 waiting AS (
-  SELECT sb.sender, sb.tat, (SELECT min(CASE WHEN x.at > clock.now THEN x.at ELSE clock.now + interval '1 second' END) FROM (
+  SELECT sb.sender,
+         sb.tat + CASE WHEN $10::text IS NOT NULL AND sb.pacer <> $10 THEN make_interval(secs => $11::float8 / 1000) ELSE interval '0' END AS tat,
+         (SELECT min(CASE WHEN x.at > clock.now THEN x.at ELSE clock.now + interval '1 second' END) FROM (
        SELECT greatest(b.next_attempt_at, w.opens_at, c.start_at) AS at FROM batches b
        JOIN campaigns c ON c.id = b.campaign_id
        LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
@@ -242,14 +276,14 @@ SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
           (SELECT max(y.attempt_no) FROM attempts y WHERE y.batch_id = c.id AND y.status <> 'failed_retryable'), 0))::int AS failures_before,
        (SELECT array_agg(s.dst) FROM sending s WHERE s.batch_id = c.id) AS dsts, c.closes_at,
        c.slot_ms::float8 AS slot_ms, c.interval_ms::float8 AS interval_ms, c.account_interval_ms::float8 AS account_interval_ms,
-       c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms
+       c.request_slot, NULL::float8 AS next_in_ms, NULL::float8 AS db_now_ms, NULL::float8 AS db_end_ms
 FROM claimed c JOIN attempt a ON a.batch_id = c.id
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN next_at.at IS NOT NULL THEN greatest(0, extract(epoch FROM
          greatest(next_at.at, (SELECT min(free_at) FROM account_slots WHERE account = $1 AND kind = 'request'),
                   (SELECT tat FROM acct_next)) - clock.now) * 1000)::float8 END,
-       (extract(epoch FROM clock.now) * 1000)::float8
+       (extract(epoch FROM clock.now) * 1000)::float8, (extract(epoch FROM clock_timestamp()) * 1000)::float8
 FROM next_at, clock`;
 
 export interface Acceptance {

@@ -27,20 +27,29 @@ const SAMPLES = 16;
  */
 export const TIMER_SLACK_MS = 10;
 
-/** Maps the database clock to this process's clock (Date.now()). */
+/**
+ * Maps the database clock to this process's clock (Date.now()). A claim ran on the database from `dbStartMs`
+ * (its `now()`) to about `dbEndMs` (`clock_timestamp()` as its answer was made), inside the local interval from
+ * sending it to reading its answer; the offset is the difference of the two intervals' midpoints, wrong by at
+ * most half of what the round trip adds to the statement's run time. Taking the statement's start alone (as
+ * before) made that error half the whole round trip, and one-sided: measured on two processes at load 8, the
+ * mapping was 1–27 ms late against ≈ 0.6 ms for a bare `SELECT clock_timestamp()` (docs/decisions.md, "Issue 11:
+ * two processes on one number, measured").
+ */
 export class DbClock {
-  readonly #samples: { offsetMs: number; rttMs: number }[] = [];
+  readonly #samples: { offsetMs: number; errorMs: number }[] = [];
 
-  /** A claim sent at `sentAt` and answered at `answeredAt` (local) ran at `dbNowMs` (database). */
-  sample(sentAt: number, answeredAt: number, dbNowMs: number): void {
-    this.#samples.push({ offsetMs: dbNowMs - (sentAt + answeredAt) / 2, rttMs: answeredAt - sentAt });
+  /** A claim sent at `sentAt` and answered at `answeredAt` (local) ran from `dbStartMs` to `dbEndMs` (database). */
+  sample(sentAt: number, answeredAt: number, dbStartMs: number, dbEndMs = dbStartMs): void {
+    const run = Math.min(Math.max(0, dbEndMs - dbStartMs), answeredAt - sentAt);
+    this.#samples.push({ offsetMs: (dbStartMs + dbStartMs + run) / 2 - (sentAt + answeredAt) / 2, errorMs: (answeredAt - sentAt - run) / 2 });
     if (this.#samples.length > SAMPLES) this.#samples.shift();
   }
 
   /** Local time (ms since the epoch) of a database time; the identity until the first sample. */
   toLocal(dbMs: number): number {
-    let best: { offsetMs: number; rttMs: number } | undefined;
-    for (const s of this.#samples) if (!best || s.rttMs < best.rttMs) best = s;
+    let best: { offsetMs: number; errorMs: number } | undefined;
+    for (const s of this.#samples) if (!best || s.errorMs < best.errorMs) best = s;
     return dbMs - (best?.offsetMs ?? 0);
   }
 }

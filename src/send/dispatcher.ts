@@ -7,8 +7,11 @@
  * (send/departures.ts), so requests leave spaced as the ledger decided, whatever the claim's round trip.
  *
  * Any process may claim any sender's next batch, so processes sharing a campaign (or campaigns sharing
- * numbers) divide the work and share every budget; a process that dies leaves only its in-flight batches,
- * which the Reconciler adopts once its liveness lock is gone.
+ * numbers) divide the work and share every budget. A sender stays with the process that claimed it while that
+ * process keeps it on time; another takes it once it is overdue by the hand-over margin (ledger/sending.ts
+ * HANDOVER_MS), so one process's departure gate sees a number's consecutive requests. A process that dies
+ * leaves its senders to be taken after that margin, and its in-flight batches, which the Reconciler adopts once
+ * its liveness lock is gone.
  *
  * Retries go back through the same claim: a failed batch returns to `pending` with a backoff. Ambiguous
  * batches wait for the Reconciler.
@@ -28,6 +31,8 @@ import type { LedgerRetry } from './ledger-retry.js';
 import type { Stopper } from './stopper.js';
 import { DbClock, Departures, type Left } from './departures.js';
 import { cutExpiry } from '../window/keeper.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export interface DispatchOptions {
   /** Lease on a claimed batch: longer than the request timeout plus the time to record its answer. */
@@ -67,14 +72,18 @@ export interface DispatchDeps {
   loading?: () => boolean;
 }
 
-/** The process's mapping of the database clock and its per-sender departure gate (send/departures.ts). */
+/**
+ * The process's mapping of the database clock and its per-sender departure gate (send/departures.ts), and the
+ * id its claims name as the senders' pacer (sql/024): the senders it claims stay with this gate.
+ */
 export interface Pacing {
+  id: string;
   clock: DbClock;
   departures: Departures;
 }
 
 export function newPacing(): Pacing {
-  return { clock: new DbClock(), departures: new Departures() };
+  return { id: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, clock: new DbClock(), departures: new Departures() };
 }
 
 /**
@@ -180,8 +189,9 @@ export class Dispatcher {
       const sentAt = Date.now();
       const claim = await claimDue(db, {
         account, campaignId, owner, leaseMs: options.leaseMs, max, lookaheadMs: LOOKAHEAD_MS, requestTimeoutMs: options.requestTimeoutMs,
+        pacer: this.#pacing.id,
       });
-      this.#pacing.clock.sample(sentAt, Date.now(), claim.dbNowMs);
+      this.#pacing.clock.sample(sentAt, Date.now(), claim.dbNowMs, claim.dbEndMs);
       return claim;
     } catch (err) {
       if (!isConnectionLost(err)) throw err;
