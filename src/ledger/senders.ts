@@ -97,6 +97,9 @@ export async function prepareBudgets(db: Db, account: string, campaignId: number
        ON CONFLICT (account, sender) DO UPDATE SET rate = excluded.rate`,
       [account, campaignId, JSON.stringify(caps.senders ?? {})],
     );
+    // The claim joins the campaign's senders to these rows: without statistics (a new ledger, or many senders
+    // just added) the planner takes the table for a few rows and compares every row with every sender.
+    await tx.query('ANALYZE sender_budgets');
     // The account's message rate: an account limit, so the lowest that this or any campaign still sending on
     // the account gives holds for all of them (none: no limit). Campaigns of other accounts keep theirs.
     await tx.query(

@@ -165,16 +165,26 @@ async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): 
 const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
       AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}`;
 
+/**
+ * The campaign's senders' budget rows (`sb`), one index probe each: joined through the senders array rather than
+ * filtered by `sb.sender = ANY(senders)`, which compared every budget row of the account with every sender of the
+ * campaign (10 000 senders: 10^8 comparisons, twice per claim).
+ */
+const CAMPAIGN_SENDERS = `(SELECT DISTINCT unnest(senders) AS sender FROM campaigns WHERE id = $2) cs
+  JOIN sender_budgets sb ON sb.account = $1 AND sb.sender = cs.sender`;
+
 const CLAIM_SQL = `
 WITH clock AS (SELECT coalesce($6::timestamptz, now()) AS now),
 -- senders of the account whose time comes within the lookahead and that have a batch to claim in this campaign;
 -- a sender another process ($10, the pacer) claimed last only once its time is the hand-over margin ($11) past
 due AS (
-  SELECT sb.sender, sb.rate, sb.tat FROM sender_budgets sb, clock
-  WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
-    AND sb.tat <= clock.now + make_interval(secs => $7::float8 / 1000)
+  SELECT sb.sender, sb.rate, sb.tat FROM ${CAMPAIGN_SENDERS} CROSS JOIN clock
+  -- a probe of batches_pending per sender, not EXISTS: the planner, misjudging a freshly loaded campaign's
+  -- batches as one row, turned the EXISTS into a semi join that read every pending batch per sender
+  -- (10 000 senders: minutes per claim); a LIMIT 1 lateral cannot be flattened, so it is always a probe
+  CROSS JOIN LATERAL (SELECT 1 FROM batches b WHERE b.sender = sb.sender AND ${MAY_CLAIM} LIMIT 1) ready
+  WHERE sb.tat <= clock.now + make_interval(secs => $7::float8 / 1000)
     AND ($10::text IS NULL OR sb.pacer IS NULL OR sb.pacer = $10 OR sb.tat <= clock.now - make_interval(secs => $11::float8 / 1000))
-    AND EXISTS (SELECT 1 FROM batches b WHERE b.sender = sb.sender AND ${MAY_CLAIM})
   ORDER BY sb.tat LIMIT $5
   FOR UPDATE OF sb SKIP LOCKED),
 -- each one's next batch
@@ -262,9 +272,8 @@ waiting AS (
        JOIN campaigns c ON c.id = b.campaign_id
        LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
        WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) x) AS ready_at
-  FROM sender_budgets sb, clock
-  WHERE sb.account = $1 AND sb.sender = ANY((SELECT senders FROM campaigns WHERE id = $2)::text[])
-    AND NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender)),
+  FROM ${CAMPAIGN_SENDERS} CROSS JOIN clock
+  WHERE NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender)),
 next_at AS (
   SELECT least(
     (SELECT min(go.at + go.spacing) FROM go),
