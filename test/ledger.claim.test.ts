@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/ledger/db.js';
 import { openLedger } from '../src/ledger/open.js';
 import { claimDue, HANDOVER_MS, type ClaimOptions } from '../src/ledger/sending.js';
-import { holdAllSlots, prepareBudgets, rateConflicts } from '../src/ledger/senders.js';
+import { freeSlots, holdAllSlots, prepareBudgets, rateConflicts, takeSlot, TRACKING_REQUEST_SLOTS } from '../src/ledger/senders.js';
 import { loadedCampaign } from './helpers/campaigns.js';
 import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
@@ -159,6 +159,26 @@ describe.each(LEDGER_KINDS)('claiming on the %s ledger', (kind) => {
     expect(waiting.batches).toHaveLength(0);
     expect(waiting.nextInMs).toBeGreaterThan(2900);
     expect((await claim(c.id, 6000)).batches).toHaveLength(2);
+  });
+
+  it('lends tracking a fifteenth of the request window while a number of the account is sending, half of it otherwise', async () => {
+    account = 'MA-tracking-share';
+    const senders = numbers(1);
+    await campaign(senders, 1, { rate: 1 });
+    const limit = TRACKING_REQUEST_SLOTS;
+    const takeAll = async () => {
+      let n = 0;
+      while ((await takeSlot(db, account, 'request', limit)).slot !== null) n++;
+      return n;
+    };
+    // The number was claimed a moment ago (its time is ahead): sends are due.
+    await db.query('UPDATE sender_budgets SET tat = now() + interval \'1 second\' WHERE account = $1', [account]);
+    expect(await freeSlots(db, account, 'request', limit)).toBe(limit.whileSending);
+    expect(await takeAll()).toBe(limit.whileSending);
+    // Its last claim was longer ago than a window: tracking may take up to half of the window.
+    await db.query('UPDATE sender_budgets SET tat = now() - interval \'1 minute\' WHERE account = $1', [account]);
+    expect(await takeAll()).toBe(limit.otherwise - limit.whileSending);
+    expect(await freeSlots(db, account, 'request', 300)).toBe(300 - limit.otherwise);
   });
 
   it('paces the account\'s messages (account_rate) in the ledger: slots a message / rate apart across senders and campaigns', async () => {

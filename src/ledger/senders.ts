@@ -17,8 +17,14 @@ export const WINDOWS = {
   list: { slots: 20, holdMs: 60_500 },
 } as const;
 
-/** Tracking and reconciliation take at most this many of the request slots, so sending always has half the window. */
-export const TRACKING_REQUEST_SLOTS = 150;
+/**
+ * Tracking and reconciliation take at most this many of the request slots: sending always has half the window,
+ * and all of it but TRACKING_REQUEST_SLOTS.whileSending while some number of the account sent within the last
+ * window (`takeSlot`). Half was not enough for a campaign whose numbers send in step (200 numbers at 1/s in
+ * batches of 10: 200 requests at once every 10 s): tracking's GETs held 150 slots, the rest of each round waited
+ * for slots to free, and its numbers' phases slipped (efficiency 0.93 against 0.99 with 20).
+ */
+export const TRACKING_REQUEST_SLOTS = { otherwise: 150, whileSending: 20 } as const;
 
 export type WindowKind = keyof typeof WINDOWS;
 
@@ -138,22 +144,41 @@ async function ensureSlots(tx: Queryable, account: string, kind: WindowKind, slo
   );
 }
 
+/** How many slots of a window a caller of `takeSlot` may use: fewer while the account's numbers are sending. */
+export type SlotLimit = number | { readonly otherwise: number; readonly whileSending: number };
+
+/**
+ * The slot bound, as SQL over the statement's parameters: `whileSending` (an int or null) while a number of the
+ * account `account` has a GCRA time within the last request window or ahead (it was claimed that recently: sends
+ * are due), else `otherwise`.
+ */
+function slotBound(account: string, otherwise: string, whileSending: string): string {
+  return `(CASE WHEN ${whileSending}::int IS NOT NULL AND EXISTS (
+     SELECT 1 FROM sender_budgets WHERE account = ${account} AND tat > now() - make_interval(secs => ${WINDOWS.request.holdMs / 1000}))
+   THEN ${whileSending}::int ELSE ${otherwise}::int END)`;
+}
+
+function slotBounds(limit: SlotLimit): [number, number | null] {
+  return typeof limit === 'number' ? [limit, null] : [limit.otherwise, limit.whileSending];
+}
+
 /**
  * Takes one free slot of the account's `kind` window among its first `limit` slots and holds it for the
  * window. Returns the slot taken, or null and the milliseconds until one frees (by the database clock).
  */
-export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<{ slot: number | null; waitMs: number }> {
+export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: SlotLimit): Promise<{ slot: number | null; waitMs: number }> {
   const [row] = await db.query<{ slot: number | null; wait_ms: number | null }>(
-    `WITH free AS (
-       SELECT slot FROM account_slots WHERE account = $1 AND kind = $2 AND slot < $3 AND free_at <= now()
-       ORDER BY free_at, slot LIMIT 1 FOR UPDATE SKIP LOCKED),
+    `WITH bound AS (SELECT ${slotBound('$1', '$3', '$5')} AS n),
+     free AS (
+       SELECT slot FROM account_slots, bound WHERE account = $1 AND kind = $2 AND slot < bound.n AND free_at <= now()
+       ORDER BY free_at, slot LIMIT 1 FOR UPDATE OF account_slots SKIP LOCKED),
      taken AS (
        UPDATE account_slots a SET free_at = now() + make_interval(secs => $4::float8 / 1000)
        FROM free WHERE a.account = $1 AND a.kind = $2 AND a.slot = free.slot RETURNING a.slot)
      SELECT (SELECT slot FROM taken) AS slot,
-            (SELECT extract(epoch FROM min(free_at) - now()) * 1000 FROM account_slots
-             WHERE account = $1 AND kind = $2 AND slot < $3)::float8 AS wait_ms`,
-    [account, kind, limit, WINDOWS[kind].holdMs],
+            (SELECT extract(epoch FROM min(free_at) - now()) * 1000 FROM account_slots, bound
+             WHERE account = $1 AND kind = $2 AND slot < bound.n)::float8 AS wait_ms`,
+    [account, kind, slotBounds(limit)[0], WINDOWS[kind].holdMs, slotBounds(limit)[1]],
   );
   return row!.slot !== null ? { slot: row!.slot, waitMs: 0 } : { slot: null, waitMs: Math.max(1, row!.wait_ms ?? 1000) };
 }
@@ -171,10 +196,11 @@ export async function holdSlotAgain(db: Queryable, account: string, kind: Window
 }
 
 /** Free slots of the account's `kind` window among its first `limit`, now. */
-export async function freeSlots(db: Queryable, account: string, kind: WindowKind, limit: number): Promise<number> {
+export async function freeSlots(db: Queryable, account: string, kind: WindowKind, limit: SlotLimit): Promise<number> {
+  const [otherwise, whileSending] = slotBounds(limit);
   const [row] = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM account_slots WHERE account = $1 AND kind = $2 AND slot < $3 AND free_at <= now()',
-    [account, kind, limit],
+    `SELECT count(*)::int AS n FROM account_slots WHERE account = $1 AND kind = $2 AND slot < ${slotBound('$1', '$3', '$4')} AND free_at <= now()`,
+    [account, kind, otherwise, whileSending],
   );
   return row!.n;
 }

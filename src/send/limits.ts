@@ -4,13 +4,13 @@
  *
  * With a ledger (every run), both windows are the ledger's account slots (ledger/senders.ts): Plivo's 300
  * requests per 5 s and 20 List requests a minute are shared by every campaign and process on one database,
- * and tracking takes at most half of the request window (TRACKING_REQUEST_SLOTS), so sending always has the
- * other half. Without one (unit tests of the tracker), in-process token buckets stand in for them.
+ * and tracking takes at most half of the request window (TRACKING_REQUEST_SLOTS), and a fifteenth of it while the
+ * account's numbers are sending, so sending has the rest. Without one (unit tests of the tracker), in-process token buckets stand in for them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import type { Queryable } from '../ledger/db.js';
-import { freeSlots, holdSlotAgain, takeSlot, TRACKING_REQUEST_SLOTS, type WindowKind } from '../ledger/senders.js';
+import { freeSlots, holdSlotAgain, takeSlot, TRACKING_REQUEST_SLOTS, type SlotLimit, type WindowKind } from '../ledger/senders.js';
 
 export interface BucketOptions {
   /** Tokens per second. */
@@ -83,7 +83,7 @@ export function createLimiters(o: LimiterOptions = {}): Limiters {
   if (o.ledger) {
     const { db, account } = o.ledger;
     let stopped = false;
-    const slots = (kind: WindowKind, limit: number): SlotLimiter => {
+    const slots = (kind: WindowKind, limit: SlotLimit): SlotLimiter => {
       // One caller of this process at a time asks the ledger for a slot; the others wait their turn. Without
       // it, every waiting GET polled the ledger and all woke together when a slot freed (the cost bench counted
       // six slot statements per GET).

@@ -48,8 +48,12 @@ const SAVE_EVERY = 50;
  * LIST_HORIZON_MS): the List API reads 6 records a second at best, and what it cannot read soon is read by GET.
  */
 const AUTO_WINDOW_PAGES = 3;
-/** Tracking's share of the account's requests, as GETs a second (about 29: 150 slots held 5.2 s each). */
-export const TRACKING_GETS_PER_SECOND = TRACKING_REQUEST_SLOTS / (WINDOWS.request.holdMs / 1000);
+/**
+ * Tracking's share of the account's requests, as GETs a second (about 29: 150 slots held 5.2 s each), once no
+ * number of the account is sending; while one is, about 4 (TRACKING_REQUEST_SLOTS.whileSending), which the
+ * planner does not weigh: it may choose GETs that then come slower than it judged, never faster.
+ */
+export const TRACKING_GETS_PER_SECOND = TRACKING_REQUEST_SLOTS.otherwise / (WINDOWS.request.holdMs / 1000);
 /** Plivo gives up retrying a callback about 7 minutes after the first try; poll only after that. */
 const CALLBACK_GRACE_MS = 600_000;
 const BASE_MARGIN_MS = 1000;
