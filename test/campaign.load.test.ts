@@ -32,8 +32,9 @@ const FAST = ['--track-for', '5', '--settle', '0'];
  */
 const ROWS = chunkRows(0) + chunkRows(1) + 1500;
 /**
- * The CSV is held after this row, inside the third chunk, until the test lets it go: two chunks are in. (Held
- * inside the second chunk, the first message did not come in 240 s on PGlite: see docs/decisions.md.)
+ * The CSV is held after this row, inside the third chunk, until the test lets it go: two chunks are in. Not
+ * inside the second: the first chunk's 998 valid rows are a partial batch (batch_size 1000) that waits for the
+ * next chunk (ledger/load-chunks.ts), so nothing could be sent while the file was held.
  */
 const HOLD = chunkRows(0) + chunkRows(1) + 500;
 /** In-process, without sending: every chunk size up to the fourth (1000, 2000, 4000, then the rest). */
