@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
+import { chunkRows } from '../src/campaign/load.js';
 import {
   assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseJsonl, parseReportCsv, quickSim, REPORT_HEADER, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
@@ -85,24 +86,27 @@ describe('a CSV header that cannot work: exit 2, nothing loaded', () => {
     await expectNotInLedger('csv-tpl');
   });
 
-  it('an unclosed quote after 6000 good rows: file:line, exit 2; the whole chunks before it stay loaded, and the fixed file finishes the load', async () => {
-    // The load streams: chunks of 1000, 2000, 4000 rows… are committed (and sent) as they come, so the rows
-    // of the chunks before the bad line (1 to 3000) are in; the fixed file resumes after them.
+  it('an unclosed quote in the second chunk: file:line, exit 2; the whole chunk before it stays loaded, and the fixed file finishes the load', async () => {
+    // The load streams: chunks of 1000, 2000, 4000 rows… are committed (and sent) as they come
+    // (campaign/load.ts chunkRows), so the rows of the chunk before the bad line (1 to 1000) are in; the fixed
+    // file resumes after them. Half a second chunk is enough: more rows only cost messages to send.
     const src = '14155551003';
-    const rows = Array.from({ length: 6000 }, (_, i) => `1415600${String(i).padStart(4, '0')},r${i}`);
-    // The quote opens on the last line (6002) and is never closed.
+    const first = chunkRows(0);
+    const good = first + chunkRows(1) / 2;
+    const rows = Array.from({ length: good }, (_, i) => `1415600${String(i).padStart(4, '0')},r${i}`);
+    // The quote opens on the last line (header + good rows + 1) and is never closed.
     const csv = ['phone,name', ...rows, '14155559999,"never closed'].join('\n');
     const { jobFile, csvFile } = await setup('csv-quote', csv, { src, text: 'Hi there' });
     const r = await cli('run', jobFile, ...FAST);
     expectUsageFailure(r);
-    expect(r.stderr).toContain(`smsrun: ${csvFile}:6002: the CSV cannot be read: `);
-    expect(r.stderr).toContain('Rows 1 to 3000 are in the ledger');
-    expect(r.stderr).not.toContain('loaded 6000');
+    expect(r.stderr).toContain(`smsrun: ${csvFile}:${good + 2}: the CSV cannot be read: `);
+    expect(r.stderr).toContain(`Rows 1 to ${first} are in the ledger`);
+    expect(r.stderr).not.toContain(`loaded ${good}`);
     await writeFile(csvFile, ['phone,name', ...rows, '14155559999,"closed"'].join('\n'));
     const fixed = await cli('run', jobFile, ...FAST);
     expect(fixed.code).toBe(0);
     const counts = countByDst(sim, src);
-    expect(counts.size).toBe(6001);
+    expect(counts.size).toBe(good + 1);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
 });
