@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
 import { migrate, readMigrations } from '../src/ledger/migrate.js';
 import { openLedger } from '../src/ledger/open.js';
-import { createTestLedger, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { createTestLedger, LEDGER_KINDS, ledgerPerDescribe, type TestLedger } from './helpers/ledgers.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -34,16 +34,8 @@ async function sqlState(p: Promise<unknown>): Promise<string | undefined> {
 }
 
 describe.each(LEDGER_KINDS)('campaign references on %s', (kind) => {
-  let ledger: TestLedger;
   let db: Db;
-  beforeAll(async () => {
-    ledger = await createTestLedger(kind);
-    db = await openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await ledger?.dispose();
-  });
+  ledgerPerDescribe(kind, (opened) => { db = opened; });
 
   it('refuses recipients and batches naming a campaign or batch that does not exist, on insert and on update, and a delete of a named batch', async () => {
     const id = await newCampaign(db, 'refs-refused');
