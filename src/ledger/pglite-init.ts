@@ -7,15 +7,23 @@
  * The child builds the directory under a temporary name next to it and the parent renames it into place
  * only once initdb finished: a crash part way leaves no half-made ledger that PGlite would take for a
  * real one (it looks for PG_VERSION, which initdb writes early). Called with the ledger's lock held.
+ *
+ * initdb takes 3.5-7 s of CPU, longer than the 5 s a new campaign may wait for its first request (issue 12), and
+ * its result is the same every time for one PGlite version. So the first directory made on a machine is also
+ * kept, untouched, in the user's cache (`pglite-<version>` under userCacheDir), and later new ledgers copy it
+ * (40 MB, well under a second). The cache is best effort: anything wrong with it (missing, unwritable, another
+ * PGlite version) means initdb as before. It is written under a temporary name and renamed, so a copy is only
+ * ever taken of a complete directory.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { rename, rm, rmdir } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { RunFailedError } from '../errors.js';
+import { userCacheDir } from './place.js';
 
 /** What the child runs: make the directory (initdb), close it, exit. */
 const CHILD = `const [module, dir] = process.argv.slice(1);
@@ -23,14 +31,18 @@ const { PGlite } = await import(module);
 const db = await PGlite.create(dir);
 await db.close();`;
 
-/** Makes `dir` a PGlite data directory, in a child process, unless it is one already. */
-export async function initPgliteDir(dir: string): Promise<void> {
+/** Makes `dir` a PGlite data directory, by a copy of the cached pristine one or in a child process, unless it is one already. */
+export async function initPgliteDir(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (existsSync(path.join(dir, 'PG_VERSION'))) return;
   const building = `${dir}.init-${process.pid}`;
   await rm(building, { recursive: true, force: true });
-  const pglite = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
+  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const pristine = pristineDir(pglite, env);
   try {
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', CHILD, pglite, building], { maxBuffer: 16 << 20 });
+    if (!(await copyPristine(pristine, building))) {
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', CHILD, pathToFileURL(pglite).href, building], { maxBuffer: 16 << 20 });
+      await keepPristine(building, pristine);
+    }
     // An empty directory left where the ledger goes (by hand, or an older smsrun) is replaced; anything else is kept.
     await rmdir(dir).catch(() => undefined);
     await rename(building, dir);
@@ -38,5 +50,44 @@ export async function initPgliteDir(dir: string): Promise<void> {
     await rm(building, { recursive: true, force: true });
     throw new RunFailedError(`could not create the embedded ledger in ${dir}: ${(err as Error).message.split('\n')[0]}. ` +
       'Check that the folder is writable and the disk has room, or set DATABASE_URL to use a Postgres server.', { cause: err });
+  }
+}
+
+/** Where the pristine directory of this PGlite version is cached; undefined if its version cannot be read. */
+function pristineDir(pgliteEntry: string, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    // The entry point is <package>/dist/index.*; the package's own package.json names its version.
+    const pkg = JSON.parse(readFileSync(path.join(path.dirname(pgliteEntry), '..', 'package.json'), 'utf8')) as { name?: string; version?: string };
+    if (pkg.name !== '@electric-sql/pglite' || !pkg.version) return undefined;
+    return path.join(userCacheDir(env, process.platform), `pglite-${pkg.version}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies the cached pristine directory to `to`; false (and nothing left at `to`) if there is none or the copy failed. */
+async function copyPristine(pristine: string | undefined, to: string): Promise<boolean> {
+  if (!pristine || !existsSync(path.join(pristine, 'PG_VERSION'))) return false;
+  try {
+    await cp(pristine, to, { recursive: true, errorOnExist: true, force: false });
+    return true;
+  } catch {
+    await rm(to, { recursive: true, force: true });
+    return false;
+  }
+}
+
+/** Keeps a copy of a new, never opened directory as the pristine one, unless there is one; best effort. */
+async function keepPristine(made: string, pristine: string | undefined): Promise<void> {
+  if (!pristine || existsSync(pristine)) return;
+  const temp = `${pristine}.tmp-${process.pid}`;
+  try {
+    await mkdir(path.dirname(pristine), { recursive: true });
+    await cp(made, temp, { recursive: true });
+    await rename(temp, pristine); // fails if another process kept one meanwhile: theirs is as good
+  } catch {
+    // no cache: the next new ledger runs initdb again
+  } finally {
+    await rm(temp, { recursive: true, force: true }).catch(() => undefined);
   }
 }

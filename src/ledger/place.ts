@@ -47,6 +47,15 @@ export function userDataDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): 
   return path.posix.join(xdg && path.posix.isAbsolute(xdg) ? xdg : path.posix.join(home, '.local', 'share'), 'smsrun');
 }
 
+/** The per-user cache directory for smsrun (what may be deleted at any time): XDG on Linux, the usual places elsewhere. */
+export function userCacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
+  const home = env['HOME'] || env['USERPROFILE'] || os.homedir();
+  if (platform === 'win32') return path.win32.join(env['LOCALAPPDATA'] || path.win32.join(home, 'AppData', 'Local'), 'smsrun', 'cache');
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Caches', 'smsrun');
+  const xdg = env['XDG_CACHE_HOME'];
+  return path.posix.join(xdg && path.posix.isAbsolute(xdg) ? xdg : path.posix.join(home, '.cache'), 'smsrun');
+}
+
 /** The line naming the ledger that a command opens, printed first. */
 export function describePlace(place: LedgerPlace, env: NodeJS.ProcessEnv, via?: string): string {
   if (place.databaseUrl) return `ledger: ${redactUrl(place.databaseUrl)} (DATABASE_URL)`;
