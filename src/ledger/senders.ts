@@ -167,6 +167,7 @@ function slotBounds(limit: SlotLimit): [number, number | null] {
  * window. Returns the slot taken, or null and the milliseconds until one frees (by the database clock).
  */
 export async function takeSlot(db: Queryable, account: string, kind: WindowKind, limit: SlotLimit): Promise<{ slot: number | null; waitMs: number }> {
+  const [otherwise, whileSending] = slotBounds(limit);
   const [row] = await db.query<{ slot: number | null; wait_ms: number | null }>(
     `WITH bound AS (SELECT ${slotBound('$1', '$3', '$5')} AS n),
      free AS (
@@ -178,7 +179,7 @@ export async function takeSlot(db: Queryable, account: string, kind: WindowKind,
      SELECT (SELECT slot FROM taken) AS slot,
             (SELECT extract(epoch FROM min(free_at) - now()) * 1000 FROM account_slots, bound
              WHERE account = $1 AND kind = $2 AND slot < bound.n)::float8 AS wait_ms`,
-    [account, kind, slotBounds(limit)[0], WINDOWS[kind].holdMs, slotBounds(limit)[1]],
+    [account, kind, otherwise, WINDOWS[kind].holdMs, whileSending],
   );
   return row!.slot !== null ? { slot: row!.slot, waitMs: 0 } : { slot: null, waitMs: Math.max(1, row!.wait_ms ?? 1000) };
 }
