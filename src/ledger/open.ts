@@ -95,7 +95,7 @@ async function openEmbedded(home: string): Promise<Db> {
   await mkdir(home, { recursive: true });
   const release = await acquireDirLock(lockFile(home), home);
   try {
-    await initPgliteDir(dir);
+    await initPgliteDir(dir, process.env, PGLITE_OPTIONS);
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(dir, PGLITE_OPTIONS);
     const db = wrapPglite(pglite);
