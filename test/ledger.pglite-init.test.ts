@@ -10,6 +10,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
 import { wrapPglite } from '../src/ledger/db.js';
 import { migrate, readMigrations } from '../src/ledger/migrate.js';
+import { PGLITE_OPTIONS } from '../src/ledger/open.js';
 import { initPgliteDir } from '../src/ledger/pglite-init.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -48,11 +49,14 @@ async function migratesNothing(dir: string): Promise<boolean> {
   }
 }
 
+/** As ledger/open.ts asks for a ledger it migrates. */
+const MIGRATED = { pgliteOptions: PGLITE_OPTIONS };
+
 describe('a new embedded ledger', () => {
   it('is made by initdb once, kept in the cache untouched and migrated, and copied from there the next time', async () => {
     const root = await tempDir();
     const env = { XDG_CACHE_HOME: path.join(root, 'cache') };
-    await initPgliteDir(path.join(root, 'a'), env);
+    await initPgliteDir(path.join(root, 'a'), env, MIGRATED);
     expect(existsSync(path.join(root, 'a', 'PG_VERSION'))).toBe(true);
     const cached = (await readdir(path.join(root, 'cache', 'smsrun'))).sort();
     expect(cached).toEqual([expect.stringMatching(/^pglite-\d+\.\d+\.\d+$/), expect.stringMatching(/^pglite-\d+\.\d+\.\d+-schema-[0-9a-f]{16}$/)]);
@@ -63,7 +67,7 @@ describe('a new embedded ledger', () => {
 
     // A file only the cached copy has shows where the next ledger was copied from: the migrated copy first.
     await writeFile(path.join(schema, 'copied-from-cache'), '');
-    await initPgliteDir(path.join(root, 'b'), env);
+    await initPgliteDir(path.join(root, 'b'), env, MIGRATED);
     expect(existsSync(path.join(root, 'b', 'copied-from-cache'))).toBe(true);
     expect(await migratesNothing(path.join(root, 'b'))).toBe(true);
     // Opening a ledger never touches the cache: no temporary copy is left beside it either.
@@ -72,10 +76,14 @@ describe('a new embedded ledger', () => {
     // Without the migrated copy (another set of migrations, or removed), the pristine one, and the migrated one is made again.
     await rm(schema, { recursive: true });
     await writeFile(path.join(pristine, 'copied-from-cache'), '');
-    await initPgliteDir(path.join(root, 'c'), env);
+    await initPgliteDir(path.join(root, 'c'), env, MIGRATED);
     expect(existsSync(path.join(root, 'c', 'copied-from-cache'))).toBe(true);
     expect(await migrationsIn(path.join(root, 'c'))).toBeUndefined();
     expect((await readdir(path.join(root, 'cache', 'smsrun'))).sort()).toEqual(cached);
+
+    // A ledger opened without migrations (plan on an old ledger's home) is initdb's alone.
+    await initPgliteDir(path.join(root, 'd'), env);
+    expect(await migrationsIn(path.join(root, 'd'))).toBeUndefined();
   });
 
   it('is still made when the cache cannot be written', async () => {

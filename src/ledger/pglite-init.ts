@@ -53,23 +53,24 @@ await m.migrate(wrapPglite(pglite));
 await pglite.close();`;
 
 /**
- * Makes `dir` a PGlite data directory, by a copy of a cached one (migrated, else pristine) or in a child process,
- * unless it is one already. `pgliteOptions`: those the ledger is opened with (ledger/open.ts), for the schema copy.
+ * Makes `dir` a PGlite data directory, by a copy of a cached one or in a child process, unless it is one already.
+ * With `migrated` (the options the ledger is opened with, ledger/open.ts), the copy may be the migrated one, and
+ * is kept when missing; without it, the directory is initdb's alone (a ledger opened without migrations).
  */
-export async function initPgliteDir(dir: string, env: NodeJS.ProcessEnv = process.env, pgliteOptions: object = {}): Promise<void> {
+export async function initPgliteDir(dir: string, env: NodeJS.ProcessEnv = process.env, migrated?: { pgliteOptions: object }): Promise<void> {
   if (existsSync(path.join(dir, 'PG_VERSION'))) return;
   const building = `${dir}.init-${process.pid}`;
   await rm(building, { recursive: true, force: true });
   const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
   const pristine = pristineDir(pglite, env);
-  const schema = pristine === undefined ? undefined : `${pristine}-schema-${await schemaKey()}`;
+  const schema = pristine === undefined || !migrated ? undefined : `${pristine}-schema-${await schemaKey()}`;
   try {
     if (!(await copyPristine(schema, building))) {
       if (!(await copyPristine(pristine, building))) {
         await promisify(execFile)(process.execPath, ['--input-type=module', '-e', CHILD, pathToFileURL(pglite).href, building], { maxBuffer: 16 << 20 });
         await keepPristine(building, pristine);
       }
-      await keepSchema(building, schema, pathToFileURL(pglite).href, pgliteOptions);
+      await keepSchema(building, schema, pathToFileURL(pglite).href, migrated?.pgliteOptions ?? {});
     }
     // An empty directory left where the ledger goes (by hand, or an older smsrun) is replaced; anything else is kept.
     await rmdir(dir).catch(() => undefined);
