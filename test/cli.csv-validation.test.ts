@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/sim/index.js';
 import { chunkRows } from '../src/campaign/load.js';
 import {
-  assertBuilt, countByDst, FAST, fromSender, killLeftovers, parseJsonl, parseReportCsv, quickSim, REPORT_HEADER, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
+  assertBuilt, countByDst, FAST, SEND_ONLY, fromSender, killLeftovers, parseJsonl, parseReportCsv, quickSim, REPORT_HEADER, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -97,13 +97,13 @@ describe('a CSV header that cannot work: exit 2, nothing loaded', () => {
     // The quote opens on the last line (header + good rows + 1) and is never closed.
     const csv = ['phone,name', ...rows, '14155559999,"never closed'].join('\n');
     const { jobFile, csvFile } = await setup('csv-quote', csv, { src, text: 'Hi there' });
-    const r = await cli('run', jobFile, ...FAST);
+    const r = await cli('run', jobFile, ...SEND_ONLY);
     expectUsageFailure(r);
     expect(r.stderr).toContain(`smsrun: ${csvFile}:${good + 2}: the CSV cannot be read: `);
     expect(r.stderr).toContain(`Rows 1 to ${first} are in the ledger`);
     expect(r.stderr).not.toContain(`loaded ${good}`);
     await writeFile(csvFile, ['phone,name', ...rows, '14155559999,"closed"'].join('\n'));
-    const fixed = await cli('run', jobFile, ...FAST);
+    const fixed = await cli('run', jobFile, ...SEND_ONLY);
     expect(fixed.code).toBe(0);
     const counts = countByDst(sim, src);
     expect(counts.size).toBe(good + 1);

@@ -8,12 +8,19 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
-import { userDataDir } from '../src/ledger/place.js';
+import { userCacheDir, userDataDir } from '../src/ledger/place.js';
 import { killLeftovers, runCli, simEnv } from './helpers/cli.js';
 import { deliveredNumber, writeJob } from './helpers/csv.js';
 import { tempDir } from './helpers/tmp.js';
 
 const FAST = ['--track-for', '10', '--settle', '0'];
+/** For runs whose delivery states nothing reads: no tracking, which costs at least its 5 s first look (track/schedule.ts). */
+const SEND_ONLY = ['--track-for', '0', '--settle', '0'];
+/**
+ * These tests give the CLI a HOME of their own; the machine's cache of PGlite's pristine data directory
+ * (ledger/pglite-init.ts) stays where it is, so a new ledger there is a copy rather than an initdb of several seconds.
+ */
+const CACHE = { XDG_CACHE_HOME: path.dirname(userCacheDir(process.env, process.platform)) };
 let sim: Simulator;
 
 beforeAll(async () => { sim = await startSimulator({ limits: false, mps: 1000, deliveryDelayMs: [5, 20], seed: 9 }); });
@@ -27,12 +34,12 @@ describe('the embedded ledger is one per user', () => {
     const home = await tempDir();
     const dsts = Array.from({ length: 6 }, (_, i) => deliveredNumber(700 + i));
     const job = await writeJob({ name: 'two-folders', src: '14155550177', text: 'hello', rate: 100 }, ['phone', ...dsts].join('\n'));
-    const env = { ...simEnv(sim), HOME: home };
+    const env = { ...simEnv(sim), ...CACHE, HOME: home };
     const ledger = path.join(home, '.local', 'share', 'smsrun', 'ledger');
     for (const folder of ['a', 'b']) {
       const cwd = path.join(home, folder);
       await mkdir(cwd);
-      const r = await runCli(['run', job, ...FAST], env, cwd);
+      const r = await runCli(['run', job, ...SEND_ONLY], env, cwd);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr.split('\n')[0]).toBe(`ledger: ${ledger}`);
       expect(existsSync(path.join(cwd, '.smsrun'))).toBe(false);
@@ -57,9 +64,9 @@ describe('the embedded ledger is one per user', () => {
     const home = await tempDir();
     const legacy = path.join(home, 'proj', '.smsrun');
     const job = await writeJob({ name: 'legacy', src: '14155550178', text: 'hi', rate: 100 }, ['phone', deliveredNumber(800)].join('\n'));
-    const first = await runCli(['run', job, ...FAST], { ...simEnv(sim), HOME: home, SMSRUN_HOME: legacy }, home);
+    const first = await runCli(['run', job, ...FAST], { ...simEnv(sim), ...CACHE, HOME: home, SMSRUN_HOME: legacy }, home);
     expect(first.code, first.stderr).toBe(0);
-    const again = await runCli(['run', job, ...FAST], { ...simEnv(sim), HOME: home }, path.join(home, 'proj'));
+    const again = await runCli(['run', job, ...FAST], { ...simEnv(sim), ...CACHE, HOME: home }, path.join(home, 'proj'));
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr.split('\n')[0]).toContain(`ledger: ${path.join(legacy, 'ledger')} (found in this folder`);
     expect(again.stdout).toContain('already finished');

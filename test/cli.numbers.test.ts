@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countryIso2, type Simulator } from '../src/sim/index.js';
 import { openLedger } from '../src/ledger/open.js';
 import {
-  assertBuilt, FAST, fromSender, killLeftovers, parseJsonl, quickSim, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
+  assertBuilt, FAST, fromSender, SEND_ONLY, killLeftovers, parseJsonl, quickSim, runCli, simEnv, STACK_LINE, writeJson, writeText, type CliResult,
 } from './support-validation.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -152,7 +152,7 @@ describe('the same list without default_country', () => {
 
   beforeAll(async () => {
     const job = await setup('nums-none', US_LIST, { src: SRC, text: 'Hi {{name}}' });
-    run = await cli('run', job, ...FAST);
+    run = await cli('run', job, ...SEND_ONLY);
   });
 
   it('texts only the numbers that name their country, never a national one to another country', () => {
@@ -270,7 +270,7 @@ describe('CSV encodings and delimiters', () => {
     const job = await setup('enc-1252', FRENCH, {
       src, text: 'Bonjour {{prénom}}, solde : {{solde}}', dst_column: 'téléphone', default_country: 'FR', encoding: 'windows-1252',
     });
-    expectOk(await cli('run', job, ...FAST));
+    expectOk(await cli('run', job, ...SEND_ONLY));
     expect(Object.fromEntries(received(src))).toEqual({
       '33612345678': 'Bonjour René, solde : 12 €',
       '33612345677': 'Bonjour Zoé, solde : 3 €',
@@ -284,7 +284,7 @@ describe('CSV encodings and delimiters', () => {
     const text = ['Name\tTelefon', 'Jürgen\t0151 23456789', 'Käthe\t+49 (0)160 1234567', 'Jürgen\t+49 151 23456789', 'Ömer\t0049 171 2345678', ''].join('\r\n');
     const csv = Buffer.concat([Buffer.from([0xff, 0xfe]), iconv.encode(text, 'utf-16le')]);
     const job = await setup('enc-utf16', csv, { src, text: 'Hallo {{Name}}', dst_column: 'Telefon', default_country: 'DE' });
-    expectOk(await cli('run', job, ...FAST));
+    expectOk(await cli('run', job, ...SEND_ONLY));
     expect(Object.fromEntries(received(src))).toEqual({ '4915123456789': 'Hallo Jürgen', '491601234567': 'Hallo Käthe', '491712345678': 'Hallo Ömer' });
     expectCountries(src, { '4915123456789': 'DE', '491601234567': 'DE', '491712345678': 'DE' });
   });
@@ -293,7 +293,7 @@ describe('CSV encodings and delimiters', () => {
     const src = '14155551108';
     const csv = ['name\tmobile\tcity', 'Asha\t98765 43214\tPune', 'Ravi\t09876 543215\tDelhi', 'Asha\t+91-98765-43214\tPune', 'Meena\t919876543217\tMumbai', 'Office\t022 2345 6789\tMumbai', ''].join('\n');
     const job = await setup('tab-in', csv, { src, text: 'Namaste {{name}} ({{city}})', dst_column: 'mobile', default_country: 'IN' });
-    expectOk(await cli('run', job, ...FAST));
+    expectOk(await cli('run', job, ...SEND_ONLY));
     expect(Object.fromEntries(received(src))).toEqual({
       '919876543214': 'Namaste Asha (Pune)', '919876543215': 'Namaste Ravi (Delhi)', '919876543217': 'Namaste Meena (Mumbai)',
       '912223456789': 'Namaste Office (Mumbai)',

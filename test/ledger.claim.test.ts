@@ -212,6 +212,22 @@ describe.each(LEDGER_KINDS)('claiming on the %s ledger', (kind) => {
     expect((await claim(fast.id, 10)).nextInMs).toBeCloseTo(490, 0); // 1 message at 2/s, not at 10/s
   });
 
+  it('analyzes the budgets only when a run adds numbers to them, not on a resume', async () => {
+    account = 'MA-analyze';
+    // ANALYZE sets pg_class.reltuples at once (and exactly, for a table this small): it tells whether one ran.
+    const counted = async () => (await db.query<{ n: number }>("SELECT reltuples::int AS n FROM pg_class WHERE relname = 'sender_budgets'"))[0]!.n;
+    const a = await campaign(numbers(2), 2, { rate: 2 });
+    const all = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM sender_budgets'))[0]!.n;
+    expect(await counted()).toBe(await all());
+    // A row ANALYZE has not seen: the next prepareBudgets that adds nothing must leave the count as it was.
+    await db.query('INSERT INTO sender_budgets (account, sender, rate) VALUES ($1, $2, 1)', ['MA-analyze-other', numbers(1)[0]]);
+    const before = await counted();
+    await prepareBudgets(db, account, a.id, 20);
+    expect(await counted()).toBe(before);
+    await campaign(numbers(1), 2, { rate: 2 }); // a new number: analyzed again
+    expect(await counted()).toBe(await all());
+  });
+
   it.runIf(kind === 'postgres')('never gives one sender to two processes claiming at once', async () => {
     account = 'MA-race';
     const senders = numbers(10);

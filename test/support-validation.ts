@@ -38,6 +38,12 @@ export function simEnv(sim: Simulator, home: string): Record<string, string> {
 
 /** Flags that keep a run short against the quick simulator. */
 export const FAST = ['--track-for', '10', '--settle', '0'];
+/**
+ * For a test that only looks at what was sent (the simulator's messages, refusals, counts), not at delivery:
+ * no tracking. Tracking's first look comes 5 s after the last send (track/schedule.ts), so FAST costs every
+ * run at least that much.
+ */
+export const SEND_ONLY = ['--track-for', '0', '--settle', '0'];
 
 export async function writeJson(file: string, value: unknown): Promise<string> {
   await writeFile(file, typeof value === 'string' ? value : JSON.stringify(value, null, 2));

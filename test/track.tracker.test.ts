@@ -186,6 +186,32 @@ describe.each(LEDGER_KINDS)('the tracker on the %s ledger', (kind) => {
     expect(asked).toBeGreaterThan(1);
   });
 
+  it('auto, while its run still sends: a window waits for List slots that come sooner than GETs at sending time\'s share', async () => {
+    // 30 due messages, the List slots free in 7 s. GETs at tracking's share once sending is over (about 29/s)
+    // would take about 1 s, so they would win; while the run sends, tracking has 20 request slots (about
+    // 4 GETs/s, ledger/senders.ts), 7.8 s for 30 GETs, so the listing is worth its wait. The run's sending
+    // ends once "Plivo" was first asked, whichever way.
+    const dsts = numbers(30);
+    const campaign = await claimedCampaign(db, dsts);
+    const { client: c, reads } = client();
+    await send(c, campaign);
+    const slots: ListSlots = { freeIn: async () => Array.from({ length: 20 }, () => 7000) };
+    const stopper = new Stopper();
+    const limiters = createLimiters({ listPerMinute: 600 });
+    const tracker = new Tracker({
+      db, client: c, campaignId: campaign.id, limiters, stopper, ledger: new LedgerRetry(60_000), listSlots: slots,
+      options: { receiptCutoffMs: 3_600_000, trackBy: 'auto', callbacks: false, listPerSecond: 10, accounting: { firstLookMs: 200, confirmMs: 500, marginMs: 10_000 } },
+    });
+    const deadline = Date.now() + 60_000;
+    try {
+      const asked = () => reads.lists > 0 || reads.gets.size > 0;
+      expect((await tracker.run(asked, () => Date.now() >= deadline)).open).toBe(0);
+    } finally {
+      await limiters.stop();
+    }
+    expect(reads.lists).toBeGreaterThan(0);
+  });
+
   it('a 202 short of a uuid: the recipient left without one is found in Plivo\'s records by its number and tracked', async () => {
     const dsts = numbers(3);
     const campaign = await claimedCampaign(db, dsts);

@@ -36,7 +36,7 @@ export async function openLedger(opts: LedgerOptions): Promise<Db> {
     const shared = await readThroughHolder(opts.home, opts.read.onShared);
     if (shared) return shared;
   }
-  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.poolSize) : await openEmbedded(opts.home);
+  const db = opts.databaseUrl ? await connectPostgres(opts.databaseUrl, opts.poolSize) : await openEmbedded(opts.home, opts.migrate !== false);
   if (opts.migrate === false) return db;
   try {
     await migrate(db);
@@ -90,12 +90,13 @@ async function connectPostgres(url: string, poolSize?: number): Promise<Db> {
  */
 export const PGLITE_OPTIONS = { postgresqlconf: ['shared_buffers = 32MB'] };
 
-async function openEmbedded(home: string): Promise<Db> {
+/** `migrated`: a new ledger may be a copy of the cached migrated one (not when opened without migrations). */
+async function openEmbedded(home: string, migrated: boolean): Promise<Db> {
   const dir = path.join(home, 'ledger');
   await mkdir(home, { recursive: true });
   const release = await acquireDirLock(lockFile(home), home);
   try {
-    await initPgliteDir(dir);
+    await initPgliteDir(dir, process.env, migrated ? { pgliteOptions: PGLITE_OPTIONS } : undefined);
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(dir, PGLITE_OPTIONS);
     const db = wrapPglite(pglite);

@@ -22,6 +22,7 @@
  * looked up by GET next time.
  */
 import type { DueMessage } from '../ledger/tracking.js';
+import { TRACKING_REQUEST_SLOTS, WINDOWS } from '../ledger/senders.js';
 
 export type TrackBy = 'auto' | 'list' | 'get';
 
@@ -131,6 +132,17 @@ export function planLooks(p: PlanInput): Plan {
   }
   for (const w of windows) if (!listed.has(w)) gets.push(...w.due);
   return { windows: windows.filter((w) => listed.has(w)), gets };
+}
+
+/**
+ * The GETs a second tracking can count on: its share of the account's request window (TRACKING_REQUEST_SLOTS,
+ * each slot held WINDOWS.request.holdMs), about 29 once nothing is sending and about 4 while this run still
+ * sends (20 slots: sending keeps the rest, ledger/senders.ts `takeSlot`). Judged at 29 while sending, a window
+ * of 60 due messages went by GET ("2 s") rather than wait 5 s for its List slots, and its GETs then took 15 s.
+ * Another campaign of the account sending is not seen here: the estimate may then still be high, as before.
+ */
+export function trackingGetsPerSecond(sending: boolean): number {
+  return (sending ? TRACKING_REQUEST_SLOTS.whileSending : TRACKING_REQUEST_SLOTS.otherwise) / (WINDOWS.request.holdMs / 1000);
 }
 
 /**

@@ -32,9 +32,8 @@ import { PRIORITY, type Limiters } from '../send/limits.js';
 import type { LedgerRetry } from '../send/ledger-retry.js';
 import { listPages } from '../send/list-pages.js';
 import type { Stopper } from '../send/stopper.js';
-import { TRACKING_REQUEST_SLOTS, WINDOWS } from '../ledger/senders.js';
 import { bucketListSlots, type ListSlots } from './list-slots.js';
-import { listWaitLimitMs, planLooks, type ListWindow, type TrackBy } from './planner.js';
+import { listWaitLimitMs, planLooks, trackingGetsPerSecond, type ListWindow, type TrackBy } from './planner.js';
 import { LookSchedule, nextLookIn } from './schedule.js';
 import { Accounting, DEFAULT_ACCOUNTING, type AccountingOptions } from './unaccounted.js';
 
@@ -48,12 +47,6 @@ const SAVE_EVERY = 50;
  * LIST_HORIZON_MS): the List API reads 6 records a second at best, and what it cannot read soon is read by GET.
  */
 const AUTO_WINDOW_PAGES = 3;
-/**
- * Tracking's share of the account's requests, as GETs a second (about 29: 150 slots held 5.2 s each), once no
- * number of the account is sending; while one is, about 4 (TRACKING_REQUEST_SLOTS.whileSending), which the
- * planner does not weigh: it may choose GETs that then come slower than it judged, never faster.
- */
-export const TRACKING_GETS_PER_SECOND = TRACKING_REQUEST_SLOTS.otherwise / (WINDOWS.request.holdMs / 1000);
 /** Plivo gives up retrying a callback about 7 minutes after the first try; poll only after that. */
 const CALLBACK_GRACE_MS = 600_000;
 const BASE_MARGIN_MS = 1000;
@@ -75,7 +68,7 @@ export interface TrackerOptions {
   callbacks: boolean;
   /** The List budget's refill rate (requests per second), for planning without `listSlots`. */
   listPerSecond: number;
-  /** GETs tracking can make a second, weighed against waiting for List slots. @default TRACKING_GETS_PER_SECOND */
+  /** GETs tracking can make a second, weighed against waiting for List slots. @default trackingGetsPerSecond (planner.ts) */
   getsPerSecond?: number;
   /** @default GIVE_UP_MARGIN_MS */
   giveUpMarginMs?: number;
@@ -108,6 +101,8 @@ export class Tracker {
   readonly #accounting: Accounting;
   readonly #accountingEveryMs: number;
   #nextAccounting = 0;
+  /** This run still sends (its dispatcher is active): tracking then has the smaller share of the account's requests. */
+  #sending = false;
   readonly #listSlots: ListSlots;
 
   constructor(private readonly deps: {
@@ -146,6 +141,7 @@ export class Tracker {
     const { db, campaignId, stopper, ledger } = this.deps;
     while (!stopper.stopped) {
       if (this.#listFailure !== undefined) throw this.#listFailure;
+      this.#sending = !sendingDone();
       if (sendingDone() && until()) break;
       // Without the role, another process tracks: wait for its work to show in the ledger, ready to take over.
       const tracking = this.#role.held;
@@ -301,7 +297,7 @@ export class Tracker {
   }
 
   get #getsPerSecond(): number {
-    return this.deps.options.getsPerSecond ?? TRACKING_GETS_PER_SECOND;
+    return this.deps.options.getsPerSecond ?? trackingGetsPerSecond(this.#sending);
   }
 
   /**
