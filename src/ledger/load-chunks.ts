@@ -179,7 +179,8 @@ async function stageRows(tx: Tx, copy: string): Promise<void> {
  *
  * Every text it partitions or sorts on is compared `COLLATE "C"` (bytes): only which rows are equal matters
  * here, and the database's own collation (en_US.UTF-8, or C.UTF-8, which Postgres 15 does not know to be
- * bytewise) calls strcoll for every comparison.
+ * bytewise) calls strcoll for every comparison. The duplicate probe compares `r.dst COLLATE "C"` for the same
+ * reason, and so that it uses recipients_dst_bytes (sql/025).
  */
 async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
   await tx.query(
@@ -188,7 +189,7 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
        SELECT st.*, CASE WHEN st.status = 'pending' THEN least(
                 min(st.row_no) FILTER (WHERE st.status = 'pending') OVER (PARTITION BY st.dst COLLATE "C"),
                 (SELECT min(r.row_no) FROM recipients r
-                 WHERE r.campaign_id = $1 AND r.dst = st.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) END AS first_row
+                 WHERE r.campaign_id = $1 AND r.dst COLLATE "C" = st.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) END AS first_row
        FROM load_stage st),
      settled AS (
        SELECT st.row_no, st.line_no, st.raw_dst, st.dst, st.text, st.units, st.fields, st.time_zone,
