@@ -61,6 +61,17 @@ describe.each(LEDGER_KINDS)('campaign references on %s', (kind) => {
     await db.query(`DELETE FROM batches WHERE id = $1`, [b!.id]);
   });
 
+  it('lets a recipient name a batch of another campaign, and refuses a missing batch beside one (sql/025: the batches looked for again)', async () => {
+    const own = await newCampaign(db, 'refs-own');
+    const other = await newCampaign(db, 'refs-other');
+    const [b] = await db.query<{ id: number }>(`INSERT INTO batches (campaign_id, sender, units, size) VALUES ($1, '14155550100', 1, 1) RETURNING id`, [other]);
+    expect(await sqlState(db.query(
+      `INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 1, 2, 'pending', $2), ($1, 2, 3, 'pending', -1)`, [own, b!.id])))
+      .toBe(FOREIGN_KEY_VIOLATION);
+    await db.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 1, 2, 'pending', $2)`, [own, b!.id]);
+    expect(await sqlState(db.query(`DELETE FROM batches WHERE id = $1`, [b!.id]))).toBe(FOREIGN_KEY_VIOLATION);
+  });
+
   it('deleting a campaign deletes its recipients, batches, messages and attempts', async () => {
     const id = await newCampaign(db, 'refs-deleted');
     const other = await newCampaign(db, 'refs-kept');
@@ -149,6 +160,29 @@ describe.runIf(LEDGER_KINDS.includes('postgres'))('campaign references under con
       await a.query('COMMIT');
       await b.query('DELETE FROM campaigns WHERE id = $1', [row!.id]);
       expect((await b.query('SELECT 1 FROM recipients WHERE campaign_id = $1', [row!.id])).rowCount).toBe(0);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('an uncommitted insert of recipients naming a batch of another campaign holds that campaign too (sql/025)', async () => {
+    const a = new pg.Client({ connectionString: ledger.databaseUrl });
+    const b = new pg.Client({ connectionString: ledger.databaseUrl });
+    await a.connect();
+    await b.connect();
+    try {
+      const ids = (await a.query<{ id: number }>(
+        `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders)
+         VALUES ('refs-own-locked', '{}', 'job.json', 'list.csv', 'x', 'y', '{14155550100}'),
+                ('refs-other-locked', '{}', 'job.json', 'list.csv', 'x', 'y', '{14155550100}') RETURNING id`)).rows.map((r) => r.id);
+      const [own, other] = ids as [number, number];
+      const [batch] = (await a.query<{ id: number }>(`INSERT INTO batches (campaign_id, sender, units, size) VALUES ($1, '14155550100', 1, 1) RETURNING id`, [other])).rows;
+      await a.query('BEGIN');
+      await a.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, batch_id) VALUES ($1, 1, 2, 'pending', $2)`, [own, batch!.id]);
+      expect(await sqlState(b.query('SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE NOWAIT', [other]))).toBe(LOCK_NOT_AVAILABLE);
+      expect(await sqlState(b.query('SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE NOWAIT', [own]))).toBe(LOCK_NOT_AVAILABLE);
+      await a.query('ROLLBACK');
     } finally {
       await a.end();
       await b.end();

@@ -47,13 +47,14 @@ export async function createRetryCampaign(
       sandbox: original.sandbox,
     });
     await tx.query('UPDATE campaigns SET retry_of = $2 WHERE id = $1', [campaignId, original.id]);
+    // `d.dst COLLATE "C"`: what recipients_dst_bytes (sql/025) answers; the same equality
     const copied = await tx.query<{ status: string; n: number }>(
       `WITH RECURSIVE family(id) AS (SELECT $3::int UNION SELECT c.id FROM campaigns c JOIN family f ON c.retry_of = f.id),
        chosen AS (
          SELECT r.* FROM recipients r
          WHERE r.campaign_id = $2 AND r.status = ANY($4::text[]) AND r.dst IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM recipients d WHERE d.campaign_id IN (SELECT id FROM family) AND d.campaign_id <> $1
-                           AND d.dst = r.dst AND d.status = ANY($5::text[]))),
+                           AND d.dst COLLATE "C" = r.dst AND d.status = ANY($5::text[]))),
        -- time_zone too: the batches take their zone from it, and a batch without one has no send window.
        copied AS (
          INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, text, units, status, reason, fields, time_zone)
