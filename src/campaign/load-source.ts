@@ -117,9 +117,6 @@ export class HandoffSource implements PieceSource {
   async next(): Promise<LoadPiece | undefined> {
     if (this.#first) return this.#fromThread(this.#first);
     if (this.#handoffAt !== undefined) {
-      // After what the first commit let go (the run's first claim and request): Worker's constructor alone
-      // holds this thread for about 40 ms.
-      await new Promise(setImmediate);
       this.#worker = new WorkerSource(this.#input, this.#file);
       this.#worker.start(this.#handoffAt, { pipe: false });
       this.#handoffAt = undefined;
