@@ -34,7 +34,7 @@ export interface OpenedCsv {
  * before that line may be in the ledger already: `partly` says so, and that the fixed file goes on from there.
  */
 export class CsvFileError extends UsageError {
-  constructor(readonly what: string, readonly fix: string, cause?: unknown) {
+  constructor(private readonly what: string, private readonly fix: string, cause?: unknown) {
     super(`${what} ${fix}. Nothing was loaded.`, cause === undefined ? undefined : { cause });
   }
 

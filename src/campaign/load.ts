@@ -18,17 +18,23 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Db } from '../ledger/db.js';
 import { findCampaign, type CampaignRow } from '../ledger/campaigns.js';
-import { createLoadingCampaign, writeChunk, type ChunkWrite } from '../ledger/load-chunks.js';
+import { copyRow, createLoadingCampaign, writeChunk, type ChunkWrite } from '../ledger/load-chunks.js';
 import { CampaignConflictError } from '../ledger/errors.js';
 import { UsageError } from '../errors.js';
 import type { Job } from './job.js';
 import { CsvFileError } from './csv.js';
-import { sha256, type LoadChunk, type LoadPiece } from './load-rows.js';
-import { openPieceSource, type PieceSource } from './load-source.js';
+import { streamRows } from './records.js';
 
 export { readRecipientChunks } from './records.js';
 
-export { chunkRows } from './load-rows.js';
+/**
+ * Rows of the load's n-th chunk: small first (the first request waits for the first commit), doubling up to
+ * a size where a chunk's fixed costs are small beside its rows. A function of the row number only: a resumed
+ * load cuts the same chunks, which its hash chain depends on.
+ */
+export function chunkRows(index: number): number {
+  return Math.min(1000 * 2 ** index, 32_000); // at most MAX_CHUNK_ROWS (ledger/load-chunks.ts)
+}
 
 export interface LoadResult {
   campaign: CampaignRow;
@@ -97,11 +103,11 @@ const provisionalHash = (jobHash: string) => `loading:${jobHash}`;
 
 /**
  * One pass over the file: rows already in the ledger are hashed and skipped, the others validated, written
- * as COPY text and committed chunk by chunk. The rows are read and validated by a PieceSource (a worker
- * thread, campaign/load-source.ts) while this thread writes the chunks before them: a chunk's statements go
- * out back to back, never waiting for a row's validation, and on PGlite the ledger's thread is left to it.
+ * as COPY text and committed chunk by chunk. The next chunk is read and validated while the previous one is
+ * being written (on Postgres the database works in another process).
  */
 class LoadStream {
+  readonly #fileHash = createHash('sha256');
   readonly #retry: <T>(fn: () => Promise<T>) => Promise<T>;
   #campaignId: number | undefined;
   /** Rows the ledger held when this load started: only hashed, to check the chain. */
@@ -109,7 +115,8 @@ class LoadStream {
   #chain = '';
   #header: string[] = [];
   #fileSize = 0;
-  readonly #source: PieceSource;
+  #chars = 0;
+  #maxUnits = 1;
   /** The chunk being written while the next one is read. */
   #writing: Promise<void> = Promise.resolve();
   #firstCommitted: ((c: CampaignRow) => void) | undefined;
@@ -121,24 +128,14 @@ class LoadStream {
   constructor(private readonly db: Db, private readonly job: Job, private readonly jobHash: string,
     private readonly options: LoadOptions & { sandbox: boolean }) {
     this.#retry = options.retry ?? ((fn) => fn());
-    this.#source = openPieceSource({ job, jobHash });
   }
 
   /** Starts the pass; resolves after the first commit (or at the end, when nothing was written). */
   async firstCommit(): Promise<CampaignRow> {
-    let existing: CampaignRow | undefined;
-    let pipe = false;
-    try {
-      const file = await statCsv(this.job.recipientsPath);
-      [this.#fileSize, pipe] = [file.size, file.isFIFO()];
-      existing = await this.#find();
-    } catch (err) {
-      await this.#source.close();
-      throw err;
-    }
+    this.#fileSize = (await statCsv(this.job.recipientsPath)).size;
+    const existing = await this.#find();
     this.#skipUntil = existing?.loaded_rows ?? 0;
     this.#campaignId = existing?.id;
-    this.#source.start(this.#skipUntil, { pipe });
     const committed = new Promise<CampaignRow>((resolve) => { this.#firstCommitted = resolve; });
     this.#pump = this.#run();
     return Promise.race([committed, this.#pump.then(async () => (await this.#find())!)]);
@@ -153,57 +150,59 @@ class LoadStream {
   }
 
   async #run(): Promise<void> {
+    let chunk: string[] = [];
+    let chunkFirst = 1;
+    let chunkIndex = 0;
+    let rowsHash = createHash('sha256');
+    let rowNo = 0;
     const signal = this.options.signal;
     try {
-      for (let piece = await this.#next(); piece !== undefined; piece = await this.#next()) {
-        if (piece.kind === 'header') {
-          this.#header = piece.columns;
-          this.#chain = piece.chain;
+      for await (const row of streamRows(this.job, (bytes) => this.#fileHash.update(bytes))) {
+        this.#chars += row.raw.length;
+        if (row.kind === 'header') {
+          this.#header = row.columns;
+          this.#chain = sha256(`${this.jobHash}\n${row.raw}`);
           continue;
         }
-        // A stopped run writes nothing more; the rows read since the last commit are read again next time.
+        // A stopped run stops reading at once; the rows read since the last commit are read again next time.
         if (signal?.aborted) break;
-        await this.#commit(piece);
+        rowNo = row.rowNo;
+        // Rows already parsed come through promise callbacks only, which would starve the sender's timers and
+        // replies (and PGlite's queries, on the same thread) until the file ends: let them in now and then.
+        if (rowNo % 500 === 0) await new Promise(setImmediate);
+        rowsHash.update(row.raw);
+        if (rowNo > this.#skipUntil) {
+          const r = row.validate();
+          if (r.status === 'pending' && r.units !== null) this.#maxUnits = Math.max(this.#maxUnits, r.units);
+          chunk.push(copyRow(r));
+        }
+        if (rowNo - chunkFirst + 1 === chunkRows(chunkIndex)) {
+          await this.#commit(chunkFirst, rowNo, chunk, rowsHash.digest('hex'), rowNo);
+          [chunk, chunkFirst, rowsHash, chunkIndex] = [[], rowNo + 1, createHash('sha256'), chunkIndex + 1];
+        }
       }
-      await this.#writing;
+      if (signal?.aborted) return await this.#writing;
+      await this.#commit(chunkFirst, rowNo, chunk, rowsHash.digest('hex'), rowNo, true);
     } catch (err) {
       await this.#writing.catch(() => undefined);
       throw this.#campaignId !== undefined && err instanceof CsvFileError ? await this.#partly(err) : err;
-    } finally {
-      await this.#source.close();
-    }
-  }
-
-  /** The next piece, or undefined once the file is over or the run stopped. */
-  async #next(): Promise<LoadPiece | undefined> {
-    const signal = this.options.signal;
-    if (signal === undefined) return this.#source.next();
-    if (signal.aborted) return undefined;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<undefined>((resolve) => { onAbort = () => resolve(undefined); });
-    signal.addEventListener('abort', onAbort!, { once: true });
-    try {
-      return await Promise.race([this.#source.next(), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort!);
     }
   }
 
   /** Hands a chunk to the ledger once the previous one is written; rows the ledger had are only chained. */
-  async #commit(chunk: LoadChunk): Promise<void> {
-    const { firstRow, lastRow, fileHash: csvSha256 } = chunk;
-    const final = csvSha256 !== undefined;
+  async #commit(firstRow: number, lastRow: number, rows: string[], rowsHash: string, rowsRead: number, final = false): Promise<void> {
     const chainBefore = this.#chain;
-    this.#chain = sha256(`${chainBefore}\n${chunk.rowsHash}`);
+    this.#chain = sha256(`${chainBefore}\n${rowsHash}`);
     if (lastRow <= this.#skipUntil && !final) return;
     await this.#writing;
     if (this.#breather > 0) await new Promise((resolve) => setTimeout(resolve, this.#breather));
+    const csvSha256 = final ? this.#fileHash.digest('hex') : undefined;
     const countUnits = this.job.rate_counts === 'units';
     const w: Omit<ChunkWrite, 'campaignId'> = {
-      firstRow, lastRow, copy: chunk.copy, chainBefore, chainAfter: this.#chain,
+      firstRow, lastRow, copy: rows.join(''), chainBefore, chainAfter: this.#chain,
       senders: this.job.senders, batchSize: this.job.batch_size, countUnits,
-      maxBatchCost: this.job.batch_size * (countUnits ? chunk.maxUnits : 1),
-      expectedRows: final ? lastRow : Math.round(lastRow * Math.max(1, this.#fileSize / Math.max(1, chunk.chars))),
+      maxBatchCost: this.job.batch_size * (countUnits ? this.#maxUnits : 1),
+      expectedRows: final ? lastRow : Math.round(rowsRead * Math.max(1, this.#fileSize / Math.max(1, this.#chars))),
       csvColumns: this.#header,
       suppressionAccount: this.options.suppressionAccount ?? null, sortInMemory: this.db.kind === 'postgres',
       ...(csvSha256 ? { final: { csvSha256, contentHash: hashContent(this.job, csvSha256) } } : {}),
@@ -257,7 +256,11 @@ class LoadStream {
   }
 }
 
-async function statCsv(file: string): Promise<{ size: number; isFIFO(): boolean }> {
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function statCsv(file: string): Promise<{ size: number }> {
   try {
     return await stat(file);
   } catch (err) {
