@@ -40,7 +40,8 @@ export async function* streamRows(job: Job, onBytes?: (bytes: Buffer) => void): 
       }
       const n = ++rowNo;
       const validate = validator;
-      yield { kind: 'row', rowNo: n, raw, validate: () => ({ ...validate(fields, n, line), fields }) };
+      // The validator's row is new and its own: its fields are set on it rather than copied into another.
+      yield { kind: 'row', rowNo: n, raw, validate: () => Object.assign(validate(fields, n, line), { fields }) };
     }
   } catch (err) {
     if (err instanceof CsvError) {

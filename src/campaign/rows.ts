@@ -62,7 +62,7 @@ export function makeRowValidator(job: Job, header: string[], info: HeaderInfo): 
     if (!number.ok) return invalid(`line ${lineNo}: column '${job.dst_column}': ${number.reason}`);
     const { dst, country, type: numberType } = number;
     const values: Record<string, string> = {};
-    columns.forEach((c, i) => { values[c] = fields[i] ?? ''; });
+    for (let i = 0; i < columns.length; i++) values[columns[i]!] = fields[i] ?? '';
     const rendered = template.render(values);
     if (!rendered.ok) return invalid(`line ${lineNo}: ${rendered.reason}`);
     let units = 1;

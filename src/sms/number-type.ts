@@ -78,12 +78,15 @@ function matches(t: TypePattern | undefined, national: string): boolean {
   return t.pattern.test(national);
 }
 
-function planKey(number: PhoneNumber): string | undefined {
+/** What validity and type depend on: a library PhoneNumber, or the fast path's reading (sms/international.ts). */
+export type NumberParts = Pick<PhoneNumber, 'number' | 'countryCallingCode' | 'nationalNumber'> & { country?: string | undefined };
+
+function planKey(number: Omit<NumberParts, 'number'>): string | undefined {
   return number.country ?? number.countryCallingCode ?? undefined;
 }
 
 /** `number.getType()`, with compiled patterns. */
-export function numberType(number: PhoneNumber): NumberType {
+export function numberType(number: Omit<NumberParts, 'number'>): NumberType {
   const key = planKey(number);
   if (key === undefined) return undefined;
   const plan = planOf(key);
@@ -97,7 +100,7 @@ export function numberType(number: PhoneNumber): NumberType {
 }
 
 /** `number.isValid()`, with compiled patterns; false without a number. */
-export function isValidNumber(number: PhoneNumber | undefined): number is PhoneNumber {
+export function isValidNumber<N extends NumberParts>(number: N | undefined): number is N {
   if (number === undefined) return false;
   const key = planKey(number);
   if (key === undefined) return false;

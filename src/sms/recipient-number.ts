@@ -20,7 +20,8 @@
  *      have the last word: what is sent is the E.164 digits without `+`, at most 14 of them.
  */
 import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
-import { isValidNumber, numberType } from './number-type.js';
+import { readInternational } from './international.js';
+import { isValidNumber, numberType, type NumberParts } from './number-type.js';
 
 /** libphonenumber's number types, in the spelling of the plan and the docs. */
 export type NumberType =
@@ -84,7 +85,7 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
   const digits = text.replace(/\D/g, '');
   if (digits === '') return refuse('has no digits');
 
-  if (text.startsWith('+')) return accept(shown, parse(`+${digits}`), `+${digits}`);
+  if (text.startsWith('+')) return accept(shown, parseInternational(digits), `+${digits}`);
 
   let nationally: PhoneNumber | undefined;
   if (defaultCountry !== undefined) {
@@ -93,11 +94,11 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
   }
   if (digits.startsWith('00')) {
     // 00 is the international prefix nearly everywhere, and no national number starts with it.
-    const international = parse(`+${digits.slice(2)}`);
+    const international = parseInternational(digits.slice(2));
     if (isValidNumber(international) || defaultCountry === undefined) return accept(shown, international, `+${digits.slice(2)}`);
     return refuse(`${notValidIn(defaultCountry, nationally, digits)}, nor a valid international number (read as ${readAs(international, digits.slice(2))})`);
   }
-  const international = parse(`+${digits}`);
+  const international = parseInternational(digits);
   const cue = nationalCue(text, digits, international);
   if (defaultCountry === undefined) {
     if (cue !== null) {
@@ -131,10 +132,19 @@ function parse(text: string, defaultCountry?: CountryCode): PhoneNumber | undefi
 }
 
 /**
+ * `+digits` as the library reads it: a valid reading of the fast path (sms/international.ts) is the library's
+ * own; anything else is read by the library, so that a refusal says what the library found.
+ */
+function parseInternational(digits: string): NumberParts | undefined {
+  const fast = readInternational(digits);
+  return fast !== undefined && isValidNumber(fast) ? fast : parse(`+${digits}`);
+}
+
+/**
  * Why digits written without `+` or `00` read as a national number rather than as Plivo's format (country
  * code first), or null if nothing does.
  */
-function nationalCue(text: string, digits: string, international: PhoneNumber | undefined): string | null {
+function nationalCue(text: string, digits: string, international: NumberParts | undefined): string | null {
   if (digits.startsWith('0')) return 'it starts with 0, a trunk or an international prefix';
   if (text.startsWith('(')) return 'it starts with an area code in parentheses';
   if (digits.length <= MAX_NATIONAL_LOOKING_DIGITS) {
@@ -147,7 +157,7 @@ function nationalCue(text: string, digits: string, international: PhoneNumber | 
   return null;
 }
 
-function accept(shown: string, number: PhoneNumber | undefined, read: string): ParsedNumber {
+function accept(shown: string, number: NumberParts | undefined, read: string): ParsedNumber {
   if (!isValidNumber(number)) {
     return { ok: false, reason: `${shown} is not a valid phone number (read as ${readAs(number, read.replace(/^\+/, ''))})` };
   }
@@ -155,7 +165,7 @@ function accept(shown: string, number: PhoneNumber | undefined, read: string): P
 }
 
 /** A valid number as Plivo is sent it, if Plivo's own rules allow it. */
-function sent(shown: string, number: PhoneNumber): ParsedNumber {
+function sent(shown: string, number: NumberParts): ParsedNumber {
   const dst = number.number.slice(1);
   if (dst.length > MAX_PLIVO_DIGITS) {
     return { ok: false, reason: `${shown} is ${number.number}, ${dst.length} digits: Plivo accepts at most ${MAX_PLIVO_DIGITS}` };
@@ -163,14 +173,14 @@ function sent(shown: string, number: PhoneNumber): ParsedNumber {
   return { ok: true, dst, country: number.country ?? null, type: typeName(number) };
 }
 
-function notValidIn(country: CountryCode, nationally: PhoneNumber | undefined, digits: string): string {
+function notValidIn(country: CountryCode, nationally: NumberParts | undefined, digits: string): string {
   if (nationally !== undefined) return `is not a valid ${country} number (read as ${readAs(nationally, digits)})`;
   const length = validatePhoneNumberLength(digits, country);
   return `is not a valid ${country} number${length === 'TOO_SHORT' ? ` (too short for ${country})` : length === 'TOO_LONG' ? ` (too long for ${country})` : ''}`;
 }
 
 /** How a number was read, and why it is not valid, for a refusal: `+44 791112345, too short for +44`. */
-function readAs(number: PhoneNumber | undefined, digits: string): string {
+function readAs(number: NumberParts | undefined, digits: string): string {
   if (number === undefined) return `+${digits}, and no country has that code`;
   const read = `+${number.countryCallingCode} ${number.nationalNumber}`;
   const where = number.country ?? `+${number.countryCallingCode}`;
@@ -188,6 +198,6 @@ const TYPE_NAMES: Readonly<Record<string, NumberType>> = {
   PAGER: 'pager', UAN: 'uan', VOICEMAIL: 'voicemail',
 };
 
-function typeName(number: PhoneNumber): NumberType {
+function typeName(number: NumberParts): NumberType {
   return TYPE_NAMES[numberType(number) ?? ''] ?? 'unknown';
 }
