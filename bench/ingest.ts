@@ -160,64 +160,37 @@ migrations; that first one's initdb child, and the child that migrates the copy 
   },
 };
 
-const NOTES = `**These notes are the afternoon run's** (commit after 9a65528); the evening's changes (no JIT per chunk, compiled
-number patterns, per-statement reference checks in sql/023) and their figures are in "Ingest: load CPU, evening of
-2026-12-02" below and in docs/decisions.md.
+const NOTES = `**This run** (2026-12-03, quiet machine, load average about 1-2) is of the tree with this session's three
+changes (docs/decisions.md, "Issue 12: load, Node side", "Issue 12: load, Postgres side", "Issue 12: CI time and
+first request", all 2026-12-03): numbers written with their country code first read by compiled patterns
+(src/sms/international.ts, the same answers as libphonenumber-js), sql/025 (one look at \`batches\` per inserted
+recipient; \`recipients_dst\` compared bytewise), and a new PGlite ledger copied from a migrated data directory.
 
-**Measured on an overloaded machine**: load average 20.2 at the start of the run and 25.5 at its end (\`uptime\`;
-four other helpers were running tests and benchmarks on the 2 cores), one run. Every time in this table is
-several times what the same code takes on a quiet machine: even the bare \`psql \\copy\` took 3.2 s (0.59 s in
-the 08:08 run, at load 5-9) and the second floor 21.9 s (7.2 s). The memory figures and the comparisons made
-back to back (below) are what this run can show; the times are not comparable with the previous run's.
+**Side by side** (\`node dist/bench/ingest-cpu.js 1000000 1\`, back to back, load average 1.5-1.6): the previous
+main (54bee8f) 42.9 s and 40.0 s, with 29.7 / 28.2 s of Node CPU and 34.4 / 32.1 s of Postgres CPU; this tree
+34.1 s and 42.1 s, with 12.5 / 16.3 s of Node CPU and 29.9 / 37.1 s of Postgres CPU. Node's CPU per million rows
+is about halved; the wall time is now about the database's CPU, and it moves by ±15 % between identical runs
+(checkpoints of the 1 000 000 rows' WAL land in one run or the next).
 
-**Targets.** First request: 13.1 s after \`smsrun run\` started on Postgres with 1 000 000 rows (target 3 s;
-first chunk committed 3.9 s after the load started), 93.8 s on PGlite with 100 000 rows and a new ledger
-(target 5 s; initdb in its child included). At the 20 000-row short run (load average 12) the Postgres figure
-was 3.4 s: most of it is Node's start, opening and migrating the ledger and the first chunk, each slowed by
-the queue for the 2 cores. Peak RSS: 261 MB on Postgres (≤ 300 MB), 367 MB on PGlite (≤ 500 MB, met: 510 MB
-before), 252 MB of it once PGlite is open. The total load time is missed: 392 s here, 122× the bare \`\\copy\`
-and 18× the second floor (the final rows \`\\copy\`'d into a copy of \`recipients\` with its indexes).
+**Targets.** Met: the first request 1.36 s after \`smsrun run\` started on Postgres (target 3 s) and 2.37 s on a new
+PGlite ledger (target 5 s; the machine's very first ledger, which makes the cached directories, 8.18 s); peak RSS
+287 MB on Postgres (≤ 300 MB) and 451 MB on PGlite (≤ 500 MB). Missed: the whole load, 56× the bare \`\\copy\`
+(which took 0.69 s here) and 5.9× the second floor (the load's final rows \`\\copy\`'d into a copy of
+\`recipients\` with its indexes, 6.6 s). The second floor alone is 9.5× the first: a million rows with three
+indexes cannot be written at bare-table speed, and a personalised list also writes a million batches.
 
-**On PGlite the first request waits for about the whole load** (93.8 s; the load alone took 63.6 s in the
-child, the rest is Node, initdb in its child, opening and migrating; 84.8 s in a side run with chunks capped
-at 4 000 rows on PGlite, so the chunk size is not the cause). The run's statements after the first commit
-(account check, scrub, runner, budgets, claim) share PGlite's one connection with the load and are not
-getting in between its chunks; not found yet why (PGlite's query and transaction locks are where to look).
-The "first chunk committed" figure (8.3 s here) hides this: the issue's target is not met on PGlite.
-After this run (commit after 9a65528), the load leaves PGlite to the run between chunks for half as long as
-the chunk took (at most 1 s): side runs of the same measure gave 46 s (38 s with a pause as long as the
-chunk), the load alone 56.9 s (no slower within noise). The rest is start-up on the loaded machine and not
-yet broken down.
+**Where the database's time goes** (a 32 000-row chunk, about 1 s of Postgres CPU before sql/025): the plan into
+\`load_rows\` 350 ms (the duplicate probe about 90 ms, the window sorts and aggregates over wide rows most of the
+rest), the recipients insert 300-340 ms (heap and primary key 135, \`recipients_dst\` 85, \`recipients_batch\` 65,
+the batch check 75-90, now 42), the batches insert about 200 ms (one per personalised recipient; \`batches_pending\`
+80 of it), numbering the batches 60-70 ms. \`perf\` shows no hot spot. What is left to try: planning on the keys
+only and joining the wide columns back; fewer index entries per personalised batch. A worker thread for the
+JavaScript half was built and measured: no faster on two cores, 1 s more CPU per million rows and 90 MB more on
+PGlite, so it was reverted.
 
-**At a quiet moment** (load average 4, 14:24 UTC, side runs of the same measure, one each): first request on
-Postgres with 1 000 000 rows 2.3 s (target 3 s: met); on PGlite with a new ledger 12.6 s at 100 000 rows and
-12.1 s at 200 000 (the version before this session: 11.9 s and 11.1 s), so at that load the first request does
-not wait for the list; of those 12 s, creating the ledger is 9.3 s (PGlite's initdb in its child 6.7 s, then
-opening and migrating 2.6 s). PGlite's 5 s target cannot be met on a new ledger while initdb alone takes 6.7 s
-here.
+**PGlite's memory**: opened with \`shared_buffers\` 32 MB instead of PGlite's 128 MB (\`PGLITE_OPTIONS\`,
+ledger/open.ts), since WebAssembly memory, once touched, is never given back; initdb runs in a child process, or
+not at all when the cached directory is copied.
 
-**PGlite's memory** went down by opening it with \`shared_buffers\` 32 MB instead of PGlite's 128 MB
-(\`PGLITE_OPTIONS\`, ledger/open.ts): WebAssembly memory, once touched, is never given back, so every buffer page
-the load touched stayed in the process. Back to back at 20 000 rows: 424 MB before, 323 MB after, load time
-the same within noise.
-
-**Where the load's time goes** (Postgres, 200 000 rows, each statement of \`writeChunk\` timed, with the
-backend's own CPU time read from \`/proc\` because wall times moved by half between identical runs at load
-10-17): per 200 000 rows, \`INSERT INTO recipients\` 4.5 s of CPU (three indexes, fillfactor 80, two
-foreign-key checks per row), the one statement that settles and cuts a chunk (\`load_rows\`: duplicates,
-suppressed, senders dealt, batches cut) 2.5 s, \`INSERT INTO batches\` 2.1 s (a personalised text is one
-batch per recipient), numbering the batches 0.6 s, COPY into the staging table 0.35 s, the rest under 0.3 s:
-10.4-11.0 s in all, against 10.8 s before \`load_rows\` replaced the staging table's UPDATE passes and its
-ANALYZE (the same sorts are done once instead of in four statements: simpler, not measurably faster). The
-JavaScript side (read, validate, render, write COPY text) is 7 s of CPU per 200 000 rows, 4 s of it
-libphonenumber-js compiling a \`RegExp\` on every pattern match; it overlaps the database's work (the next
-chunk is read while one is written). On 2 cores both sides together are about 85 s of CPU per million rows,
-so the 10× target (about 6 s) is out of reach without removing work.
-
-**What would close more of the gap**, not done (docs/decisions.md): the recipients foreign keys are about
-15 % of the database's CPU (9.3 s instead of 11.0 s without them); replacing them by a set-level check needs
-care on the send path's updates. One batch row per personalised recipient is 20 %; a batch is the unit of
-claim and attempt, so it stays. Larger chunks would change the hash chain a resumed load checks.
-
-**Before this version** (the single-transaction load, commit eefbaed, 2026-11-25): 88 s to the first request
+**Before the streamed load** (the single-transaction load, commit eefbaed, 2026-11-25): 88 s to the first request
 at 1 000 000 rows (the whole list first), 137 MB RSS on Postgres, 832 MB on PGlite (initdb in process).`;
