@@ -188,19 +188,25 @@ function carriedRows(w: ChunkWrite): [from: number, to: number] {
 }
 
 async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
+  // The verdicts are planned on narrow rows (row, status, number, units, text, zone); the wide columns
+  // (line_no, raw_dst, dst, fields, reason) are joined back from load_stage by row_no once, in the last step,
+  // rather than copied through every sort and window of the plan. The carried rows need none of them (only
+  // their batch is written).
   await tx.query(
     `CREATE TEMP TABLE load_rows ON COMMIT DROP AS
      WITH firsts AS (
-       SELECT st.*, CASE WHEN st.status = 'pending' THEN least(
+       SELECT st.row_no, st.dst, st.text, st.units, st.status, st.time_zone,
+              CASE WHEN st.status = 'pending' THEN least(
                 min(st.row_no) FILTER (WHERE st.status = 'pending') OVER (PARTITION BY st.dst COLLATE "C"),
                 (SELECT min(r.row_no) FROM recipients r
                  WHERE r.campaign_id = $1 AND r.dst COLLATE "C" = st.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) END AS first_row
        FROM load_stage st),
      settled AS (
-       SELECT st.row_no, st.line_no, st.raw_dst, st.dst, st.text, st.units, st.fields, st.time_zone,
+       SELECT st.row_no, st.text, st.units, st.time_zone,
               CASE WHEN st.first_row < st.row_no THEN 'duplicate' WHEN s.number IS NOT NULL THEN 'suppressed' ELSE st.status END AS status,
               CASE WHEN st.first_row < st.row_no THEN 'same number as row ' || st.first_row || ': sent once'
-                   WHEN s.number IS NOT NULL THEN ${SUPPRESSED_REASON} ELSE st.reason END AS reason
+                   WHEN s.number IS NOT NULL THEN ${SUPPRESSED_REASON} END AS verdict,
+              st.first_row < st.row_no OR s.number IS NOT NULL AS judged
        FROM firsts st LEFT JOIN suppressions s ON s.account = $2::text AND s.number = st.dst AND st.status = 'pending'),
      dealt AS (
        SELECT *, CASE WHEN status = 'pending' THEN ($4::text[])[((count(*) FILTER (WHERE status = 'pending') OVER (ORDER BY units, row_no)
@@ -209,7 +215,7 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
      candidates AS (
        SELECT * FROM dealt
        UNION ALL
-       SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, true FROM recipients
+       SELECT row_no, text, units, time_zone, status, NULL::text, false, sender, true FROM recipients
        WHERE campaign_id = $1 AND row_no >= $5::int AND row_no < $6::int AND status = 'pending' AND batch_id IS NULL),
      limited AS (
        SELECT *, CASE WHEN $9::boolean THEN greatest(1, least($7::int, $10::int / greatest(coalesce(units, 1), 1))) ELSE $7::int END AS lim
@@ -220,9 +226,10 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
        SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
               count(*) OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
        FROM numbered WINDOW w AS (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
-     SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, carried,
-            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
-     FROM grouped`,
+     SELECT g.row_no, st.line_no, st.raw_dst, st.dst, g.text, g.units, st.fields, g.time_zone, g.status,
+            CASE WHEN g.judged THEN g.verdict ELSE st.reason END AS reason, g.sender, g.carried,
+            CASE WHEN g.status = 'pending' AND (g.size >= g.lim OR g.has_carried OR g.group_rows = 1 OR $8::boolean) THEN g.piece_first END AS first_row
+     FROM grouped g LEFT JOIN load_stage st ON st.row_no = g.row_no`,
     [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRows(w),
       w.batchSize, w.final !== undefined, w.countUnits, cap],
   );
