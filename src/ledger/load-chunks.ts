@@ -226,10 +226,9 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
        SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
               count(*) OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
        FROM numbered WINDOW w AS (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
-     SELECT g.row_no, st.line_no, st.raw_dst, st.dst, g.text, g.units, st.fields, g.time_zone, g.status,
-            CASE WHEN g.judged THEN g.verdict ELSE st.reason END AS reason, g.sender, g.carried,
-            CASE WHEN g.status = 'pending' AND (g.size >= g.lim OR g.has_carried OR g.group_rows = 1 OR $8::boolean) THEN g.piece_first END AS first_row
-     FROM grouped g LEFT JOIN load_stage st ON st.row_no = g.row_no`,
+     SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
+            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
+     FROM grouped`,
     [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRows(w),
       w.batchSize, w.final !== undefined, w.countUnits, cap],
   );
@@ -258,8 +257,9 @@ async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange:
   const [inserted] = await tx.query<{ batched: number; suppressed: number; dealt: number }>(
     `WITH r AS (
        INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, sender, text, units, status, reason, batch_id, fields, time_zone)
-       SELECT $1, r.row_no, r.line_no, r.raw_dst, r.dst, r.sender, r.text, r.units, r.status, r.reason, b.id, r.fields, r.time_zone
-       FROM load_rows r LEFT JOIN load_batches b ON b.first_row = r.first_row
+       SELECT $1, r.row_no, st.line_no, st.raw_dst, st.dst, r.sender, r.text, r.units, r.status,
+              CASE WHEN r.judged THEN r.verdict ELSE st.reason END, b.id, st.fields, r.time_zone
+       FROM load_rows r JOIN load_stage st ON st.row_no = r.row_no LEFT JOIN load_batches b ON b.first_row = r.first_row
        WHERE NOT r.carried ORDER BY r.row_no RETURNING batch_id, status)
      SELECT count(batch_id)::int AS batched, count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed,
             count(*) FILTER (WHERE status = 'pending')::int AS dealt FROM r`,
