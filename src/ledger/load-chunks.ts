@@ -188,10 +188,10 @@ function carriedRows(w: ChunkWrite): [from: number, to: number] {
 }
 
 async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
-  // The verdicts are planned on narrow rows (row, status, number, units, text, zone); the wide columns
-  // (line_no, raw_dst, dst, fields, reason) are joined back from load_stage by row_no once, in the last step,
-  // rather than copied through every sort and window of the plan. The carried rows need none of them (only
-  // their batch is written).
+  // Planned on narrow rows (row, status, number, units, text, zone): line_no, raw_dst, fields and the staged
+  // reason are not copied through the plan's three sorts and four windows (70 of 360 ms of CPU for a 32 000-row
+  // chunk); writeRows joins them back from load_stage by row_no. A row's reason is then its verdict's (`judged`:
+  // duplicate or suppressed) or the staged one. The text stays whole: the batches partition on it exactly.
   await tx.query(
     `CREATE TEMP TABLE load_rows ON COMMIT DROP AS
      WITH firsts AS (
@@ -238,7 +238,8 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
  * `batches` and `recipients` written once each from `load_rows`, every column final; the carried rows get
  * their batch. Batch ids are drawn in CSV order, so batches go out in the order a reader of the CSV would
  * expect. The rows given a batch are counted against the new batches' sizes (LoadIntegrityError): a cut
- * that lost rows is caught here, which no reference check would.
+ * that lost rows is caught here, which no reference check would. The recipients insert takes the wide columns
+ * (line_no, raw_dst, dst, fields, the staged reason) from load_stage by row_no: planRows leaves them out.
  */
 async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange: readonly [number, number]): Promise<{ suppressed: number; dealt: number }> {
   await tx.query(
