@@ -189,9 +189,11 @@ function carriedRows(w: ChunkWrite): [from: number, to: number] {
 
 async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
   // Planned on narrow rows (row, status, number, units, text, zone): line_no, raw_dst, fields and the staged
-  // reason are not copied through the plan's three sorts and four windows (70 of 360 ms of CPU for a 32 000-row
-  // chunk); writeRows joins them back from load_stage by row_no. A row's reason is then its verdict's (`judged`:
-  // duplicate or suppressed) or the staged one. The text stays whole: the batches partition on it exactly.
+  // reason are not copied through the plan's three sorts and four windows; writeRows joins them back from
+  // load_stage by row_no. A row's reason is then its verdict's (`judged`: duplicate or suppressed) or the staged
+  // one. The batch partitions lead with hashtext(text), so their sort compares an integer first and the texts
+  // (about 90 bytes, most sharing a long prefix) only on a tie. The text itself stays in the key: two texts of
+  // one hash never share a batch, and NULL texts (MMS) still group together, as PARTITION BY treats NULLs.
   await tx.query(
     `CREATE TEMP TABLE load_rows ON COMMIT DROP AS
      WITH firsts AS (
@@ -221,11 +223,11 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
        SELECT *, CASE WHEN $9::boolean THEN greatest(1, least($7::int, $10::int / greatest(coalesce(units, 1), 1))) ELSE $7::int END AS lim
        FROM candidates),
      numbered AS (
-       SELECT *, (row_number() OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
+       SELECT *, (row_number() OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
        SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
-              count(*) OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
-       FROM numbered WINDOW w AS (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
+              count(*) OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
+       FROM numbered WINDOW w AS (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
      SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
             CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
      FROM grouped`,
