@@ -188,19 +188,27 @@ function carriedRows(w: ChunkWrite): [from: number, to: number] {
 }
 
 async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number): Promise<void> {
+  // Planned on narrow rows (row, status, number, units, text, zone): line_no, raw_dst, fields and the staged
+  // reason are not copied through the plan's three sorts and four windows; writeRows joins them back from
+  // load_stage by row_no. A row's reason is then its verdict's (`judged`: duplicate or suppressed) or the staged
+  // one. The batch partitions lead with hashtext(text), so their sort compares an integer first and the texts
+  // (about 90 bytes, most sharing a long prefix) only on a tie. The text itself stays in the key: two texts of
+  // one hash never share a batch, and NULL texts (MMS) still group together, as PARTITION BY treats NULLs.
   await tx.query(
     `CREATE TEMP TABLE load_rows ON COMMIT DROP AS
      WITH firsts AS (
-       SELECT st.*, CASE WHEN st.status = 'pending' THEN least(
+       SELECT st.row_no, st.dst, st.text, st.units, st.status, st.time_zone,
+              CASE WHEN st.status = 'pending' THEN least(
                 min(st.row_no) FILTER (WHERE st.status = 'pending') OVER (PARTITION BY st.dst COLLATE "C"),
                 (SELECT min(r.row_no) FROM recipients r
                  WHERE r.campaign_id = $1 AND r.dst COLLATE "C" = st.dst AND r.status NOT IN ('invalid', 'skipped', 'duplicate'))) END AS first_row
        FROM load_stage st),
      settled AS (
-       SELECT st.row_no, st.line_no, st.raw_dst, st.dst, st.text, st.units, st.fields, st.time_zone,
+       SELECT st.row_no, st.text, st.units, st.time_zone,
               CASE WHEN st.first_row < st.row_no THEN 'duplicate' WHEN s.number IS NOT NULL THEN 'suppressed' ELSE st.status END AS status,
               CASE WHEN st.first_row < st.row_no THEN 'same number as row ' || st.first_row || ': sent once'
-                   WHEN s.number IS NOT NULL THEN ${SUPPRESSED_REASON} ELSE st.reason END AS reason
+                   WHEN s.number IS NOT NULL THEN ${SUPPRESSED_REASON} END AS verdict,
+              st.first_row < st.row_no OR s.number IS NOT NULL AS judged
        FROM firsts st LEFT JOIN suppressions s ON s.account = $2::text AND s.number = st.dst AND st.status = 'pending'),
      dealt AS (
        SELECT *, CASE WHEN status = 'pending' THEN ($4::text[])[((count(*) FILTER (WHERE status = 'pending') OVER (ORDER BY units, row_no)
@@ -209,18 +217,18 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
      candidates AS (
        SELECT * FROM dealt
        UNION ALL
-       SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, true FROM recipients
+       SELECT row_no, text, units, time_zone, status, NULL::text, false, sender, true FROM recipients
        WHERE campaign_id = $1 AND row_no >= $5::int AND row_no < $6::int AND status = 'pending' AND batch_id IS NULL),
      limited AS (
        SELECT *, CASE WHEN $9::boolean THEN greatest(1, least($7::int, $10::int / greatest(coalesce(units, 1), 1))) ELSE $7::int END AS lim
        FROM candidates),
      numbered AS (
-       SELECT *, (row_number() OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
+       SELECT *, (row_number() OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
        SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
-              count(*) OVER (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
-       FROM numbered WINDOW w AS (PARTITION BY status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
-     SELECT row_no, line_no, raw_dst, dst, text, units, fields, time_zone, status, reason, sender, carried,
+              count(*) OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
+       FROM numbered WINDOW w AS (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
+     SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
             CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
      FROM grouped`,
     [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRows(w),
@@ -232,7 +240,8 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
  * `batches` and `recipients` written once each from `load_rows`, every column final; the carried rows get
  * their batch. Batch ids are drawn in CSV order, so batches go out in the order a reader of the CSV would
  * expect. The rows given a batch are counted against the new batches' sizes (LoadIntegrityError): a cut
- * that lost rows is caught here, which no reference check would.
+ * that lost rows is caught here, which no reference check would. The recipients insert takes the wide columns
+ * (line_no, raw_dst, dst, fields, the staged reason) from load_stage by row_no: planRows leaves them out.
  */
 async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange: readonly [number, number]): Promise<{ suppressed: number; dealt: number }> {
   await tx.query(
@@ -251,8 +260,9 @@ async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange:
   const [inserted] = await tx.query<{ batched: number; suppressed: number; dealt: number }>(
     `WITH r AS (
        INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, sender, text, units, status, reason, batch_id, fields, time_zone)
-       SELECT $1, r.row_no, r.line_no, r.raw_dst, r.dst, r.sender, r.text, r.units, r.status, r.reason, b.id, r.fields, r.time_zone
-       FROM load_rows r LEFT JOIN load_batches b ON b.first_row = r.first_row
+       SELECT $1, r.row_no, st.line_no, st.raw_dst, st.dst, r.sender, r.text, r.units, r.status,
+              CASE WHEN r.judged THEN r.verdict ELSE st.reason END, b.id, st.fields, r.time_zone
+       FROM load_rows r JOIN load_stage st ON st.row_no = r.row_no LEFT JOIN load_batches b ON b.first_row = r.first_row
        WHERE NOT r.carried ORDER BY r.row_no RETURNING batch_id, status)
      SELECT count(batch_id)::int AS batched, count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed,
             count(*) FILTER (WHERE status = 'pending')::int AS dealt FROM r`,
