@@ -144,9 +144,10 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
 
 async function stageRows(tx: Tx, copy: string): Promise<void> {
   // Temporary: never written to the WAL. ON COMMIT DELETE ROWS empties it for the next chunk on the same
-  // connection (a rolled-back chunk leaves nothing either). No index and no ANALYZE: it is read once,
-  // whole, by planRows, whose plan (window sorts, one index probe of recipients per valid row) needs
-  // neither; the ANALYZE cost as much as the COPY.
+  // connection (a rolled-back chunk leaves nothing either). No index and no ANALYZE: it is read whole,
+  // twice, by planRows (window sorts, one index probe of recipients per valid row) and by the recipients
+  // insert (its wide columns, joined back in row order), neither of which needs them; the ANALYZE cost as
+  // much as the COPY.
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS load_stage (
     row_no integer NOT NULL, line_no integer NOT NULL, raw_dst text, dst text, text text, units integer,
     status text NOT NULL, reason text, fields text[], time_zone text) ON COMMIT DELETE ROWS`);
