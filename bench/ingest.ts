@@ -183,8 +183,10 @@ indexes cannot be written at bare-table speed, and a personalised list also writ
 \`load_rows\` 350 ms (the duplicate probe about 90 ms, the window sorts and aggregates over wide rows most of the
 rest), the recipients insert 300-340 ms (heap and primary key 135, \`recipients_dst\` 85, \`recipients_batch\` 65,
 the batch check 75-90, now 42), the batches insert about 200 ms (one per personalised recipient; \`batches_pending\`
-80 of it), numbering the batches 60-70 ms. \`perf\` shows no hot spot. What is left to try: planning on the keys
-only and joining the wide columns back; fewer index entries per personalised batch. A worker thread for the
+80 of it), numbering the batches 60-70 ms. \`perf\` shows no hot spot. Since this run the chunk plan is
+made on narrow rows, the wide columns joined back in the recipients insert (identical rows and batches; the plan
+statement 25-40 % less CPU, the whole chunk 3-17 %, the whole load within run-to-run noise: docs/decisions.md,
+"Issue 12: the chunk plan on its keys"). Left to try: fewer index entries per personalised batch. A worker thread for the
 JavaScript half was built and measured: no faster on two cores, 1 s more CPU per million rows and 90 MB more on
 PGlite, so it was reverted.
 
