@@ -124,7 +124,7 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
   await tx.query(`SELECT set_config('jit', 'off', true)${w.sortInMemory ? `, set_config('work_mem', '${CHUNK_WORK_MEM}', true)` : ''}`);
   await stageRows(tx, w.copy);
   await planRows(tx, w, c!.dealt, cap);
-  const { suppressed, dealt } = await writeRows(tx, w.campaignId, c!.name, carriedRows(w));
+  const { suppressed, dealt } = await writeRows(tx, w.campaignId, c!.name, carriedRange(w));
   const rows = Math.max(w.lastRow, loaded);
   await tx.query(
     `UPDATE campaigns SET loaded_rows = $2::int, total_rows = $2::int, load_chain = $3, dealt = $4::int, max_batch_cost = $5::int,
@@ -184,7 +184,7 @@ async function stageRows(tx: Tx, copy: string): Promise<void> {
  * reason, and so that it uses recipients_dst_bytes (sql/025).
  */
 /** The rows a chunk's carried rows can be among: the previous chunk's, [from, to). */
-function carriedRows(w: ChunkWrite): [from: number, to: number] {
+function carriedRange(w: ChunkWrite): [from: number, to: number] {
   return [Math.max(1, w.firstRow - MAX_CHUNK_ROWS), w.firstRow];
 }
 
@@ -232,7 +232,7 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
      SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
             CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
      FROM grouped`,
-    [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRows(w),
+    [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRange(w),
       w.batchSize, w.final !== undefined, w.countUnits, cap],
   );
 }
@@ -244,7 +244,7 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
  * that lost rows is caught here, which no reference check would. The recipients insert takes the wide columns
  * (line_no, raw_dst, dst, fields, the staged reason) from load_stage by row_no: planRows leaves them out.
  */
-async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange: readonly [number, number]): Promise<{ suppressed: number; dealt: number }> {
+async function writeRows(tx: Tx, campaignId: number, name: string, carriedRows: readonly [number, number]): Promise<{ suppressed: number; dealt: number }> {
   await tx.query(
     `CREATE TEMP TABLE load_batches ON COMMIT DROP AS
      SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
@@ -277,7 +277,7 @@ async function writeRows(tx: Tx, campaignId: number, name: string, carriedRange:
        UPDATE recipients r SET batch_id = b.id FROM load_rows c JOIN load_batches b ON b.first_row = c.first_row
        WHERE c.carried AND r.campaign_id = $1 AND r.row_no = c.row_no AND r.row_no >= $2::int AND r.row_no < $3::int RETURNING 1)
      SELECT count(*)::int AS batched FROM r`,
-    [campaignId, ...carriedRange],
+    [campaignId, ...carriedRows],
   );
   const batched = inserted!.batched + carried!.batched;
   if (batched !== batches!.rows) throw new LoadIntegrityError(name, batched, batches!.rows);
