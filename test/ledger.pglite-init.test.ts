@@ -64,6 +64,8 @@ describe('a new embedded ledger', () => {
     // The pristine copy is initdb's alone; the schema copy has every migration applied.
     expect(await migrationsIn(pristine)).toBeUndefined();
     expect(await migrationsIn(schema)).toBe((await readMigrations()).length);
+    // The first ledger itself is the migrated copy it kept: the run does not migrate a second time.
+    expect(await migratesNothing(path.join(root, 'a'))).toBe(true);
 
     // A file only the cached copy has shows where the next ledger was copied from: the migrated copy first.
     await writeFile(path.join(schema, 'copied-from-cache'), '');
@@ -73,13 +75,16 @@ describe('a new embedded ledger', () => {
     // Opening a ledger never touches the cache: no temporary copy is left beside it either.
     expect((await readdir(path.join(root, 'cache', 'smsrun'))).sort()).toEqual(cached);
 
-    // Without the migrated copy (another set of migrations, or removed), the pristine one, and the migrated one is made again.
+    // Without the migrated copy (another set of migrations, or removed), the pristine one, migrated and kept again,
+    // and the new ledger is that migrated copy.
     await rm(schema, { recursive: true });
     await writeFile(path.join(pristine, 'copied-from-cache'), '');
     await initPgliteDir(path.join(root, 'c'), env, MIGRATED);
     expect(existsSync(path.join(root, 'c', 'copied-from-cache'))).toBe(true);
-    expect(await migrationsIn(path.join(root, 'c'))).toBeUndefined();
+    expect(await migrationsIn(schema)).toBe((await readMigrations()).length);
+    expect(await migratesNothing(path.join(root, 'c'))).toBe(true);
     expect((await readdir(path.join(root, 'cache', 'smsrun'))).sort()).toEqual(cached);
+    expect((await readdir(root)).sort()).toEqual(['a', 'b', 'c', 'cache']);
 
     // A ledger opened without migrations (plan on an old ledger's home) is initdb's alone.
     await initPgliteDir(path.join(root, 'd'), env);
