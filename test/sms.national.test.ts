@@ -99,6 +99,10 @@ describe('readNational', () => {
     ['07797123456', 'GB', '+447797123456', 'JE'], // a Jersey mobile, read with GB
     ['07400123456', 'JE', '+447400123456', 'GB'],
     ['14155550100', 'US', '+14155550100', 'US'], // the trunk prefix 1
+    // The trunk prefix is removed when the rest has a possible length for the country the rest belongs to,
+    // not for the default country: Canada's 310 numbers have 7 digits, no Antiguan or Manx number has 9.
+    ['13100659', 'AG', '+13100659', 'CA'],
+    ['0800860171', 'IM', '+44800860171', 'GB'],
     ['6421234', 'VI', '+13406421234', 'VI'], // VI's transform rule: 340 before a 7-digit number
     ['12642351234', 'US', '+12642351234', 'AI'],
     ['88005553535', 'RU', '+78005553535', 'RU'], // 8 is the trunk prefix here…
