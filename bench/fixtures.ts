@@ -24,22 +24,39 @@ export function phone(i: number): string {
   return `1415${n}`;
 }
 
+/**
+ * Row i's number as a US list writes it, without the country code, for a job with `default_country` US:
+ * `(415) 200-0000`, `415-200-0001`, `4152000002`, `415.200.0003` in turn. The same number as phone(i).
+ */
+export function nationalPhone(i: number): string {
+  const [area, exchange, line] = [phone(i).slice(1, 4), phone(i).slice(4, 7), phone(i).slice(7)];
+  switch (i % 4) {
+    case 0: return `(${area}) ${exchange}-${line}`;
+    case 1: return `${area}-${exchange}-${line}`;
+    case 2: return `${area}${exchange}${line}`;
+    default: return `${area}.${exchange}.${line}`;
+  }
+}
+
 export interface CsvSpec {
   rows: number;
   /** Every row gets the same text (batches form) instead of a personalised one. */
   broadcast?: boolean;
+  /** Numbers in US national format (nationalPhone), for a job with `default_country` US; the default is phone(i). */
+  national?: boolean;
 }
 
 /** phone + 3 columns; cached by size, since a 1 000 000-row file takes a few seconds to write. */
 export async function csvFile(spec: CsvSpec): Promise<string> {
   await mkdir(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, `recipients-v2-${spec.rows}.csv`);
+  const file = path.join(WORK_DIR, `recipients-${spec.national ? 'national-v1' : 'v2'}-${spec.rows}.csv`);
+  const number = spec.national ? nationalPhone : phone;
   if ((await stat(file).catch(() => null))?.size) return file;
   const tmp = `${file}.${process.pid}.tmp`;
   const out = createWriteStream(tmp);
   out.write('phone,first_name,city,code\n');
   for (let i = 0; i < spec.rows; i++) {
-    const line = `${phone(i)},${FIRST[i % FIRST.length]},${CITY[i % CITY.length]},${(i * 7919) % 1_000_000}\n`;
+    const line = `${number(i)},${FIRST[i % FIRST.length]},${CITY[i % CITY.length]},${(i * 7919) % 1_000_000}\n`;
     if (!out.write(line)) await once(out, 'drain');
   }
   out.end();
@@ -58,6 +75,8 @@ export interface JobSpec {
   rate: number;
   batchSize: number;
   broadcast: boolean;
+  /** The job's `default_country`, for a list of national numbers (csvFile's `national`). */
+  defaultCountry?: string;
 }
 
 export function senders(n: number, prefix = '1415200'): string[] {
@@ -74,6 +93,7 @@ export async function jobFile(dir: string, j: JobSpec): Promise<string> {
     rate: j.rate,
     rate_counts: 'messages',
     batch_size: j.batchSize,
+    ...(j.defaultCountry === undefined ? {} : { default_country: j.defaultCountry }),
   }, null, 2));
   return file;
 }

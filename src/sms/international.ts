@@ -30,7 +30,7 @@ interface CallingMetadata {
   leadingDigits(): string | undefined;
 }
 
-interface CallingPlan {
+export interface CallingPlan {
   /** `^(?:national_prefix_for_parsing)` of the calling code's main country, when it has one. */
   prefix: RegExp | undefined;
   countries: ReadonlyArray<{ country: string; leading: RegExp | undefined }>;
@@ -40,7 +40,8 @@ const metadata = new Metadata() as unknown as CallingMetadata;
 /** By calling code; null when the metadata does not know it. */
 const callingPlans = new Map<string, CallingPlan | null>();
 
-function callingPlan(code: string): CallingPlan | null {
+/** The calling code's plan (compiled once), or null when the metadata does not know the code. */
+export function callingPlan(code: string): CallingPlan | null {
   const known = callingPlans.get(code);
   if (known !== undefined) return known;
   let plan: CallingPlan | null = null;
@@ -77,7 +78,11 @@ export function readInternational(digits: string): NumberParts | undefined {
   return undefined;
 }
 
-function countryOf(plan: CallingPlan, code: string, national: string): string | undefined {
+/**
+ * The library's getCountryByCallingCode: the only country of the code, or the first whose leading digits
+ * match the start of `national`, or, for a country without leading digits, whose type patterns give it a type.
+ */
+export function countryOf(plan: CallingPlan, code: string, national: string): string | undefined {
   if (plan.countries.length === 0) return undefined; // a non-geographic code (+800, +882…)
   if (plan.countries.length === 1) return plan.countries[0]!.country;
   for (const { country, leading } of plan.countries) {

@@ -21,6 +21,7 @@
  */
 import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
 import { readInternational } from './international.js';
+import { readNational } from './national.js';
 import { isValidNumber, numberType, type NumberParts } from './number-type.js';
 
 /** libphonenumber's number types, in the spelling of the plan and the docs. */
@@ -87,9 +88,9 @@ export function parseRecipientNumber(raw: string, defaultCountry?: CountryCode):
 
   if (text.startsWith('+')) return accept(shown, parseInternational(digits), `+${digits}`);
 
-  let nationally: PhoneNumber | undefined;
+  let nationally: NumberParts | undefined;
   if (defaultCountry !== undefined) {
-    nationally = parse(digits, defaultCountry);
+    nationally = parseNational(digits, defaultCountry);
     if (isValidNumber(nationally)) return sent(shown, nationally);
   }
   if (digits.startsWith('00')) {
@@ -138,6 +139,15 @@ function parse(text: string, defaultCountry?: CountryCode): PhoneNumber | undefi
 function parseInternational(digits: string): NumberParts | undefined {
   const fast = readInternational(digits);
   return fast !== undefined && isValidNumber(fast) ? fast : parse(`+${digits}`);
+}
+
+/**
+ * `digits` read with the default country as the library reads them: a valid reading of the fast path
+ * (sms/national.ts) is the library's own; anything else is read by the library, for the refusal's sake.
+ */
+function parseNational(digits: string, defaultCountry: CountryCode): NumberParts | undefined {
+  const fast = readNational(digits, defaultCountry);
+  return fast !== undefined && isValidNumber(fast) ? fast : parse(digits, defaultCountry);
 }
 
 /**
