@@ -226,11 +226,12 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
      numbered AS (
        SELECT *, (row_number() OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
-       SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
+       SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, max(units) OVER w AS piece_units, bool_or(carried) OVER w AS has_carried,
               count(*) OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
        FROM numbered WINDOW w AS (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
      SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
-            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
+            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row,
+            size::int AS batch_size, piece_units AS batch_units
      FROM grouped`,
     [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRange(w),
       w.batchSize, w.final !== undefined, w.countUnits, cap],
@@ -260,9 +261,8 @@ async function writeRows(tx: Tx, campaignId: number, name: string, carriedRows: 
   const [written] = await tx.query<{ held: number; batched: number; suppressed: number; dealt: number }>(
     `WITH heads AS (
        SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
-         SELECT first_row, min(sender COLLATE "C") AS sender, min(text COLLATE "C") AS text, max(units) AS units, count(*)::int AS size,
-                min(time_zone COLLATE "C") AS time_zone
-         FROM load_rows WHERE first_row IS NOT NULL GROUP BY first_row ORDER BY first_row) g),
+         SELECT first_row, sender, text, batch_units AS units, batch_size AS size, time_zone
+         FROM load_rows WHERE row_no = first_row ORDER BY first_row) g),
      b AS (
        INSERT INTO batches (id, campaign_id, sender, text, units, size, time_zone)
        SELECT id, $1, sender, text, units, size, time_zone FROM heads RETURNING size),
