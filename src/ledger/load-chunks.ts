@@ -8,9 +8,10 @@
  *   3. planRows, one statement, one read of the staging table: duplicates marked (first valid row in file
  *      order wins, across chunks), listed numbers `suppressed` (sql/012), valid rows dealt to senders and cut
  *      into batches (one sender, one rendered text, one time zone key: sql/013), into `load_rows`;
- *   4. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
- *      What they reference is checked once per statement (sql/023); the rows given a batch are also counted
- *      against the new batches' sizes (LoadIntegrityError).
+ *   4. `batches` and `recipients` written once each, every column final, and the previous chunk's carried rows
+ *      given their batch, in one statement (writeRows): no UPDATE pass over the campaign. What they reference is
+ *      checked once per statement (sql/023); the rows given a batch are also counted against the new batches'
+ *      sizes (LoadIntegrityError).
  * A chunk's partial batches of a repeated text (fewer than batch_size rows of one sender, text and zone) wait
  * for the next chunk, once, so batches stay full when a group spans chunks; the last chunk cuts everything.
  */
@@ -173,7 +174,10 @@ async function stageRows(tx: Tx, copy: string): Promise<void> {
  *   so a repeated text still makes full batches across chunks. A text seen once (personalised texts) is cut
  *   at once: carrying it would rewrite nearly every row a second time (its batch_id, an indexed column) for
  *   batches of one anyway. A batch is named by its first row (an integer hash join later; a text may be
- *   NULL for an MMS, which no join on the text itself would match).
+ *   NULL for an MMS, which no join on the text itself would match). Each row also carries its batch's size
+ *   and units (the window over the batch's rows, which the cut computes anyway): writeRows reads a batch's
+ *   columns off its first row, instead of aggregating load_rows again by batch (sender, text and zone are the
+ *   same bytes on every row of a batch: they are partition keys, compared `COLLATE "C"`).
  *
  * One statement rather than an UPDATE of the staging table per verdict: each of those rewrote every row of
  * the chunk (a third of the chunk's time, with the ANALYZE they needed).
