@@ -8,9 +8,10 @@
  *   3. planRows, one statement, one read of the staging table: duplicates marked (first valid row in file
  *      order wins, across chunks), listed numbers `suppressed` (sql/012), valid rows dealt to senders and cut
  *      into batches (one sender, one rendered text, one time zone key: sql/013), into `load_rows`;
- *   4. `batches` and `recipients` written once each, every column final: no UPDATE pass over the campaign.
- *      What they reference is checked once per statement (sql/023); the rows given a batch are also counted
- *      against the new batches' sizes (LoadIntegrityError).
+ *   4. `batches` and `recipients` written once each, every column final, and the previous chunk's carried rows
+ *      given their batch, in one statement (writeRows): no UPDATE pass over the campaign. What they reference is
+ *      checked once per statement (sql/023); the rows given a batch are also counted against the new batches'
+ *      sizes (LoadIntegrityError).
  * A chunk's partial batches of a repeated text (fewer than batch_size rows of one sender, text and zone) wait
  * for the next chunk, once, so batches stay full when a group spans chunks; the last chunk cuts everything.
  */
@@ -173,7 +174,10 @@ async function stageRows(tx: Tx, copy: string): Promise<void> {
  *   so a repeated text still makes full batches across chunks. A text seen once (personalised texts) is cut
  *   at once: carrying it would rewrite nearly every row a second time (its batch_id, an indexed column) for
  *   batches of one anyway. A batch is named by its first row (an integer hash join later; a text may be
- *   NULL for an MMS, which no join on the text itself would match).
+ *   NULL for an MMS, which no join on the text itself would match). Each row also carries its batch's size
+ *   and units (the window over the batch's rows, which the cut computes anyway): writeRows reads a batch's
+ *   columns off its first row, instead of aggregating load_rows again by batch (sender, text and zone are the
+ *   same bytes on every row of a batch: they are partition keys, compared `COLLATE "C"`).
  *
  * One statement rather than an UPDATE of the staging table per verdict: each of those rewrote every row of
  * the chunk (a third of the chunk's time, with the ANALYZE they needed).
@@ -226,11 +230,12 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
      numbered AS (
        SELECT *, (row_number() OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C" ORDER BY row_no) - 1) / lim AS piece FROM limited),
      grouped AS (
-       SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, bool_or(carried) OVER w AS has_carried,
+       SELECT *, min(row_no) OVER w AS piece_first, count(*) OVER w AS size, max(units) OVER w AS piece_units, bool_or(carried) OVER w AS has_carried,
               count(*) OVER (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C") AS group_rows
        FROM numbered WINDOW w AS (PARTITION BY hashtext(text), status COLLATE "C", sender COLLATE "C", text COLLATE "C", time_zone COLLATE "C", piece))
      SELECT row_no, text, units, time_zone, status, verdict, judged, sender, carried,
-            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row
+            CASE WHEN status = 'pending' AND (size >= lim OR has_carried OR group_rows = 1 OR $8::boolean) THEN piece_first END AS first_row,
+            size::int AS batch_size, piece_units AS batch_units
      FROM grouped`,
     [w.campaignId, w.suppressionAccount, dealtBefore, w.senders, ...carriedRange(w),
       w.batchSize, w.final !== undefined, w.countUnits, cap],
@@ -238,48 +243,48 @@ async function planRows(tx: Tx, w: ChunkWrite, dealtBefore: number, cap: number)
 }
 
 /**
- * `batches` and `recipients` written once each from `load_rows`, every column final; the carried rows get
- * their batch. Batch ids are drawn in CSV order, so batches go out in the order a reader of the CSV would
- * expect. The rows given a batch are counted against the new batches' sizes (LoadIntegrityError): a cut
- * that lost rows is caught here, which no reference check would. The recipients insert takes the wide columns
- * (line_no, raw_dst, dst, fields, the staged reason) from load_stage by row_no: planRows leaves them out.
+ * `batches` and `recipients` written once each from `load_rows`, every column final, and the carried rows given
+ * their batch, in one statement. Batch ids are drawn in CSV order (the batches' first rows, sorted, numbered by
+ * `nextval` in that order), so batches go out in the order a reader of the CSV would expect. The rows given a
+ * batch are counted against the new batches' sizes (LoadIntegrityError): a cut that lost rows is caught here,
+ * which no reference check would. The recipients insert takes the wide columns (line_no, raw_dst, dst, fields,
+ * the staged reason) from load_stage by row_no: planRows leaves them out.
+ *
+ * One statement rather than four (number the batches into a temporary table, insert them, insert the recipients,
+ * update the carried rows): the numbered batches (`heads`) are a CTE, which Postgres materialises once (it calls
+ * nextval) and hands to the three writes, so the temporary table's heap, the batches insert's sort by id and a
+ * round trip per write are gone. The writes see the same snapshot (none reads what another writes: the carried
+ * rows were committed by the previous chunk). The reference checks of sql/023 run after the whole statement,
+ * each query in a snapshot that sees its writes: the recipients' batches, inserted by `b`, are found there.
+ *
+ * The carried rows' range (they are the previous chunk's) bounds the recipients the update reads: without it,
+ * the planner, with no statistics on load_rows, joined a sequential scan of the campaign's every recipient per
+ * chunk (232 000 rows read for 500 carried ones, growing with the list) instead of the previous chunk's.
  */
 async function writeRows(tx: Tx, campaignId: number, name: string, carriedRows: readonly [number, number]): Promise<{ suppressed: number; dealt: number }> {
-  await tx.query(
-    `CREATE TEMP TABLE load_batches ON COMMIT DROP AS
-     SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
-       SELECT first_row, min(sender COLLATE "C") AS sender, min(text COLLATE "C") AS text, max(units) AS units, count(*)::int AS size,
-              min(time_zone COLLATE "C") AS time_zone
-       FROM load_rows WHERE first_row IS NOT NULL GROUP BY first_row ORDER BY first_row) g`,
-  );
-  const [batches] = await tx.query<{ rows: number }>(
-    `WITH b AS (INSERT INTO batches (id, campaign_id, sender, text, units, size, time_zone)
-                SELECT id, $1, sender, text, units, size, time_zone FROM load_batches ORDER BY id RETURNING size)
-     SELECT coalesce(sum(size), 0)::int AS rows FROM b`,
-    [campaignId],
-  );
-  const [inserted] = await tx.query<{ batched: number; suppressed: number; dealt: number }>(
-    `WITH r AS (
+  const [written] = await tx.query<{ held: number; batched: number; suppressed: number; dealt: number }>(
+    `WITH heads AS (
+       SELECT nextval('batches_id_seq')::int AS id, g.* FROM (
+         SELECT first_row, sender, text, batch_units AS units, batch_size AS size, time_zone
+         FROM load_rows WHERE row_no = first_row ORDER BY first_row) g),
+     b AS (
+       INSERT INTO batches (id, campaign_id, sender, text, units, size, time_zone)
+       SELECT id, $1, sender, text, units, size, time_zone FROM heads RETURNING size),
+     r AS (
        INSERT INTO recipients (campaign_id, row_no, line_no, raw_dst, dst, sender, text, units, status, reason, batch_id, fields, time_zone)
        SELECT $1, r.row_no, st.line_no, st.raw_dst, st.dst, r.sender, r.text, r.units, r.status,
-              CASE WHEN r.judged THEN r.verdict ELSE st.reason END, b.id, st.fields, r.time_zone
-       FROM load_rows r JOIN load_stage st ON st.row_no = r.row_no LEFT JOIN load_batches b ON b.first_row = r.first_row
-       WHERE NOT r.carried ORDER BY r.row_no RETURNING batch_id, status)
-     SELECT count(batch_id)::int AS batched, count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed,
-            count(*) FILTER (WHERE status = 'pending')::int AS dealt FROM r`,
-    [campaignId],
-  );
-  // The carried rows' range (they are the previous chunk's) bounds the recipients the update reads: without it,
-  // the planner, with no statistics on load_rows, joined a sequential scan of the campaign's every recipient per
-  // chunk (232 000 rows read for 500 carried ones, growing with the list) instead of the previous chunk's.
-  const [carried] = await tx.query<{ batched: number }>(
-    `WITH r AS (
-       UPDATE recipients r SET batch_id = b.id FROM load_rows c JOIN load_batches b ON b.first_row = c.first_row
+              CASE WHEN r.judged THEN r.verdict ELSE st.reason END, h.id, st.fields, r.time_zone
+       FROM load_rows r JOIN load_stage st ON st.row_no = r.row_no LEFT JOIN heads h ON h.first_row = r.first_row
+       WHERE NOT r.carried ORDER BY r.row_no RETURNING batch_id, status),
+     c AS (
+       UPDATE recipients r SET batch_id = h.id FROM load_rows c JOIN heads h ON h.first_row = c.first_row
        WHERE c.carried AND r.campaign_id = $1 AND r.row_no = c.row_no AND r.row_no >= $2::int AND r.row_no < $3::int RETURNING 1)
-     SELECT count(*)::int AS batched FROM r`,
+     SELECT (SELECT coalesce(sum(size), 0)::int FROM b) AS held, n.batched + (SELECT count(*)::int FROM c) AS batched,
+            n.suppressed, n.dealt
+     FROM (SELECT count(batch_id)::int AS batched, count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed,
+                  count(*) FILTER (WHERE status = 'pending')::int AS dealt FROM r) n`,
     [campaignId, ...carriedRows],
   );
-  const batched = inserted!.batched + carried!.batched;
-  if (batched !== batches!.rows) throw new LoadIntegrityError(name, batched, batches!.rows);
-  return { suppressed: inserted!.suppressed, dealt: inserted!.dealt };
+  if (written!.batched !== written!.held) throw new LoadIntegrityError(name, written!.batched, written!.held);
+  return { suppressed: written!.suppressed, dealt: written!.dealt };
 }
