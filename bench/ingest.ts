@@ -11,10 +11,38 @@ import { csvFile, jobFile, plivoSim, psql, scratchDir, senders, tempDatabase } f
 import { figure, repeat, type BenchContext, type Benchmark, type Section } from './lib.js';
 
 const LOADER = fileURLToPath(new URL('./ingest.child.js', import.meta.url));
+const NODE_ONLY = fileURLToPath(new URL('./ingest-js.child.js', import.meta.url));
 
 interface LoaderOutput { loadMs: number; firstMs: number; rows: number; floorMs?: number; openRssBytes: number; loadRssBytes: number }
 
-interface Run { rows: number; loadS: number; firstS: number; floorS: number; realFloorS: number; rssMb: number; openRssMb: number; requestS: number; coldRequestS?: number }
+interface NodeOnlyOutput { ms: number; cpuMs: number; rows: number; rssBytes: number }
+
+/** The Node side alone, without a database (bench/ingest-js.child.ts): wall and CPU seconds. */
+interface NodeFloor { s: number; cpuS: number }
+
+interface Run {
+  rows: number; loadS: number; firstS: number; floorS: number; realFloorS: number; rssMb: number; openRssMb: number; requestS: number; coldRequestS?: number;
+  /** Postgres only: the load's final batches rows \copy'd into a copy of `batches`, and how many there were. */
+  batchesFloorS?: number; batchRows?: number;
+  /** Postgres runs only (the same file): csv-parse alone, and the load's per-row work without a database. */
+  parse?: NodeFloor; perRow?: NodeFloor;
+}
+
+/** `psql \copy` of a table's rows (all of them) into a file, and of that file into a new copy of the table with its indexes; seconds of the second. */
+function copyFloorS(url: string, table: string, file: string): number {
+  const copy = (command: string) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', command]);
+  copy(`\\copy (SELECT * FROM ${table}) TO '${file}'`);
+  psql(url, `CREATE TABLE ${table}_floor (LIKE ${table} INCLUDING ALL)`);
+  const t = performance.now();
+  copy(`\\copy ${table}_floor FROM '${file}'`);
+  return (performance.now() - t) / 1000;
+}
+
+async function nodeFloor(mode: 'parse' | 'rows', job: string, rows: number): Promise<NodeFloor> {
+  const out = JSON.parse(expectOk(await runProbed(NODE_ONLY, [mode, job]), `the Node floor (${mode})`).stdout) as NodeOnlyOutput;
+  if (out.rows !== rows) throw new Error(`the Node floor (${mode}) read ${out.rows} rows, the load ${rows}`);
+  return { s: out.ms / 1000, cpuS: out.cpuMs / 1000 };
+}
 
 /**
  * The issue's own measure: `smsrun run <job>` spawned (the CLI as a user runs it, against the simulator),
@@ -62,19 +90,24 @@ async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
     execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`]);
     const floorS = (performance.now() - t0) / 1000;
     // The second floor: the load's own final rows, \copy'd into a copy of the real recipients table (its
-    // indexes and constraints), as if no work but the write were left.
-    const rowsFile = path.join(scratch.dir, 'recipients.copy');
-    execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy (SELECT * FROM recipients) TO '${rowsFile}'`]);
-    psql(db.url, 'CREATE TABLE recipients_floor (LIKE recipients INCLUDING ALL)');
-    const t1 = performance.now();
-    execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy recipients_floor FROM '${rowsFile}'`]);
-    const realFloorS = (performance.now() - t1) / 1000;
+    // indexes and constraints), as if no work but the write were left. The batches floor is the same for the
+    // load's batches; the two together (the model floor) are what the ledger's data model costs to write.
+    const realFloorS = copyFloorS(db.url, 'recipients', path.join(scratch.dir, 'recipients.copy'));
+    const batchesFloorS = copyFloorS(db.url, 'batches', path.join(scratch.dir, 'batches.copy'));
+    const batchRows = Number(psql(db.url, 'SELECT count(*) FROM batches_floor'));
     ctx.log(`  postgres ${rows} rows: first commit ${(out.firstMs / 1000).toFixed(2)} s, load ${(out.loadMs / 1000).toFixed(1)} s, ` +
-      `\\copy ${floorS.toFixed(1)} s (into recipients ${realFloorS.toFixed(1)} s), peak RSS ${(out.loadRssBytes / MB).toFixed(0)} MB`);
+      `\\copy ${floorS.toFixed(1)} s (into recipients ${realFloorS.toFixed(1)} s, ${batchRows} batches ${batchesFloorS.toFixed(1)} s), ` +
+      `peak RSS ${(out.loadRssBytes / MB).toFixed(0)} MB`);
+    // The Node side alone on the same file, no database: its reading floor and its per-row work.
+    const parse = await nodeFloor('parse', job, out.rows);
+    const perRow = await nodeFloor('rows', job, out.rows);
+    ctx.log(`  node ${rows} rows: csv-parse alone ${parse.s.toFixed(1)} s (${parse.cpuS.toFixed(1)} s CPU), ` +
+      `per-row work without a database ${perRow.s.toFixed(1)} s (${perRow.cpuS.toFixed(1)} s CPU)`);
     const runDb = await tempDatabase(ctx.postgresUrl, 'ingest_run');
     const requestS = await firstRequestS(csv, { DATABASE_URL: runDb.url }).finally(() => runDb.drop());
     ctx.log(`  postgres ${rows} rows: first request ${requestS.toFixed(2)} s after \`smsrun run\` started`);
-    return { rows: out.rows, loadS: out.loadMs / 1000, firstS: out.firstMs / 1000, floorS, realFloorS, rssMb: out.loadRssBytes / MB, openRssMb: out.openRssBytes / MB, requestS };
+    return { rows: out.rows, loadS: out.loadMs / 1000, firstS: out.firstMs / 1000, floorS, realFloorS, rssMb: out.loadRssBytes / MB,
+      openRssMb: out.openRssBytes / MB, requestS, batchesFloorS, batchRows, parse, perRow };
   } finally {
     await db.drop();
     await scratch.remove();
@@ -104,6 +137,9 @@ async function pgliteRun(ctx: BenchContext, rows: number): Promise<Run> {
   }
 }
 
+/** The final rows of both tables written with their indexes, nothing else: what the data model itself costs. */
+const modelFloorS = (r: Run): number => r.realFloorS + (r.batchesFloorS ?? NaN);
+
 export const benchmark: Benchmark = {
   id: 'ingest',
   title: 'Ingest',
@@ -128,7 +164,14 @@ is when \`startLoad\` returns: \`smsrun run\` starts sending then. Opening the l
 timed. Peak RSS is that process's \`getrusage\` maximum at the end of the load (and, apart, once the ledger was
 open). Floors, run after the load: the same file copied by the database itself into a bare 4-column text table
 (\`psql \\copy\` on Postgres, \`COPY FROM '/dev/blob'\` on PGlite), and on Postgres the load's own final rows
-\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no reference checks).
+\`\\copy\`'d into a copy of \`recipients\` with its indexes (\`LIKE … INCLUDING ALL\`; no reference checks, no
+triggers: the second floor), and its final \`batches\` rows into a copy of \`batches\` the same way (the batches
+floor); the two together are the model floor, the final rows of both tables written with their indexes and
+nothing else. On the Node side, in processes of their own with no database (\`bench/ingest-js.child.ts\`), on
+the same file: the reading floor, the file read and parsed by csv-parse alone with the options
+\`src/campaign/csv.ts\` gives it, records taken with \`for await\` as the load takes them, nothing validated; and the
+per-row JS floor, the load's own per-row work (\`streamRows\`, the file and chunk hashes, \`validate\`, \`copyRow\`,
+each chunk's COPY text joined) with nothing written. Their CPU is the process's user + system time.
 Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows. "First request" is the issue's own measure: \`smsrun run\` spawned against the simulator (Plivo's
 account limits, 20 senders), from the spawn to the simulator's first accepted request, on a new ledger
 (on PGlite a copy of the migrated data directory cached by the first ledger made on the machine with these
@@ -140,6 +183,15 @@ migrations; that first one's initdb child, and the child that migrates the copy 
         figure(pg, 'Postgres: psql \\copy of the final rows into recipients, time (second floor)', 's', (r) => r.realFloorS, { digits: 2 }),
         figure(pg, 'Postgres: psql \\copy (floor)', 'rows/s', (r) => r.rows / r.floorS, { digits: 0 }),
         figure(pg, 'Postgres: psql \\copy of the final rows into recipients (second floor)', 'rows/s', (r) => r.rows / r.realFloorS, { digits: 0 }),
+        figure(pg, 'Postgres: psql \\copy of the final batches rows into batches, time (batches floor)', 's', (r) => r.batchesFloorS ?? NaN, { digits: 2 }),
+        figure(pg, 'Postgres: batches rows written by the load', 'rows', (r) => r.batchRows ?? NaN, { digits: 0 }),
+        figure(pg, 'Postgres: model floor (second floor + batches floor: both tables\' final rows with their indexes, nothing else), time', 's', modelFloorS, { digits: 2 }),
+        figure(pg, 'Postgres: load time / model floor time', '×', (r) => r.loadS / modelFloorS(r), { digits: 1 }),
+        figure(pg, 'Postgres: model floor time / floor time', '×', (r) => modelFloorS(r) / r.floorS, { digits: 1 }),
+        figure(pg, 'Node: the file read and parsed by csv-parse alone (reading floor), time', 's', (r) => r.parse?.s ?? NaN, { digits: 2 }),
+        figure(pg, 'Node: reading floor, CPU', 's', (r) => r.parse?.cpuS ?? NaN, { digits: 2 }),
+        figure(pg, 'Node: the load\'s per-row work without a database (per-row JS floor), time', 's', (r) => r.perRow?.s ?? NaN, { digits: 2 }),
+        figure(pg, 'Node: per-row JS floor, CPU', 's', (r) => r.perRow?.cpuS ?? NaN, { digits: 2 }),
         figure(pg, 'Postgres: first request after `smsrun run` started (CLI, simulator)', 's', (r) => r.requestS, { target: { op: '<=', value: 3 }, digits: 2 }),
         figure(pg, 'Postgres: first chunk committed (sending starts)', 's', (r) => r.firstS, { digits: 2 }),
         figure(pg, 'Postgres: load time / floor time', '×', (r) => r.loadS / r.floorS, { target: { op: '<=', value: 10 }, digits: 1 }),
