@@ -205,8 +205,8 @@ senders still need about 10 000 / (300 / 5.2 s), close to 3 minutes, for their f
 senders' own rates, and bulk requests cannot merge messages of different senders.
 
 **Resume** meets this benchmark's target (2 s); the issue's 1 s holds in most runs, not all: the first new request
-leaves about a second after the process starts, with 500 000 rows still pending (0.76 s on 2026-12-02; 1.03 and
-1.07 s in the two runs of 2026-12-03 13:15-13:24 UTC, load average 1.4-2.3; 0.86-1.01 s for main 0af1832 and
+leaves about a second after the process starts, with 500 000 rows still pending (0.76 s on 2026-12-02; 1.03, 1.07
+and 0.90 s in three runs of 2026-12-03 13:15-13:34 UTC, load average 1.2-2.3; 0.86-1.01 s for main 0af1832 and
 0.81-0.94 s for eb3de99, three resumes each in turns on one such campaign, load 1.3-1.5). Of that second, Node's
 start and loading smsrun's modules take about 0.2 s (\`smsrun --version\`). A resume reads no CSV; it looks for work
 by index (\`batches_pending\`: a campaign's pending batches by sender), so the campaign's size hardly matters. The
@@ -219,4 +219,4 @@ batches rolled up per sender (sql/019, sql/022) and counts every other batch liv
 batch is settled (500 000 rows pending, 500 000 accepted with no outcome yet), so it counts all 1 000 000 rows, and
 a status during a large run does the same. Measured by hand before this figure was added (2026-12-03 13:27-13:31
 UTC, load average 1.3-1.5): 1.04-1.44 s on three fresh copies, 1.35-1.61 s four times in a row on one copy; Node's
-start is about 0.2 s of it. Counts kept per open batch, or a rollup kept for open batches too, would remove the walk.`;
+start is about 0.2 s of it. This section's run: 1.09 s. Counts kept per open batch, or a rollup kept for open batches too, would remove the walk.`;
