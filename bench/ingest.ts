@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { expectOk, MB, runProbed, runSmsrun } from './child.js';
 import { csvFile, jobFile, plivoSim, psql, scratchDir, senders, tempDatabase } from './fixtures.js';
 import { figure, repeat, type BenchContext, type Benchmark, type Section } from './lib.js';
+import { BackendCpu } from './pgcpu.js';
 
 const LOADER = fileURLToPath(new URL('./ingest.child.js', import.meta.url));
 const NODE_ONLY = fileURLToPath(new URL('./ingest-js.child.js', import.meta.url));
 
-interface LoaderOutput { loadMs: number; firstMs: number; rows: number; floorMs?: number; openRssBytes: number; loadRssBytes: number }
+interface LoaderOutput { loadMs: number; firstMs: number; cpuMs: number; rows: number; floorMs?: number; openRssBytes: number; loadRssBytes: number }
 
 interface NodeOnlyOutput { ms: number; cpuMs: number; rows: number; rssBytes: number }
 
@@ -24,18 +25,27 @@ interface Run {
   rows: number; loadS: number; firstS: number; floorS: number; realFloorS: number; rssMb: number; openRssMb: number; requestS: number; coldRequestS?: number;
   /** Postgres only: the load's final batches rows \copy'd into a copy of `batches`, and how many there were. */
   batchesFloorS?: number; batchRows?: number;
+  /** Postgres only: the loading process's CPU; the database backends' CPU during each \copy floor (bench/pgcpu.ts). */
+  loadNodeCpuS?: number; floorCpuS?: number; realFloorCpuS?: number; batchesFloorCpuS?: number;
   /** Postgres runs only (the same file): csv-parse alone, and the load's per-row work without a database. */
   parse?: NodeFloor; perRow?: NodeFloor;
 }
 
-/** `psql \copy` of a table's rows (all of them) into a file, and of that file into a new copy of the table with its indexes; seconds of the second. */
-function copyFloorS(url: string, table: string, file: string): number {
+/** A floor's wall seconds, and when it ran (ms since the epoch) for the backends' CPU over it. */
+interface Timed { s: number; from: number; to: number }
+
+function timed(fn: () => unknown): Timed {
+  const [from, t] = [Date.now(), performance.now()];
+  fn();
+  return { s: (performance.now() - t) / 1000, from, to: Date.now() };
+}
+
+/** `psql \copy` of a table's rows (all of them) into a file, then (timed) of that file into a new copy of the table with its indexes. */
+function copyFloor(url: string, table: string, file: string): Timed {
   const copy = (command: string) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', command]);
   copy(`\\copy (SELECT * FROM ${table}) TO '${file}'`);
   psql(url, `CREATE TABLE ${table}_floor (LIKE ${table} INCLUDING ALL)`);
-  const t = performance.now();
-  copy(`\\copy ${table}_floor FROM '${file}'`);
-  return (performance.now() - t) / 1000;
+  return timed(() => copy(`\\copy ${table}_floor FROM '${file}'`));
 }
 
 async function nodeFloor(mode: 'parse' | 'rows', job: string, rows: number): Promise<NodeFloor> {
@@ -77,6 +87,32 @@ async function firstRequestS(csv: string, env: NodeJS.ProcessEnv): Promise<numbe
   }
 }
 
+interface DatabaseFloors { floorS: number; realFloorS: number; batchesFloorS: number; batchRows: number; floorCpuS: number; realFloorCpuS: number; batchesFloorCpuS: number }
+
+/**
+ * The database's floors, after the load: the CSV \copy'd into a bare table, then the load's own final rows into
+ * copies of \`recipients\` (the second floor) and of \`batches\` (the batches floor), with their indexes and
+ * constraints but no triggers, as if no work but the write were left; the last two together (the model floor)
+ * are what the ledger's data model costs to write. The backends' CPU is sampled from here only, so that the load
+ * runs as before; each psql's backend exits with its \copy, so up to one sampling interval of it is missed.
+ */
+async function databaseFloors(ctx: BenchContext, db: { url: string; name: string }, csv: string, dir: string): Promise<DatabaseFloors> {
+  const cpu = await BackendCpu.start(ctx.postgresUrl, db.name, 50);
+  try {
+    psql(db.url, 'CREATE TABLE bare (phone text, first_name text, city text, code text)');
+    const bare = timed(() => execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`]));
+    const recipients = copyFloor(db.url, 'recipients', path.join(dir, 'recipients.copy'));
+    const batches = copyFloor(db.url, 'batches', path.join(dir, 'batches.copy'));
+    const batchRows = Number(psql(db.url, 'SELECT count(*) FROM batches_floor'));
+    await cpu.stop();
+    const cpuOf = (f: Timed) => cpu.between(f.from, f.to);
+    return { floorS: bare.s, realFloorS: recipients.s, batchesFloorS: batches.s, batchRows,
+      floorCpuS: cpuOf(bare), realFloorCpuS: cpuOf(recipients), batchesFloorCpuS: cpuOf(batches) };
+  } finally {
+    await cpu.stop();
+  }
+}
+
 async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
   const csv = await csvFile({ rows });
   const scratch = await scratchDir('ingest');
@@ -85,18 +121,11 @@ async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
     const job = await jobFile(scratch.dir, { name: 'ingest', csv, srcs: senders(20), rate: 1, batchSize: 100, broadcast: false });
     const r = expectOk(await runProbed(LOADER, [job], { env: { DATABASE_URL: db.url } }), 'the ledger load');
     const out = JSON.parse(r.stdout) as LoaderOutput;
-    psql(db.url, 'CREATE TABLE bare (phone text, first_name text, city text, code text)');
-    const t0 = performance.now();
-    execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`]);
-    const floorS = (performance.now() - t0) / 1000;
-    // The second floor: the load's own final rows, \copy'd into a copy of the real recipients table (its
-    // indexes and constraints), as if no work but the write were left. The batches floor is the same for the
-    // load's batches; the two together (the model floor) are what the ledger's data model costs to write.
-    const realFloorS = copyFloorS(db.url, 'recipients', path.join(scratch.dir, 'recipients.copy'));
-    const batchesFloorS = copyFloorS(db.url, 'batches', path.join(scratch.dir, 'batches.copy'));
-    const batchRows = Number(psql(db.url, 'SELECT count(*) FROM batches_floor'));
+    const f = await databaseFloors(ctx, db, csv, scratch.dir);
+    const { floorS, realFloorS, batchesFloorS, batchRows } = f;
     ctx.log(`  postgres ${rows} rows: first commit ${(out.firstMs / 1000).toFixed(2)} s, load ${(out.loadMs / 1000).toFixed(1)} s, ` +
-      `\\copy ${floorS.toFixed(1)} s (into recipients ${realFloorS.toFixed(1)} s, ${batchRows} batches ${batchesFloorS.toFixed(1)} s), ` +
+      `\\copy ${floorS.toFixed(1)} s (into recipients ${realFloorS.toFixed(1)} s, ${batchRows} batches ${batchesFloorS.toFixed(1)} s; ` +
+      `backends' CPU ${f.floorCpuS.toFixed(1)}, ${f.realFloorCpuS.toFixed(1)}, ${f.batchesFloorCpuS.toFixed(1)} s), ` +
       `peak RSS ${(out.loadRssBytes / MB).toFixed(0)} MB`);
     // The Node side alone on the same file, no database: its reading floor and its per-row work.
     const parse = await nodeFloor('parse', job, out.rows);
@@ -107,7 +136,8 @@ async function postgresRun(ctx: BenchContext, rows: number): Promise<Run> {
     const requestS = await firstRequestS(csv, { DATABASE_URL: runDb.url }).finally(() => runDb.drop());
     ctx.log(`  postgres ${rows} rows: first request ${requestS.toFixed(2)} s after \`smsrun run\` started`);
     return { rows: out.rows, loadS: out.loadMs / 1000, firstS: out.firstMs / 1000, floorS, realFloorS, rssMb: out.loadRssBytes / MB,
-      openRssMb: out.openRssBytes / MB, requestS, batchesFloorS, batchRows, parse, perRow };
+      openRssMb: out.openRssBytes / MB, requestS, batchesFloorS, batchRows, parse, perRow,
+      loadNodeCpuS: out.cpuMs / 1000, floorCpuS: f.floorCpuS, realFloorCpuS: f.realFloorCpuS, batchesFloorCpuS: f.batchesFloorCpuS };
   } finally {
     await db.drop();
     await scratch.remove();
@@ -171,7 +201,9 @@ nothing else. On the Node side, in processes of their own with no database (\`be
 the same file: the reading floor, the file read and parsed by csv-parse alone with the options
 \`src/campaign/csv.ts\` gives it, records taken with \`for await\` as the load takes them, nothing validated; and the
 per-row JS floor, the load's own per-row work (\`streamRows\`, the file and chunk hashes, \`validate\`, \`copyRow\`,
-each chunk's COPY text joined) with nothing written. Their CPU is the process's user + system time.
+each chunk's COPY text joined) with nothing written. Their CPU is the process's user + system time; the
+database floors' CPU is that of the database's backends while each ran (\`bench/pgcpu.ts\`, sampled every 50 ms
+from the end of the load; a backend's last interval before it exits is missed).
 Postgres: ${n(pgRows)} rows; PGlite: ${n(liteRows)} rows. "First request" is the issue's own measure: \`smsrun run\` spawned against the simulator (Plivo's
 account limits, 20 senders), from the spawn to the simulator's first accepted request, on a new ledger
 (on PGlite a copy of the migrated data directory cached by the first ledger made on the machine with these
@@ -188,6 +220,9 @@ migrations; that first one's initdb child, and the child that migrates the copy 
         figure(pg, 'Postgres: model floor (second floor + batches floor: both tables\' final rows with their indexes, nothing else), time', 's', modelFloorS, { digits: 2 }),
         figure(pg, 'Postgres: load time / model floor time', '×', (r) => r.loadS / modelFloorS(r), { digits: 1 }),
         figure(pg, 'Postgres: model floor time / floor time', '×', (r) => modelFloorS(r) / r.floorS, { digits: 1 }),
+        figure(pg, 'Postgres: backends\' CPU during the psql \\copy floor', 's', (r) => r.floorCpuS ?? NaN, { digits: 2 }),
+        figure(pg, 'Postgres: backends\' CPU during the model floor (second floor + batches floor)', 's', (r) => (r.realFloorCpuS ?? NaN) + (r.batchesFloorCpuS ?? NaN), { digits: 2 }),
+        figure(pg, 'Node: CPU of the loading process over the load', 's', (r) => r.loadNodeCpuS ?? NaN, { digits: 1 }),
         figure(pg, 'Node: the file read and parsed by csv-parse alone (reading floor), time', 's', (r) => r.parse?.s ?? NaN, { digits: 2 }),
         figure(pg, 'Node: reading floor, CPU', 's', (r) => r.parse?.cpuS ?? NaN, { digits: 2 }),
         figure(pg, 'Node: the load\'s per-row work without a database (per-row JS floor), time', 's', (r) => r.perRow?.s ?? NaN, { digits: 2 }),
