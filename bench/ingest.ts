@@ -3,8 +3,9 @@
  * load function, against the floor: the same file copied into a bare 4-column table by the database's
  * own COPY (psql \copy on Postgres; COPY FROM '/dev/blob' on PGlite).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { expectOk, MB, runProbed, runSmsrun } from './child.js';
 import { csvFile, jobFile, plivoSim, psql, scratchDir, senders, tempDatabase } from './fixtures.js';
@@ -34,18 +35,20 @@ interface Run {
 /** A floor's wall seconds, and when it ran (ms since the epoch) for the backends' CPU over it. */
 interface Timed { s: number; from: number; to: number }
 
-function timed(fn: () => unknown): Timed {
+async function timed(fn: () => Promise<unknown>): Promise<Timed> {
   const [from, t] = [Date.now(), performance.now()];
-  fn();
+  await fn();
   return { s: (performance.now() - t) / 1000, from, to: Date.now() };
 }
 
+/** One psql command, run asynchronously: the backends' CPU sampler runs on this process's event loop meanwhile. */
+const psqlCommand = (url: string, command: string) => promisify(execFile)('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', command]);
+
 /** `psql \copy` of a table's rows (all of them) into a file, then (timed) of that file into a new copy of the table with its indexes. */
-function copyFloor(url: string, table: string, file: string): Timed {
-  const copy = (command: string) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', command]);
-  copy(`\\copy (SELECT * FROM ${table}) TO '${file}'`);
+async function copyFloor(url: string, table: string, file: string): Promise<Timed> {
+  await psqlCommand(url, `\\copy (SELECT * FROM ${table}) TO '${file}'`);
   psql(url, `CREATE TABLE ${table}_floor (LIKE ${table} INCLUDING ALL)`);
-  return timed(() => copy(`\\copy ${table}_floor FROM '${file}'`));
+  return timed(() => psqlCommand(url, `\\copy ${table}_floor FROM '${file}'`));
 }
 
 async function nodeFloor(mode: 'parse' | 'rows', job: string, rows: number): Promise<NodeFloor> {
@@ -100,9 +103,9 @@ async function databaseFloors(ctx: BenchContext, db: { url: string; name: string
   const cpu = await BackendCpu.start(ctx.postgresUrl, db.name, 50);
   try {
     psql(db.url, 'CREATE TABLE bare (phone text, first_name text, city text, code text)');
-    const bare = timed(() => execFileSync('psql', [db.url, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`]));
-    const recipients = copyFloor(db.url, 'recipients', path.join(dir, 'recipients.copy'));
-    const batches = copyFloor(db.url, 'batches', path.join(dir, 'batches.copy'));
+    const bare = await timed(() => psqlCommand(db.url, `\\copy bare FROM '${csv}' WITH (FORMAT csv, HEADER true)`));
+    const recipients = await copyFloor(db.url, 'recipients', path.join(dir, 'recipients.copy'));
+    const batches = await copyFloor(db.url, 'batches', path.join(dir, 'batches.copy'));
     const batchRows = Number(psql(db.url, 'SELECT count(*) FROM batches_floor'));
     await cpu.stop();
     const cpuOf = (f: Timed) => cpu.between(f.from, f.to);
