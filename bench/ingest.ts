@@ -250,39 +250,44 @@ migrations; that first one's initdb child, and the child that migrates the copy 
   },
 };
 
-const NOTES = `**This run** (2026-12-03 13:19 UTC, load average 1.6-1.9) is of main 0af1832's code (this branch adds
-only the bench's new floors): the session's changes of the morning (docs/decisions.md, "Issue 12: load, Node side",
-"Issue 12: load, Postgres side", "Issue 12: CI time and first request", "Issue 12: the chunk plan on its keys") and
-the national-number fast path of the afternoon, which this list (numbers written with their country code) does not
-take.
+const NOTES = `**This run** (2026-12-03 13:38 UTC, load average 2.7-3.5: other helpers' work shared the 2 cores) is of main
+0af1832's code (this branch adds only the bench's floors): the session's changes of the morning (docs/decisions.md,
+"Issue 12: load, Node side", "Issue 12: load, Postgres side", "Issue 12: CI time and first request", "Issue 12: the
+chunk plan on its keys") and the national-number fast path of the afternoon, which this list (numbers written with
+their country code) does not take.
 
-**The floors, side by side in this run** (1 000 000 personalised rows; each \`\\copy\` after the load, on the same
-database; the Node floors in processes of their own, no database):
+**The floors, side by side**, in this run and in two earlier runs of the same code and bench at a quieter moment
+(13:19 and 13:24 UTC, load average 1.6-1.9, before the backends' CPU was sampled); 1 000 000 personalised rows, each
+\`\\copy\` after the load on the same database, the Node floors in processes of their own with no database:
 
-| what is written or done, and nothing else | time | × \`\\copy\` |
-| --- | --- | --- |
-| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 1 |
-| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 8.1 |
-| the load's final batches rows, 1 000 000 of them (one per personalised recipient), 4 indexes, 2 of them partial (batches floor) | 5.90 s | 8.4 |
-| both (model floor) | 11.61 s | 16.5 |
-| csv-parse alone on the file (reading floor) | 2.60 s, 3.36 s CPU | 3.7 |
-| the load's per-row JavaScript alone (per-row JS floor) | 9.57 s, 10.73 s CPU | 13.6 |
-| the load | 30.2 s | 43 |
+| what is written or done, and nothing else | 13:19 | 13:24 | this run: wall, CPU |
+| --- | --- | --- | --- |
+| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 0.71 s | 0.45 s, backends 0.35 s |
+| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 5.06 s | 4.70 s, backends 3.6 s |
+| the load's final batches rows, 1 000 000 (one per personalised recipient), 4 indexes, 2 of them partial (batches floor) | 5.90 s | 6.73 s | 7.46 s, backends 6.1 s |
+| both (model floor) | 11.61 s (16.5×) | 11.78 s (16.7×) | 12.16 s (26.8×), backends 9.8 s |
+| csv-parse alone on the file (reading floor) | 2.60 s, 3.36 s CPU | 2.87 s, 3.64 s CPU | 4.00 s, 3.89 s CPU |
+| the load's per-row JavaScript alone (per-row JS floor) | 9.57 s, 10.73 s CPU | 10.62 s, 11.89 s CPU | 12.25 s, 12.83 s CPU |
+| the load | 30.2 s (43×) | 30.2 s (43×) | 28.1 s (62×), Node 9.4 s CPU |
 
 What the ledger's data model itself costs: writing the final rows of \`recipients\` and \`batches\` with their
-indexes, with no reading, validation, planning, dedupe or reference check, one table after the other as the load
-writes them, takes 16.5× the bare \`\\copy\`. The 10× target (7.0 s here) is below it, and so is the Node side's
-per-row work alone on one core (9.6 s; csv-parse is 2.6 s of it). Written in parallel the two tables might take about the longer
-of the two (5.9 s, 8.4×), but the machine has 2 cores and the Node work needs one: as long as a personalised list
-writes a batch row per recipient with these indexes, the target is out of reach whatever the load's own work
-becomes. The load is 2.6× the model floor; that 18.6 s gap is what its own work adds (the chunk plan, dedupe,
-reference checks, numbering, the Node work where it does not overlap the database's). CPU
-figures are the process's user + system time, V8's GC and compiler threads included, so they may exceed the wall.
+indexes, one table after the other as the load writes them, with no reading, validation, planning, dedupe or
+reference check, takes 11.6-12.2 s, 16.5-16.7× the bare \`\\copy\` at the quieter moment (the \`\\copy\` itself moves
+between 0.45 and 0.71 s, so ratios to it are noisy), and about 9.8 s of the backends' CPU. The load's Node side is
+its per-row work: the per-row JS floor's CPU (10.7-12.8 s) is about what the loading process spends in all
+(9.4 s in this run; 12.5-16.3 s in the morning's \`ingest-cpu\` runs). Together that is 20-23 s of CPU, at least
+10-11.5 s of wall on 2 cores even if both overlapped perfectly: the 10× target (4.5-7.1 s here) is out of reach
+on this machine whatever the load's own work becomes, as long as a personalised list writes a batch row per
+recipient with these indexes and its per-row JavaScript costs 11-13 µs a row. The load is 2.3-2.6× the model
+floor; the gap (16-19 s) is its own work: the chunk plan, dedupe, reference checks, numbering, and the Node work
+where it does not overlap the database's. CPU figures are user + system time (a Node process's includes V8's GC
+and compiler threads, so it may exceed its wall time).
 
-**Targets.** Met: the first request 1.10 s after \`smsrun run\` started on Postgres (target 3 s) and 3.15 s on a new
-PGlite ledger (target 5 s; the machine's very first ledger, which makes the cached directories, 9.11 s); peak RSS
-288 MB on Postgres (≤ 300 MB) and 393 MB on PGlite (≤ 500 MB). Missed: the whole load, 43× the bare \`\\copy\`
-(30.2 s against 0.70 s); see the floors above.
+**Targets.** Met: the first request 1.57 s after \`smsrun run\` started on Postgres (target 3 s; 1.10 and 1.34 s in the
+quieter runs) and 3.58 s on a new PGlite ledger (target 5 s; 3.15 s at 13:19; the machine's very first ledger, which
+makes the cached directories, 11.46 s); peak RSS 288 MB on Postgres (≤ 300 MB; 288-289 MB in all three runs) and
+435 MB on PGlite (≤ 500 MB; 393 MB at 13:19). Missed: the whole load, 62× the bare \`\\copy\` in this run (28.1 s
+against 0.45 s), 43× in the quieter ones (30.2 s against 0.70 s); see the floors above.
 
 **Earlier, side by side** (\`node dist/bench/ingest-cpu.js 1000000 1\`, back to back, load average 1.5-1.6, morning
 of 2026-12-03): the main of before the morning's changes (54bee8f) 42.9 s and 40.0 s, with 29.7 / 28.2 s of Node
