@@ -250,44 +250,47 @@ migrations; that first one's initdb child, and the child that migrates the copy 
   },
 };
 
-const NOTES = `**This run** (2026-12-03 13:38 UTC, load average 2.7-3.5: other helpers' work shared the 2 cores) is of main
-0af1832's code (this branch adds only the bench's floors): the session's changes of the morning (docs/decisions.md,
-"Issue 12: load, Node side", "Issue 12: load, Postgres side", "Issue 12: CI time and first request", "Issue 12: the
-chunk plan on its keys") and the national-number fast path of the afternoon, which this list (numbers written with
-their country code) does not take.
+const NOTES = `**This run** (2026-12-03 13:43 UTC, load average 1.9-2.0) is of main 0af1832's code (this branch adds only
+the bench's floors): the session's changes of the morning (docs/decisions.md, "Issue 12: load, Node side", "Issue
+12: load, Postgres side", "Issue 12: CI time and first request", "Issue 12: the chunk plan on its keys") and the
+national-number fast path of the afternoon, which this list (numbers written with their country code) does not take.
 
-**The floors, side by side**, in this run and in two earlier runs of the same code and bench at a quieter moment
-(13:19 and 13:24 UTC, load average 1.6-1.9, before the backends' CPU was sampled); 1 000 000 personalised rows, each
-\`\\copy\` after the load on the same database, the Node floors in processes of their own with no database:
+**The floors, side by side**, in this run and three earlier ones of the same code (the first two before the
+backends' CPU was sampled); 1 000 000 personalised rows, each \`\\copy\` after the load on the same database, the Node
+floors in processes of their own with no database. The machine's speed moved by a quarter over the half hour, so
+read each run's column as a whole:
 
-| what is written or done, and nothing else | 13:19 | 13:24 | this run: wall, CPU |
-| --- | --- | --- | --- |
-| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 0.71 s | 0.45 s, backends 0.35 s |
-| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 5.06 s | 4.70 s, backends 3.6 s |
-| the load's final batches rows, 1 000 000 (one per personalised recipient), 4 indexes, 2 of them partial (batches floor) | 5.90 s | 6.73 s | 7.46 s, backends 6.1 s |
-| both (model floor) | 11.61 s (16.5×) | 11.78 s (16.7×) | 12.16 s (26.8×), backends 9.8 s |
-| csv-parse alone on the file (reading floor) | 2.60 s, 3.36 s CPU | 2.87 s, 3.64 s CPU | 4.00 s, 3.89 s CPU |
-| the load's per-row JavaScript alone (per-row JS floor) | 9.57 s, 10.73 s CPU | 10.62 s, 11.89 s CPU | 12.25 s, 12.83 s CPU |
-| the load | 30.2 s (43×) | 30.2 s (43×) | 28.1 s (62×), Node 9.4 s CPU |
+| 2026-12-03, UTC (load average) | 13:19 (1.6-1.9) | 13:24 (1.6-1.9) | 13:38 (2.7-3.5) | 13:43, this run (1.9-2.0) |
+| --- | --- | --- | --- | --- |
+| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 0.71 s | 0.45 s | 0.46 s |
+| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 5.06 s | 4.70 s | 4.20 s |
+| the load's final batches rows, 1 000 000 (one per personalised recipient), 4 indexes, 2 partial (batches floor) | 5.90 s | 6.73 s | 7.46 s | 5.60 s |
+| both (model floor) | 11.61 s | 11.78 s | 12.16 s | 9.81 s |
+| model floor / floor | 16.5× | 16.7× | 26.8× | 21.3× |
+| backends' CPU during the model floor | | | 9.8 s | 9.05 s |
+| csv-parse alone on the file (reading floor): wall, CPU | 2.60, 3.36 s | 2.87, 3.64 s | 4.00, 3.89 s | 2.06, 2.62 s |
+| the load's per-row JavaScript alone (per-row JS floor): wall, CPU | 9.57, 10.73 s | 10.62, 11.89 s | 12.25, 12.83 s | 7.34, 8.33 s |
+| the load | 30.2 s | 30.2 s | 28.1 s | 23.9 s |
+| load / floor; load / model floor | 43×; 2.6× | 43×; 2.6× | 62×; 2.3× | 52×; 2.4× |
+| the loading process's CPU | | | 9.4 s | 10.6 s |
 
 What the ledger's data model itself costs: writing the final rows of \`recipients\` and \`batches\` with their
 indexes, one table after the other as the load writes them, with no reading, validation, planning, dedupe or
-reference check, takes 11.6-12.2 s, 16.5-16.7× the bare \`\\copy\` at the quieter moment (the \`\\copy\` itself moves
-between 0.45 and 0.71 s, so ratios to it are noisy), and about 9.8 s of the backends' CPU. The load's Node side is
-its per-row work: the per-row JS floor's CPU (10.7-12.8 s) is about what the loading process spends in all
-(9.4 s in this run; 12.5-16.3 s in the morning's \`ingest-cpu\` runs). Together that is 20-23 s of CPU, at least
-10-11.5 s of wall on 2 cores even if both overlapped perfectly: the 10× target (4.5-7.1 s here) is out of reach
-on this machine whatever the load's own work becomes, as long as a personalised list writes a batch row per
-recipient with these indexes and its per-row JavaScript costs 11-13 µs a row. The load is 2.3-2.6× the model
-floor; the gap (16-19 s) is its own work: the chunk plan, dedupe, reference checks, numbering, and the Node work
-where it does not overlap the database's. CPU figures are user + system time (a Node process's includes V8's GC
-and compiler threads, so it may exceed its wall time).
+reference check, takes 9.8-12.2 s, 16.5-26.8× the bare \`\\copy\` (which itself moves between 0.45 and 0.71 s), and
+9-10 s of the backends' CPU. The load's Node side is its per-row work: the per-row JS floor's CPU (8.3-12.8 s, 8-13 µs
+a row) is about what the loading process spends in all (9.4-10.6 s). Together that is 17-23 s of CPU, at least
+8.7-11.3 s of wall on 2 cores even if both overlapped perfectly: the 10× target (4.5-7.1 s here) is out of reach on
+this machine whatever the load's own work becomes, as long as a personalised list writes a batch row per recipient
+with these indexes and its per-row JavaScript costs what it does. The load is 2.3-2.6× the model floor; the gap
+(14-19 s) is its own work: the chunk plan, dedupe, reference checks, numbering, and the Node work where it does not
+overlap the database's. CPU figures are user + system time (a Node process's includes V8's GC and compiler
+threads, so it may exceed its wall time).
 
-**Targets.** Met: the first request 1.57 s after \`smsrun run\` started on Postgres (target 3 s; 1.10 and 1.34 s in the
-quieter runs) and 3.58 s on a new PGlite ledger (target 5 s; 3.15 s at 13:19; the machine's very first ledger, which
-makes the cached directories, 11.46 s); peak RSS 288 MB on Postgres (≤ 300 MB; 288-289 MB in all three runs) and
-435 MB on PGlite (≤ 500 MB; 393 MB at 13:19). Missed: the whole load, 62× the bare \`\\copy\` in this run (28.1 s
-against 0.45 s), 43× in the quieter ones (30.2 s against 0.70 s); see the floors above.
+**Targets.** Met: the first request 0.88 s after \`smsrun run\` started on Postgres (target 3 s; 1.10-1.57 s in the
+earlier runs) and 1.75 s on a new PGlite ledger (target 5 s; 3.15-3.58 s earlier; the machine's very first ledger,
+which makes the cached directories, 6.62 s); peak RSS 287 MB on Postgres (≤ 300 MB; 287-289 MB in all four runs)
+and 438 MB on PGlite (≤ 500 MB; 393-435 MB earlier). Missed: the whole load, 52× the bare \`\\copy\` (23.9 s against
+0.46 s; 43-62× in the four runs); see the floors above.
 
 **Earlier, side by side** (\`node dist/bench/ingest-cpu.js 1000000 1\`, back to back, load average 1.5-1.6, morning
 of 2026-12-03): the main of before the morning's changes (54bee8f) 42.9 s and 40.0 s, with 29.7 / 28.2 s of Node
