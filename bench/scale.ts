@@ -111,6 +111,26 @@ async function resumeOnce(ctx: BenchContext, template: string): Promise<ResumeRu
   }
 }
 
+/**
+ * \`smsrun status\` of the half-sent campaign, as a whole CLI process, on a copy of its own (made after the resumes,
+ * so that their first reads are cold as before): the summary counts every batch not yet settled live, here all of
+ * them (half pending, half accepted with no outcome yet).
+ */
+async function statusOfHalfSent(ctx: BenchContext, template: string): Promise<number[]> {
+  const db = await tempDatabase(ctx.postgresUrl, 'resume_status', template);
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      const r = expectOk(await runSmsrun(['status', 'resume'], { env: { DATABASE_URL: db.url } }), 'smsrun status');
+      times.push((r.endedAt - r.startedAt) / 1000);
+      ctx.log(`  status of the half-sent campaign: ${times.at(-1)!.toFixed(2)} s (whole process)`);
+    }
+    return times;
+  } finally {
+    await db.drop();
+  }
+}
+
 export const benchmark: Benchmark = {
   id: 'scale',
   title: 'Scale',
@@ -124,8 +144,10 @@ export const benchmark: Benchmark = {
     const rows = ctx.short ? 20_000 : 1_000_000;
     const template = await halfSentTemplate(ctx, rows);
     let resumes: ResumeRun[];
+    let statusS: number[];
     try {
       resumes = await repeat(ctx.runs, () => resumeOnce(ctx, template.name));
+      statusS = await statusOfHalfSent(ctx, template.name);
     } finally {
       await template.drop();
     }
@@ -147,7 +169,9 @@ of *requests per second*. *Limiter memory per sender* is measured apart (\`bench
 (made-up uuids) for the first half of the batches, then the leases released and the senders' last claim put an
 hour back (so that the resumed buckets start full; otherwise the first request waits, by design, for the tokens
 a crash a moment ago would not have earned). Each run resumes a fresh copy of it (\`CREATE DATABASE … TEMPLATE\`)
-with \`smsrun resume\`, and is stopped once its first request is accepted. Setup: ${template.info}.`,
+with \`smsrun resume\`, and is stopped once its first request is accepted. Setup: ${template.info}. After the
+resumes, \`smsrun status resume\` runs on another copy (the whole CLI process timed, as in Export, whose campaign is
+finished), once per run.`,
       figures: [
         figure(bytes, `limiter memory per sender (${n(many)} senders)`, 'bytes', (b) => b, { digits: 0 }),
         figure(wide, `${n(many)} srcs: start to first request`, 's', (r) => r.firstRequestS),
@@ -157,6 +181,7 @@ with \`smsrun resume\`, and is stopped once its first request is accepted. Setup
         figure(narrow, '10 srcs (baseline): peak RSS', 'MB', (r) => r.peakRssMb, { digits: 0 }),
         figure(resumes, `resume of ${n(rows)} rows half sent: start to first new request`, 's', (r) => r.firstRequestS, { target: { op: '<', value: 2 } }),
         figure(resumes, 'resume: peak RSS until then', 'MB', (r) => r.peakRssMb, { digits: 0 }),
+        figure(statusS, `status of the ${n(rows)}-row campaign half sent (the whole CLI process)`, 's', (t) => t, { target: { op: '<=', value: 0.5 }, digits: 2 }),
       ],
       notes: NOTES,
     };
@@ -179,7 +204,19 @@ while a number of the account is sending (\`TRACKING_REQUEST_SLOTS\`). With one 
 senders still need about 10 000 / (300 / 5.2 s), close to 3 minutes, for their first batches whatever the
 senders' own rates, and bulk requests cannot merge messages of different senders.
 
-**Resume** meets its target with room to spare: the first new request leaves in under a second of the process
-starting, with 500 000 rows still pending. A resume reads no CSV; it looks for work by index (\`batches_pending\`:
-a campaign's pending batches by sender), so the campaign's size hardly matters. The setup took about 2 minutes for
-1 000 000 rows (the load, then 5 000 claims and records through the ledger functions).`;
+**Resume** meets this benchmark's target (2 s); the issue's 1 s holds in most runs, not all: the first new request
+leaves about a second after the process starts, with 500 000 rows still pending (0.76 s on 2026-12-02; 1.03, 1.07
+and 0.90 s in three runs of 2026-12-03 13:15-13:34 UTC, load average 1.2-2.3; 0.86-1.01 s for main 0af1832 and
+0.81-0.94 s for eb3de99, three resumes each in turns on one such campaign, load 1.3-1.5). Of that second, Node's
+start and loading smsrun's modules take about 0.2 s (\`smsrun --version\`). A resume reads no CSV; it looks for work
+by index (\`batches_pending\`: a campaign's pending batches by sender), so the campaign's size hardly matters. The
+setup took 67-79 s for 1 000 000 rows on 2026-12-03 (the load, then 5 000 claims and records through the ledger
+functions).
+
+**Status of the campaign half sent** is over the issue's 0.5 s, unlike the finished campaign of Export (0.30-0.35 s
+once its tallies are kept). The summary (src/ledger/reports.ts, \`campaignTally\`) reads the tallies of settled
+batches rolled up per sender (sql/019, sql/022) and counts every other batch live, its recipients included; here no
+batch is settled (500 000 rows pending, 500 000 accepted with no outcome yet), so it counts all 1 000 000 rows, and
+a status during a large run does the same. Measured by hand before this figure was added (2026-12-03 13:27-13:31
+UTC, load average 1.3-1.5): 1.04-1.44 s on three fresh copies, 1.35-1.61 s four times in a row on one copy; Node's
+start is about 0.2 s of it. This section's run: 1.09 s. Counts kept per open batch, or a rollup kept for open batches too, would remove the walk.`;
