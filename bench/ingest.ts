@@ -250,29 +250,32 @@ migrations; that first one's initdb child, and the child that migrates the copy 
   },
 };
 
-const NOTES = `**This run** (2026-12-03 13:43 UTC, load average 1.9-2.0) is of main 0af1832's code (this branch adds only
-the bench's floors): the session's changes of the morning (docs/decisions.md, "Issue 12: load, Node side", "Issue
-12: load, Postgres side", "Issue 12: CI time and first request", "Issue 12: the chunk plan on its keys") and the
-national-number fast path of the afternoon, which this list (numbers written with their country code) does not take.
+const NOTES = `**This run** (2026-12-03 13:46 UTC, load average 1.0-2.6) is of main 3ba8854: the session's changes of
+the morning (docs/decisions.md, "Issue 12: load, Node side", "Issue 12: load, Postgres side", "Issue 12: CI time
+and first request", "Issue 12: the chunk plan on its keys") and of the afternoon: a chunk's batches, recipients and
+carried rows written in one statement ("Issue 12: the chunk's writes in one statement"; 3-20 % less Postgres CPU
+in five A/B pairs, identical rows) and the national-number fast path, which this list (numbers written with their
+country code) does not take. The four earlier runs below are of 0af1832, without the one-statement writes; with
+one run each, the difference between 23.9 s and 26.5 s is the machine's, not the code's.
 
-**The floors, side by side**, in this run and three earlier ones of the same code (the first two before the
+**The floors, side by side**, in this run and four earlier ones (0af1832; the first two before the
 backends' CPU was sampled); 1 000 000 personalised rows, each \`\\copy\` after the load on the same database, the Node
 floors in processes of their own with no database. The machine's speed moved by a quarter over the half hour, so
 read each run's column as a whole:
 
-| 2026-12-03, UTC (load average) | 13:19 (1.6-1.9) | 13:24 (1.6-1.9) | 13:38 (2.7-3.5) | 13:43, this run (1.9-2.0) |
-| --- | --- | --- | --- | --- |
-| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 0.71 s | 0.45 s | 0.46 s |
-| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 5.06 s | 4.70 s | 4.20 s |
-| the load's final batches rows, 1 000 000 (one per personalised recipient), 4 indexes, 2 partial (batches floor) | 5.90 s | 6.73 s | 7.46 s | 5.60 s |
-| both (model floor) | 11.61 s | 11.78 s | 12.16 s | 9.81 s |
-| model floor / floor | 16.5× | 16.7× | 26.8× | 21.3× |
-| backends' CPU during the model floor | | | 9.8 s | 9.05 s |
-| csv-parse alone on the file (reading floor): wall, CPU | 2.60, 3.36 s | 2.87, 3.64 s | 4.00, 3.89 s | 2.06, 2.62 s |
-| the load's per-row JavaScript alone (per-row JS floor): wall, CPU | 9.57, 10.73 s | 10.62, 11.89 s | 12.25, 12.83 s | 7.34, 8.33 s |
-| the load | 30.2 s | 30.2 s | 28.1 s | 23.9 s |
-| load / floor; load / model floor | 43×; 2.6× | 43×; 2.6× | 62×; 2.3× | 52×; 2.4× |
-| the loading process's CPU | | | 9.4 s | 10.6 s |
+| 2026-12-03, UTC (load average) | 13:19 (1.6-1.9) | 13:24 (1.6-1.9) | 13:38 (2.7-3.5) | 13:43 (1.9-2.0) | 13:46, this run, 3ba8854 (1.0-2.6) |
+| --- | --- | --- | --- | --- | --- |
+| \`psql \\copy\` of the CSV into a bare 4-column text table (floor) | 0.70 s | 0.71 s | 0.45 s | 0.46 s | 0.56 s |
+| the load's final recipients rows, 3 indexes (second floor) | 5.71 s | 5.06 s | 4.70 s | 4.20 s | 3.96 s |
+| the load's final batches rows, 1 000 000 (one per personalised recipient), 4 indexes, 2 partial (batches floor) | 5.90 s | 6.73 s | 7.46 s | 5.60 s | 6.02 s |
+| both (model floor) | 11.61 s | 11.78 s | 12.16 s | 9.81 s | 9.98 s |
+| model floor / floor | 16.5× | 16.7× | 26.8× | 21.3× | 17.9× |
+| backends' CPU during the model floor | | | 9.8 s | 9.05 s | 8.64 s |
+| csv-parse alone on the file (reading floor): wall, CPU | 2.60, 3.36 s | 2.87, 3.64 s | 4.00, 3.89 s | 2.06, 2.62 s | 2.38, 2.40 s |
+| the load's per-row JavaScript alone (per-row JS floor): wall, CPU | 9.57, 10.73 s | 10.62, 11.89 s | 12.25, 12.83 s | 7.34, 8.33 s | 8.27, 7.99 s |
+| the load | 30.2 s | 30.2 s | 28.1 s | 23.9 s | 26.5 s |
+| load / floor; load / model floor | 43×; 2.6× | 43×; 2.6× | 62×; 2.3× | 52×; 2.4× | 48×; 2.7× |
+| the loading process's CPU | | | 9.4 s | 10.6 s | 9.6 s |
 
 What the ledger's data model itself costs: writing the final rows of \`recipients\` and \`batches\` with their
 indexes, one table after the other as the load writes them, with no reading, validation, planning, dedupe or
@@ -286,11 +289,11 @@ with these indexes and its per-row JavaScript costs what it does. The load is 2.
 overlap the database's. CPU figures are user + system time (a Node process's includes V8's GC and compiler
 threads, so it may exceed its wall time).
 
-**Targets.** Met: the first request 0.88 s after \`smsrun run\` started on Postgres (target 3 s; 1.10-1.57 s in the
-earlier runs) and 1.75 s on a new PGlite ledger (target 5 s; 3.15-3.58 s earlier; the machine's very first ledger,
-which makes the cached directories, 6.62 s); peak RSS 287 MB on Postgres (≤ 300 MB; 287-289 MB in all four runs)
-and 438 MB on PGlite (≤ 500 MB; 393-435 MB earlier). Missed: the whole load, 52× the bare \`\\copy\` (23.9 s against
-0.46 s; 43-62× in the four runs); see the floors above.
+**Targets.** Met: the first request 0.86 s after \`smsrun run\` started on Postgres (target 3 s; 0.88-1.57 s in the
+earlier runs) and 3.49 s on a new PGlite ledger (target 5 s; 1.75-3.58 s earlier; the machine's very first ledger,
+which makes the cached directories, 9.40 s, 6.62 s earlier); peak RSS 287 MB on Postgres (≤ 300 MB; 287-289 MB in
+all five runs) and 462 MB on PGlite (≤ 500 MB; 393-438 MB earlier). Missed: the whole load, 48× the bare \`\\copy\`
+(26.5 s against 0.56 s; 43-62× in the earlier runs); see the floors above.
 
 **Earlier, side by side** (\`node dist/bench/ingest-cpu.js 1000000 1\`, back to back, load average 1.5-1.6, morning
 of 2026-12-03): the main of before the morning's changes (54bee8f) 42.9 s and 40.0 s, with 29.7 / 28.2 s of Node
