@@ -88,11 +88,20 @@ describe.each(LEDGER_KINDS)('tracking on the %s ledger', (kind) => {
     const after = sim.stats();
     const reads = (after.byEndpoint['get'] ?? 0) - (before.byEndpoint['get'] ?? 0) + (after.byEndpoint['list'] ?? 0) - (before.byEndpoint['list'] ?? 0);
     expect(reads).toBeLessThanOrEqual(n * 0.05);
-    expect(after.callbacks.ok - before.callbacks.ok).toBeGreaterThanOrEqual(n * 3); // queued, sent, delivered
-    expect(after.callbacks.failed - before.callbacks.failed).toBe(0);
     const via = await ledgerRows<{ final_via: string; n: number }>(ledger,
       `SELECT m.final_via, count(*)::int AS n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = $1 GROUP BY m.final_via`, [name]);
     expect(Object.fromEntries(via.map((v) => [v.final_via, v.n]))).toEqual({ callback: n });
+    // Every callback that reached the run was answered 2xx, and every message's final one did. The simulator sends
+    // up to 32 at once, so a message's `sent` callback may still be on its way when its `delivered` one has made
+    // every message final and the run has exited: those find no receiver (Plivo retries them later), which is
+    // not counted against the run.
+    await sim.callbacksIdle();
+    const uuids = new Set((await ledgerRows<{ uuid: string }>(ledger,
+      `SELECT m.message_uuid AS uuid FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = $1`, [name])).map((r) => r.uuid));
+    const mine = sim.callbackLog().filter((a) => uuids.has(a.uuid));
+    expect(mine.filter((a) => a.httpStatus !== null && !a.ok)).toEqual([]);
+    expect(new Set(mine.filter((a) => a.ok && a.status === 'delivered').map((a) => a.uuid)).size).toBe(n);
+    expect(mine.filter((a) => a.ok).length).toBeGreaterThanOrEqual(n * 2); // queued and sent answered too, mostly
     const report = parseReport((await runCli(['export', name], { ...ledger.env, ...simEnv(sim) })).stdout);
     const byUuid = new Map(sim.messages().map((m) => [m.uuid, m]));
     for (const r of report) expect(byUuid.get(r['message_uuid']!)?.to, `row ${r['row']}`).toBe(r['dst']);
