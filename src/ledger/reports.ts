@@ -510,18 +510,30 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
  * campaign, not all of it. Which batches are tallied is first asked of the rollup (sql/022): when it holds as
  * many batch tallies as the campaign has batches (each tally is of a distinct batch of it), every batch is
  * tallied and the campaign's batches are not walked; `roll` is the campaign's rollup rows.
+ *
+ * A batch never attempted (attempts = 0) has no attempts and no messages: a claim adds its attempt and counts it
+ * in the same statement (sending.ts; closeEmptyClaims takes both back), and messages are written only for a
+ * batch that was attempted (sending.ts, reconcile.ts, unaccounted.ts); reconcile's split moves recipients, not
+ * messages, to its new batch. So its messages, error codes and first request are not looked up. A pending batch
+ * never attempted cannot be settled, and all it adds to the summary is its recipients' counts per status (its
+ * figures of requests and messages are all 0, its times NULL): those batches are counted per sender, not per
+ * batch (a row per sender, batch_id NULL, never settled), from their recipients, which a suppression may have
+ * changed one by one while the batch stays pending. Their batch keeps its row in the sums (LEFT JOIN), so a
+ * sender is listed even when its pending batches have no recipient left. OFFSET 0 keeps their recipients read
+ * batch by batch through recipients_batch: the planner cannot know how few batches `todo` holds, and would
+ * otherwise hash-join the campaign's recipients, all of them, for a few open batches.
  */
 const LIVE_TALLIES = `
 roll AS MATERIALIZED (SELECT * FROM campaign_tallies WHERE campaign_id = $1),
 todo AS MATERIALIZED (
-  SELECT b.id, b.sender, b.status, b.attempts, b.units FROM batches b
+  SELECT b.id, b.sender, b.status, b.attempts, b.units, b.status = 'pending' AND b.attempts = 0 AS fresh FROM batches b
   WHERE b.campaign_id = $1
     AND (SELECT count(*) FROM batches WHERE campaign_id = $1) <> (SELECT coalesce(sum(batches), 0) FROM roll)
     AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id = b.id)),
 live AS MATERIALIZED (
   SELECT $1::int AS campaign_id, todo.id AS batch_id, todo.sender, todo.attempts, rc.statuses, rc.counts, rc.units, rc.recipients, rc.recipient_units, rc.accepted,
          mc.msg_units, mc.amount, mc.priced_units, mc.priced_amount, ec.err_codes, ec.err_states, ec.err_counts,
-         (SELECT min(a.started_at) FROM attempts a WHERE a.batch_id = todo.id) AS first_request_at, mc.last_final_at,
+         (SELECT min(a.started_at) FROM attempts a WHERE a.batch_id = todo.id AND todo.attempts > 0) AS first_request_at, mc.last_final_at,
          todo.status IN ('accepted', 'failed', 'suppressed', 'cancelled') AND rc.closed AND mc.final
            AND NOT EXISTS (SELECT 1 FROM unaccounted_batches u WHERE u.batch_id = todo.id AND u.settled_at IS NULL) AS settled
   FROM todo
@@ -537,11 +549,21 @@ live AS MATERIALIZED (
            coalesce(sum(m.total_rate * m.units) FILTER (WHERE m.total_rate IS NOT NULL), 0) AS priced_amount,
            max(coalesce(m.provider_updated_at, m.final_at)) FILTER (WHERE m.final_at IS NOT NULL) AS last_final_at,
            coalesce(bool_and(m.final_at IS NOT NULL AND m.state NOT IN ('queued', 'sent')), true) AS final
-    FROM messages m WHERE m.batch_id = todo.id) mc
+    FROM messages m WHERE m.batch_id = todo.id AND todo.attempts > 0) mc
   CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(e.code), '{}') AS err_codes, coalesce(array_agg(e.state), '{}') AS err_states, coalesce(array_agg(e.n), '{}') AS err_counts
     FROM (SELECT m.error_code AS code, m.state, count(*)::int AS n FROM messages m
-          WHERE m.batch_id = todo.id AND m.error_code IS NOT NULL AND m.error_code <> '000' GROUP BY 1, 2) e) ec
+          WHERE m.batch_id = todo.id AND todo.attempts > 0 AND m.error_code IS NOT NULL AND m.error_code <> '000' GROUP BY 1, 2) e) ec
+  WHERE NOT todo.fresh
+  UNION ALL
+  SELECT $1::int, NULL, w.sender, 0, coalesce(array_agg(w.status) FILTER (WHERE w.status IS NOT NULL), '{}'),
+         coalesce(array_agg(w.n) FILTER (WHERE w.status IS NOT NULL), '{}'), coalesce(array_agg(w.units) FILTER (WHERE w.status IS NOT NULL), '{}'),
+         sum(w.n)::int, sum(w.units)::int, sum(w.accepted)::int, 0, 0, 0, 0, '{}', '{}', '{}', NULL, NULL, false
+  FROM (SELECT todo.sender, r.status, count(r.status)::int AS n, coalesce(sum(r.units), 0)::int AS units, count(r.message_uuid)::int AS accepted
+        FROM todo LEFT JOIN LATERAL (SELECT r.status, r.units, r.message_uuid FROM recipients r WHERE r.batch_id = todo.id OFFSET 0) r ON true
+        WHERE todo.fresh
+        GROUP BY 1, 2) w
+  GROUP BY w.sender
   UNION ALL
   SELECT $1::int, NULL, u.sender, 0, array_agg(u.status), array_agg(u.n), array_agg(u.units), sum(u.n)::int, sum(u.units)::int, sum(u.accepted)::int,
          0, 0, 0, 0, '{}', '{}', '{}', NULL, NULL, bool_and(NOT c.loading)
