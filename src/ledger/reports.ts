@@ -530,13 +530,14 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
  */
 const LIVE_TALLIES = `
 roll AS MATERIALIZED (SELECT * FROM campaign_tallies WHERE campaign_id = $1),
+batch_count AS MATERIALIZED (SELECT count(*) AS n FROM batches WHERE campaign_id = $1),
 todo AS MATERIALIZED (
   SELECT b.id, b.sender, b.status, b.attempts, b.units, b.status = 'pending' AND b.attempts = 0 AS fresh FROM batches b
   WHERE b.campaign_id = $1
-    AND (SELECT count(*) FROM batches WHERE campaign_id = $1) <> (SELECT coalesce(sum(batches), 0) FROM roll)
+    AND (SELECT n FROM batch_count) <> (SELECT coalesce(sum(batches), 0) FROM roll)
     AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id = b.id)),
 wide AS MATERIALIZED (
-  SELECT (SELECT count(*) FROM todo) > $2::float8 * (SELECT count(*) FROM batches WHERE campaign_id = $1) AS one_pass),
+  SELECT (SELECT count(*) FROM todo) > $2::float8 * (SELECT n FROM batch_count) AS one_pass),
 rs AS MATERIALIZED (
   SELECT CASE WHEN t.fresh THEN NULL ELSE t.id END AS batch_id, t.sender, g.status, sum(g.n)::int AS n, sum(g.units)::int AS units, sum(g.accepted)::int AS accepted
   FROM (SELECT r.batch_id, r.status, count(*)::int AS n, coalesce(sum(r.units), 0)::int AS units, count(r.message_uuid)::int AS accepted
