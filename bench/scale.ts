@@ -217,6 +217,10 @@ functions).
 once its tallies are kept). The summary (src/ledger/reports.ts, \`campaignTally\`) reads the tallies of settled
 batches rolled up per sender (sql/019, sql/022) and counts every other batch live, its recipients included; here no
 batch is settled (500 000 rows pending, 500 000 accepted with no outcome yet), so it counts all 1 000 000 rows, and
-a status during a large run does the same. Measured by hand before this figure was added (2026-12-03 13:27-13:31
-UTC, load average 1.3-1.5): 1.04-1.44 s on three fresh copies, 1.35-1.61 s four times in a row on one copy; Node's
-start is about 0.2 s of it. This section's run: 1.09 s. Counts kept per open batch, or a rollup kept for open batches too, would remove the walk.`;
+a status during a large run does the same. Since 2026-12-03 afternoon (docs/decisions.md, "Issue 12: status of a
+campaign half sent") the open batches' recipients are counted in one pass over the campaign's when more than half
+of its batches are open, and batches never attempted skip the messages' lookups: the tally statement's database CPU
+went from 0.66-0.78 s to 0.45-0.50 s, the whole process from 0.99-1.17 s to 0.78-0.85 s (six runs each, load
+2.5-3.1); this section's run (14:11 UTC, 25c5898, load 1.4-2.6): 0.87 s, against 1.09 s at 13:32 before the change.
+Reading a million recipient rows at all costs 0.1-0.25 s of it and Node's start about 0.2 s; 0.5 s needs counts
+kept as the run sends (per open batch, or per status), writes on the send path that were not added.`;
