@@ -115,8 +115,12 @@ async function copyPristine(pristine: string | undefined, to: string): Promise<b
 async function takeCopy(cached: string | undefined, dir: string): Promise<void> {
   const beside = `${dir}-cached`;
   if (!(await copyPristine(cached, beside))) return;
-  await rm(dir, { recursive: true, force: true });
-  await rename(beside, dir);
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await rename(beside, dir);
+  } finally {
+    await rm(beside, { recursive: true, force: true }).catch(() => undefined); // left only if the rename failed
+  }
 }
 
 /** The migrations' identity: a hash of their names and texts (a schema copy is only ever used for the same set). */
