@@ -280,11 +280,11 @@ read each run's column as a whole:
 What the ledger's data model itself costs: writing the final rows of \`recipients\` and \`batches\` with their
 indexes, one table after the other as the load writes them, with no reading, validation, planning, dedupe or
 reference check, takes 9.8-12.2 s, 16.5-26.8× the bare \`\\copy\` (which itself moves between 0.45 and 0.71 s), and
-9-10 s of the backends' CPU. The load's Node side is its per-row work: the per-row JS floor's CPU (8.3-12.8 s, 8-13 µs
-a row) is about what the loading process spends in all (9.4-10.6 s). Together that is 17-23 s of CPU, at least
-8.7-11.3 s of wall on 2 cores even if both overlapped perfectly: the 10× target (4.5-7.1 s here) is out of reach on
+9-10 s of the backends' CPU. The load's Node side is its per-row work: the per-row JS floor's CPU (8.0-12.8 s, 8-13 µs
+a row) is about what the loading process spends in all (9.4-10.6 s). Together that is 16.6-23 s of CPU, at least
+8.3-11.3 s of wall on 2 cores even if both overlapped perfectly: the 10× target (4.5-7.1 s here) is out of reach on
 this machine whatever the load's own work becomes, as long as a personalised list writes a batch row per recipient
-with these indexes and its per-row JavaScript costs what it does. The load is 2.3-2.6× the model floor; the gap
+with these indexes and its per-row JavaScript costs what it does. The load is 2.3-2.7× the model floor; the gap
 (14-19 s) is its own work: the chunk plan, dedupe, reference checks, numbering, and the Node work where it does not
 overlap the database's. CPU figures are user + system time (a Node process's includes V8's GC and compiler
 threads, so it may exceed its wall time).
@@ -309,7 +309,8 @@ the batch check 75-90, now 42), the batches insert about 200 ms (one per persona
 80 of it), numbering the batches 60-70 ms. \`perf\` shows no hot spot. Since that measurement the chunk plan is
 made on narrow rows, the wide columns joined back in the recipients insert (identical rows and batches; the plan
 statement 25-40 % less CPU, the whole chunk 3-17 %, the whole load within run-to-run noise: docs/decisions.md,
-"Issue 12: the chunk plan on its keys"); this run has it. Left to try: fewer index entries per personalised batch. A worker thread for the
+"Issue 12: the chunk plan on its keys"), and the numbering and both inserts are one statement with no
+temporary table of batches ("Issue 12: the chunk's writes in one statement"); this run has both. Left to try: fewer index entries per personalised batch. A worker thread for the
 JavaScript half was built and measured: no faster on two cores, 1 s more CPU per million rows and 90 MB more on
 PGlite, so it was reverted.
 

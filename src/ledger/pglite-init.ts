@@ -19,8 +19,8 @@
  * against 0.4-0.7 s for the copy), and their result too is the same every time for one PGlite version and one
  * set of migrations. So the first new ledger of a schema also keeps a migrated copy (`pglite-<version>-schema-
  * <hash of the migrations>`), made in a child process as initdb is, and later new ledgers copy that one; `migrate`
- * then finds nothing to apply; so does the first, which takes the copy it has just kept. A changed or added migration is another hash, so another copy: an older smsrun's
- * copies stay usable by it. Best effort as well: without it, the pristine copy and the migrations as before.
+ * then finds nothing to apply; so does the first, which takes the copy it has just kept. A changed or added
+ * migration is another hash, so another copy: an older smsrun's copies stay usable by it. Best effort as well: without it, the pristine copy and the migrations as before.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -65,8 +65,8 @@ export async function initPgliteDir(dir: string, env: NodeJS.ProcessEnv = proces
   const pristine = pristineDir(pglite, env);
   const schema = pristine === undefined || !migrated ? undefined : `${pristine}-schema-${await schemaKey()}`;
   try {
-    if (!(await copyPristine(schema, building))) {
-      if (!(await copyPristine(pristine, building))) {
+    if (!(await copyCached(schema, building))) {
+      if (!(await copyCached(pristine, building))) {
         await promisify(execFile)(process.execPath, ['--input-type=module', '-e', CHILD, pathToFileURL(pglite).href, building], { maxBuffer: 16 << 20 });
         await keepPristine(building, pristine);
       }
@@ -95,8 +95,8 @@ function pristineDir(pgliteEntry: string, env: NodeJS.ProcessEnv): string | unde
   }
 }
 
-/** Copies the cached pristine directory to `to`; false (and nothing left at `to`) if there is none or the copy failed. */
-async function copyPristine(pristine: string | undefined, to: string): Promise<boolean> {
+/** Copies a cached directory (pristine or migrated) to `to`; false (and nothing left at `to`) if there is none or the copy failed. */
+async function copyCached(pristine: string | undefined, to: string): Promise<boolean> {
   if (!pristine || !existsSync(path.join(pristine, 'PG_VERSION'))) return false;
   try {
     await cp(pristine, to, { recursive: true, errorOnExist: true, force: false });
@@ -114,7 +114,7 @@ async function copyPristine(pristine: string | undefined, to: string): Promise<b
  */
 async function takeCopy(cached: string | undefined, dir: string): Promise<void> {
   const beside = `${dir}-cached`;
-  if (!(await copyPristine(cached, beside))) return;
+  if (!(await copyCached(cached, beside))) return;
   try {
     await rm(dir, { recursive: true, force: true });
     await rename(beside, dir);

@@ -61,8 +61,6 @@ interface NationalPlan {
 
 const metadata = new Metadata() as unknown as NationalMetadata;
 const plans = new Map<string, NationalPlan>();
-/** Each country's possible lengths, for the length check of step 3 (the rest may belong to another country). */
-const countryLengths = new Map<string, readonly number[] | undefined>();
 
 function nationalPlan(country: string): NationalPlan {
   let plan = plans.get(country);
@@ -82,14 +80,6 @@ function nationalPlan(country: string): NationalPlan {
   };
   plans.set(country, plan);
   return plan;
-}
-
-function lengthsOf(country: string): readonly number[] | undefined {
-  if (countryLengths.has(country)) return countryLengths.get(country);
-  metadata.selectNumberingPlan(country);
-  const lengths = metadata.numberingPlan.possibleLengths();
-  countryLengths.set(country, lengths);
-  return lengths;
 }
 
 type LengthVerdict = 'IS_POSSIBLE' | 'TOO_SHORT' | 'TOO_LONG' | 'INVALID_LENGTH';
@@ -125,7 +115,7 @@ function extractNational(number: string, plan: NationalPlan): string {
   if (plan.lengths) {
     const code = callingPlan(plan.callingCode);
     const country = code ? countryOf(code, plan.callingCode, stripped) : undefined;
-    const verdict = lengthVerdict(stripped.length, country === undefined ? plan.lengths : lengthsOf(country));
+    const verdict = lengthVerdict(stripped.length, country === undefined ? plan.lengths : nationalPlan(country).lengths);
     if (verdict === 'TOO_SHORT' || verdict === 'INVALID_LENGTH') return number;
   }
   return stripped;
