@@ -1,9 +1,8 @@
 /**
  * Read-only queries behind `status`, the run summary, `export` and the HTML report. Everything a report shows
  * is aggregated here, in SQL, so a report of a 1 000 000-row campaign reads a few hundred rows, not a million;
- * `reportChunk` and `copyReport` are the row-by-row ones. The summary's counts come from the tallies of settled
- * batches, rolled up per campaign and sender, plus a live count of the rest (campaignTally, sql/019, sql/022):
- * the one write here, of figures that can no longer change.
+ * `reportChunk` and `copyReport` are the row-by-row ones. The summary's counts come from the tallies the ledger
+ * keeps per campaign and sender as it is written (campaignTally, sql/026).
  */
 import { once } from 'node:events';
 import type { CopyOut, Db, Queryable, Tx } from './db.js';
@@ -503,111 +502,6 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
   );
 }
 
-/**
- * Per batch not tallied yet (sql/019), the figures a tally holds, and whether the batch is settled; then the
- * campaign's recipients without a batch, per sender, unless tallied. `$1` is the campaign. Which batches are
- * tallied is first asked of the rollup (sql/022): when it holds as many batch tallies as the campaign has batches
- * (each tally is of a distinct batch of it), every batch is tallied and the campaign's batches are not walked;
- * `roll` is the campaign's rollup rows.
- *
- * The open batches' recipients are counted per batch and status (`rs`) in one of two ways, chosen when the
- * statement runs (`wide`): batch by batch through recipients_batch (OFFSET 0 keeps those probes: the planner
- * cannot know how few batches `todo` holds), or, when more than a share `$2` of the campaign's batches are open,
- * in one pass over the campaign's recipients: a sequential scan and one hashed grouping, about a third of the CPU
- * per row of the probes, each of which fetches its row from the heap (1 000 000 rows: 0.52 s of backend CPU read
- * batch by batch, 0.17 s counted in one pass), but over every row of the campaign, open or tallied. That pass
- * takes a batch's recipients to be of the batch's campaign, as every writer makes them (load, reconcile's split).
- *
- * A batch never attempted (attempts = 0) has no attempts and no messages: a claim adds its attempt and counts it
- * in the same statement (sending.ts; closeEmptyClaims takes both back), and messages are written only for a
- * batch that was attempted (sending.ts, reconcile.ts, unaccounted.ts); reconcile's split moves recipients, not
- * messages, to its new batch. So its messages, error codes and first request are not looked up. A pending batch
- * never attempted (`fresh`) cannot be settled, and all it adds to the summary is its recipients' counts per
- * status (its figures of requests and messages are all 0, its times NULL): those batches are counted per sender,
- * not per batch (a row per sender, batch_id NULL, never settled), from their recipients, which a suppression may
- * have changed one by one while the batch stays pending. A sender of such batches is listed even when they have
- * no recipient left.
- */
-const LIVE_TALLIES = `
-roll AS MATERIALIZED (SELECT * FROM campaign_tallies WHERE campaign_id = $1),
-batch_count AS MATERIALIZED (SELECT count(*) AS n FROM batches WHERE campaign_id = $1),
-todo AS MATERIALIZED (
-  SELECT b.id, b.sender, b.status, b.attempts, b.units, b.status = 'pending' AND b.attempts = 0 AS fresh FROM batches b
-  WHERE b.campaign_id = $1
-    AND (SELECT n FROM batch_count) <> (SELECT coalesce(sum(batches), 0) FROM roll)
-    AND NOT EXISTS (SELECT 1 FROM batch_tallies t WHERE t.campaign_id = $1 AND t.batch_id = b.id)),
-wide AS MATERIALIZED (
-  SELECT (SELECT count(*) FROM todo) > $2::float8 * (SELECT n FROM batch_count) AS one_pass),
-rs AS MATERIALIZED (
-  SELECT CASE WHEN t.fresh THEN NULL ELSE t.id END AS batch_id, t.sender, g.status, sum(g.n)::int AS n, sum(g.units)::int AS units, sum(g.accepted)::int AS accepted
-  FROM (SELECT r.batch_id, r.status, count(*)::int AS n, coalesce(sum(r.units), 0)::int AS units, count(r.message_uuid)::int AS accepted
-        FROM recipients r WHERE r.campaign_id = $1 AND r.batch_id IS NOT NULL AND (SELECT one_pass FROM wide) GROUP BY 1, 2) g
-  JOIN todo t ON t.id = g.batch_id
-  GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT CASE WHEN t.fresh THEN NULL ELSE t.id END, t.sender, r.status, count(*)::int, coalesce(sum(r.units), 0)::int, count(r.message_uuid)::int
-  FROM todo t CROSS JOIN LATERAL (SELECT r.status, r.units, r.message_uuid FROM recipients r WHERE r.batch_id = t.id OFFSET 0) r
-  WHERE NOT (SELECT one_pass FROM wide)
-  GROUP BY 1, 2, 3),
-rc AS MATERIALIZED (
-  SELECT batch_id, array_agg(status ORDER BY status) AS statuses, array_agg(n ORDER BY status) AS counts, array_agg(units ORDER BY status) AS units,
-         sum(n)::int AS recipients, sum(units)::int AS recipient_units, sum(accepted)::int AS accepted,
-         bool_and(status NOT IN ('pending', 'sending', 'submitted')) AS closed
-  FROM rs WHERE batch_id IS NOT NULL GROUP BY batch_id),
-live AS MATERIALIZED (
-  SELECT $1::int AS campaign_id, todo.id AS batch_id, todo.sender, todo.attempts, coalesce(rc.statuses, '{}') AS statuses, coalesce(rc.counts, '{}') AS counts,
-         coalesce(rc.units, '{}') AS units, coalesce(rc.recipients, 0) AS recipients, coalesce(rc.recipient_units, 0) AS recipient_units, coalesce(rc.accepted, 0) AS accepted,
-         mc.msg_units, mc.amount, mc.priced_units, mc.priced_amount, ec.err_codes, ec.err_states, ec.err_counts,
-         (SELECT min(a.started_at) FROM attempts a WHERE a.batch_id = todo.id AND todo.attempts > 0) AS first_request_at, mc.last_final_at,
-         todo.status IN ('accepted', 'failed', 'suppressed', 'cancelled') AND coalesce(rc.closed, true) AND mc.final
-           AND NOT EXISTS (SELECT 1 FROM unaccounted_batches u WHERE u.batch_id = todo.id AND u.settled_at IS NULL) AS settled
-  FROM todo
-  LEFT JOIN rc ON rc.batch_id = todo.id
-  CROSS JOIN LATERAL (
-    SELECT coalesce(sum(coalesce(m.units, todo.units)), 0)::int AS msg_units, coalesce(sum(m.total_amount), 0) AS amount,
-           coalesce(sum(m.units) FILTER (WHERE m.total_rate IS NOT NULL), 0)::int AS priced_units,
-           coalesce(sum(m.total_rate * m.units) FILTER (WHERE m.total_rate IS NOT NULL), 0) AS priced_amount,
-           max(coalesce(m.provider_updated_at, m.final_at)) FILTER (WHERE m.final_at IS NOT NULL) AS last_final_at,
-           coalesce(bool_and(m.final_at IS NOT NULL AND m.state NOT IN ('queued', 'sent')), true) AS final
-    FROM messages m WHERE m.batch_id = todo.id AND todo.attempts > 0) mc
-  CROSS JOIN LATERAL (
-    SELECT coalesce(array_agg(e.code), '{}') AS err_codes, coalesce(array_agg(e.state), '{}') AS err_states, coalesce(array_agg(e.n), '{}') AS err_counts
-    FROM (SELECT m.error_code AS code, m.state, count(*)::int AS n FROM messages m
-          WHERE m.batch_id = todo.id AND todo.attempts > 0 AND m.error_code IS NOT NULL AND m.error_code <> '000' GROUP BY 1, 2) e) ec
-  WHERE NOT todo.fresh
-  UNION ALL
-  SELECT $1::int, NULL, f.sender, 0, coalesce(array_agg(w.status ORDER BY w.status) FILTER (WHERE w.status IS NOT NULL), '{}'),
-         coalesce(array_agg(w.n ORDER BY w.status) FILTER (WHERE w.status IS NOT NULL), '{}'),
-         coalesce(array_agg(w.units ORDER BY w.status) FILTER (WHERE w.status IS NOT NULL), '{}'),
-         coalesce(sum(w.n), 0)::int, coalesce(sum(w.units), 0)::int, coalesce(sum(w.accepted), 0)::int, 0, 0, 0, 0, '{}', '{}', '{}', NULL, NULL, false
-  FROM (SELECT DISTINCT sender FROM todo WHERE fresh) f LEFT JOIN rs w ON w.batch_id IS NULL AND w.sender = f.sender
-  GROUP BY f.sender
-  UNION ALL
-  SELECT $1::int, NULL, u.sender, 0, array_agg(u.status), array_agg(u.n), array_agg(u.units), sum(u.n)::int, sum(u.units)::int, sum(u.accepted)::int,
-         0, 0, 0, 0, '{}', '{}', '{}', NULL, NULL, bool_and(NOT c.loading)
-  FROM (SELECT r.sender, r.status, count(*)::int AS n, coalesce(sum(r.units), 0)::int AS units, count(r.message_uuid)::int AS accepted
-        FROM recipients r WHERE r.campaign_id = $1 AND r.batch_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM roll WHERE unbatched > 0)
-        GROUP BY 1, 2) u, campaigns c
-  WHERE c.id = $1 GROUP BY u.sender)`;
-
-/**
- * The share of a campaign's batches open from which their recipients are counted in one pass over the campaign's
- * recipients rather than batch by batch (LIVE_TALLIES). Measured on a 1 000 000-row campaign of 10 000 batches
- * (docs/decisions.md, issue 12): the whole statement took the same CPU both ways with half of them open (0.38 s),
- * less by batch with a third open (0.29 s against 0.34 s), less in one pass with all open (0.45 s against 0.69 s).
- */
-export const ONE_PASS_SHARE = 0.5;
-
-const TALLY_COLUMNS = `campaign_id, batch_id, sender, attempts, statuses, counts, units, recipients, recipient_units, accepted, msg_units, amount, priced_units,
-  priced_amount, err_codes, err_states, err_counts, first_request_at, last_final_at`;
-
-/** The settled ones of LIVE_TALLIES, kept (sql/019). */
-const KEEP_SETTLED = `
-kept AS (
-  INSERT INTO batch_tallies (${TALLY_COLUMNS}) SELECT ${TALLY_COLUMNS} FROM live WHERE settled ORDER BY batch_id NULLS FIRST, sender
-  ON CONFLICT (campaign_id, (coalesce(batch_id, 0)), (coalesce(sender, ''))) DO NOTHING RETURNING 1)`;
-
 export interface CampaignTally {
   statuses: StatusCount[];
   senders: SenderStats[];
@@ -618,57 +512,12 @@ export interface CampaignTally {
 }
 
 /**
- * The campaign's figures for the summary, from the tallies of its settled batches rolled up per sender (sql/019,
- * sql/022: a row per sender) plus a live count of the rest (LIVE_TALLIES), in one statement. With `keep` (the
- * default) the same statement tallies the batches it finds settled (sql/022's trigger adds them to the rollup in
- * the same transaction), so the next summary reads them from the rollup; on a ledger read through a read-only
- * transaction (the embedded ledger held by a run: ledger/share.ts) it reads only. `onePassShare`: LIVE_TALLIES's `$2`
- * (tests set it to 0 or 1 to take either way).
+ * The campaign's figures for the summary, from the tallies the ledger keeps as it is written (sql/026: a few rows
+ * per sender and status, whatever the campaign's size or state), in one statement. Each backend adds to tally
+ * rows of its own (`shard`), summed here.
  */
-export async function campaignTally(db: Queryable, campaignId: number, keep = true, onePassShare = ONE_PASS_SHARE): Promise<CampaignTally> {
-  // Each part reads the rollup and `live` once, and only the columns it needs. `live` has a row per batch, and the
-  // rollup's sums per sender: p adds the batch's figures in the rollup's shape.
-  const from = (columns: string, liveColumns = columns) => `(SELECT ${columns} FROM roll UNION ALL SELECT ${liveColumns} FROM live)`;
-  const sent = (column: string) => `CASE WHEN attempts > 0 THEN ${column} ELSE 0 END`;
-  const sql = (withKeep: boolean) => `WITH ${LIVE_TALLIES},${withKeep ? `${KEEP_SETTLED},` : ''}
-s AS MATERIALIZED (
-  SELECT t.sender, x.status, sum(x.n)::int AS n, sum(x.units)::int AS units
-  FROM ${from('sender, statuses, counts, units')} t, unnest(t.statuses, t.counts, t.units) AS x(status, n, units) GROUP BY 1, 2),
-p AS MATERIALIZED (
-  SELECT sender, sum(recipients)::int AS assigned, sum(accepted)::int AS accepted, sum(msg_units)::int AS units, sum(amount) AS amount,
-         sum(requested)::int AS requested, sum(requested_units)::int AS "requestedUnits", sum(requests)::int AS requests,
-         max(largest_request)::int AS "largestRequest", max(largest_request_units)::int AS "largestRequestUnits",
-         sum(priced_units) AS priced_units, sum(priced_amount) AS priced_amount, min(first_request_at) AS first_request_at, max(last_final_at) AS last_final_at
-  FROM ${from('sender, recipients, accepted, msg_units, amount, requested, requested_units, requests, largest_request, largest_request_units, priced_units, priced_amount, first_request_at, last_final_at',
-    `sender, recipients, accepted, msg_units, amount, ${sent('recipients')}, ${sent('recipient_units')}, (attempts > 0 AND batch_id IS NOT NULL)::int,
-     ${sent('recipients')}, ${sent('recipient_units')}, priced_units, priced_amount, first_request_at, last_final_at`)} t
-  GROUP BY sender)
-SELECT
-  (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'units', units) ORDER BY status), '[]')
-   FROM (SELECT status, sum(n)::int AS n, sum(units)::int AS units FROM s GROUP BY status) st) AS statuses,
-  (SELECT coalesce(json_agg(json_build_object('sender', sender, 'assigned', assigned, 'accepted', accepted, 'units', units, 'amount', amount::text,
-     'requested', requested, 'requestedUnits', "requestedUnits", 'requests', requests, 'largestRequest', "largestRequest",
-     'largestRequestUnits', "largestRequestUnits") ORDER BY sender), '[]') FROM p WHERE sender IS NOT NULL) AS senders,
-  (SELECT coalesce(json_agg(s ORDER BY s.sender, s.status), '[]') FROM s WHERE s.sender IS NOT NULL) AS by_sender,
-  (SELECT coalesce(json_agg(json_build_object('code', code, 'state', state, 'count', n) ORDER BY n DESC, code), '[]') FROM (
-     SELECT x.code, x.state, sum(x.n)::int AS n FROM ${from('err_codes, err_states, err_counts')} t, unnest(t.err_codes, t.err_states, t.err_counts) AS x(code, state, n)
-     GROUP BY 1, 2) e) AS errors,
-  (SELECT coalesce(sum(amount), 0)::text FROM p) AS spent,
-  (SELECT coalesce(sum(priced_units), 0)::int FROM p) AS priced_units,
-  (SELECT coalesce(sum(priced_amount), 0)::text FROM p) AS priced_amount,
-  (SELECT min(first_request_at) FROM p) AS first_request_at,
-  (SELECT max(last_final_at) FROM p) AS last_final_at`;
-  type Row = {
-    statuses: StatusCount[]; senders: Omit<SenderStats, StatusField>[]; by_sender: { sender: string; status: string; n: number }[];
-    errors: ErrorCodeCount[]; spent: string; priced_units: number; priced_amount: string; first_request_at: Date | string | null; last_final_at: Date | string | null;
-  };
-  let row: Row | undefined;
-  try {
-    [row] = await withoutJit(db, (q) => q.query<Row>(sql(keep), [campaignId, onePassShare]));
-  } catch (err) {
-    if (!keep || !READ_ONLY_CODES.has((err as { code?: string }).code ?? '')) throw err;
-    [row] = await withoutJit(db, (q) => q.query<Row>(sql(false), [campaignId, onePassShare]));
-  }
+export async function campaignTally(db: Queryable, campaignId: number): Promise<CampaignTally> {
+  const [row] = await db.query<TallyRow>(TALLY_SQL, [campaignId]);
   const r = row!;
   const count = (sender: string, ...statuses: string[]) =>
     r.by_sender.filter((x) => x.sender === sender && statuses.includes(x.status)).reduce((n, x) => n + x.n, 0);
@@ -686,20 +535,44 @@ SELECT
   };
 }
 
+type TallyRow = {
+  statuses: StatusCount[]; senders: Omit<SenderStats, StatusField>[]; by_sender: { sender: string; status: string; n: number }[];
+  errors: ErrorCodeCount[]; spent: string; priced_units: number; priced_amount: string; first_request_at: Date | string | null; last_final_at: Date | string | null;
+};
+
 /**
- * Runs `fn` with Postgres's JIT compilation off, in a transaction of its own where `db` has them. The summary's
- * plan is estimated for a live count of every batch (the planner cannot know that the rollup leaves none), far
- * above `jit_above_cost`, and compiling it cost about 250 ms of a status that runs in a few milliseconds.
+ * campaignTally's statement. A count that came back to 0 (every recipient of a status moved on) leaves a row of
+ * 0, left out here; a sender keeps its row, so a sender whose recipients all went (a reconciliation moved them)
+ * is still listed. Sender '' holds the recipients without one (invalid rows...): counted by status, not listed.
  */
-async function withoutJit<T>(db: Queryable, fn: (q: Queryable) => Promise<T>): Promise<T> {
-  if (!('transaction' in db)) return fn(db);
-  return (db as Db).transaction(async (tx) => {
-    await tx.query('SET LOCAL jit = off');
-    return fn(tx);
-  });
-}
+const TALLY_SQL = `WITH
+s AS MATERIALIZED (
+  SELECT sender, status, sum(n)::int AS n, sum(units)::int AS units, sum(accepted)::int AS accepted
+  FROM status_tallies WHERE campaign_id = $1 GROUP BY 1, 2),
+p AS MATERIALIZED (
+  SELECT sender, sum(msg_units)::int AS units, sum(amount) AS amount, sum(requested)::int AS requested, sum(requested_units)::int AS "requestedUnits",
+         sum(requests)::int AS requests, max(largest_request)::int AS "largestRequest", max(largest_request_units)::int AS "largestRequestUnits",
+         sum(priced_units)::int AS priced_units, sum(priced_amount) AS priced_amount, min(first_request_at) AS first_request_at, max(last_final_at) AS last_final_at
+  FROM sender_tallies WHERE campaign_id = $1 GROUP BY 1),
+a AS MATERIALIZED (
+  SELECT coalesce(s.sender, p.sender) AS sender, coalesce(s.assigned, 0) AS assigned, coalesce(s.accepted, 0) AS accepted, coalesce(p.units, 0) AS units,
+         coalesce(p.amount, 0) AS amount, coalesce(p.requested, 0) AS requested, coalesce(p."requestedUnits", 0) AS "requestedUnits",
+         coalesce(p.requests, 0) AS requests, coalesce(p."largestRequest", 0) AS "largestRequest", coalesce(p."largestRequestUnits", 0) AS "largestRequestUnits"
+  FROM (SELECT sender, sum(n)::int AS assigned, sum(accepted)::int AS accepted FROM s GROUP BY 1) s FULL JOIN p ON p.sender = s.sender)
+SELECT
+  (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'units', units) ORDER BY status), '[]')
+   FROM (SELECT status, sum(n)::int AS n, sum(units)::int AS units FROM s GROUP BY status HAVING sum(n) <> 0) st) AS statuses,
+  (SELECT coalesce(json_agg(json_build_object('sender', sender, 'assigned', assigned, 'accepted', accepted, 'units', units, 'amount', amount::text,
+     'requested', requested, 'requestedUnits', "requestedUnits", 'requests', requests, 'largestRequest', "largestRequest",
+     'largestRequestUnits', "largestRequestUnits") ORDER BY sender), '[]') FROM a WHERE sender <> '') AS senders,
+  (SELECT coalesce(json_agg(json_build_object('sender', sender, 'status', status, 'n', n, 'units', units) ORDER BY sender, status), '[]')
+   FROM s WHERE sender <> '' AND n <> 0) AS by_sender,
+  (SELECT coalesce(json_agg(json_build_object('code', code, 'state', state, 'count', n) ORDER BY n DESC, code), '[]') FROM (
+     SELECT code, state, sum(n)::int AS n FROM error_tallies WHERE campaign_id = $1 GROUP BY 1, 2 HAVING sum(n) <> 0) e) AS errors,
+  (SELECT coalesce(sum(amount), 0)::text FROM p) AS spent,
+  (SELECT coalesce(sum(priced_units), 0)::int FROM p) AS priced_units,
+  (SELECT coalesce(sum(priced_amount), 0)::text FROM p) AS priced_amount,
+  (SELECT min(first_request_at) FROM p) AS first_request_at,
+  (SELECT max(last_final_at) FROM p) AS last_final_at`;
 
 type StatusField = 'delivered' | 'undelivered' | 'failed' | 'rejected' | 'sent' | 'open' | 'unsent';
-
-/** A write refused: a read-only transaction (25006), or a role without the right (42501). */
-const READ_ONLY_CODES = new Set(['25006', '42501']);
