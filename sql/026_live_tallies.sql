@@ -62,6 +62,7 @@ CREATE TABLE sender_tallies (
   largest_request        integer NOT NULL DEFAULT 0,
   largest_request_units  integer NOT NULL DEFAULT 0,
   first_request_at       timestamptz,
+  last_accepted_at       timestamptz,
   PRIMARY KEY (campaign_id, sender, shard)
 );
 
@@ -69,10 +70,10 @@ CREATE TABLE sender_tallies (
 -- this backend's shard, in key order.
 CREATE FUNCTION smsrun_add_sender_tallies(added sender_tallies[]) RETURNS void LANGUAGE sql AS $$
   INSERT INTO sender_tallies AS t (campaign_id, sender, shard, msg_units, amount, priced_units, priced_amount, last_final_at,
-                                   requests, requested, requested_units, largest_request, largest_request_units, first_request_at)
+                                   requests, requested, requested_units, largest_request, largest_request_units, first_request_at, last_accepted_at)
   SELECT campaign_id, sender, pg_backend_pid(), coalesce(msg_units, 0), coalesce(amount, 0), coalesce(priced_units, 0), coalesce(priced_amount, 0),
          last_final_at, coalesce(requests, 0), coalesce(requested, 0), coalesce(requested_units, 0), coalesce(largest_request, 0),
-         coalesce(largest_request_units, 0), first_request_at
+         coalesce(largest_request_units, 0), first_request_at, last_accepted_at
   FROM unnest(added) ORDER BY campaign_id, sender
   ON CONFLICT (campaign_id, sender, shard) DO UPDATE SET
     msg_units = t.msg_units + excluded.msg_units, amount = t.amount + excluded.amount, priced_units = t.priced_units + excluded.priced_units,
@@ -80,7 +81,8 @@ CREATE FUNCTION smsrun_add_sender_tallies(added sender_tallies[]) RETURNS void L
     requests = t.requests + excluded.requests, requested = t.requested + excluded.requested, requested_units = t.requested_units + excluded.requested_units,
     largest_request = greatest(t.largest_request, excluded.largest_request),
     largest_request_units = greatest(t.largest_request_units, excluded.largest_request_units),
-    first_request_at = least(t.first_request_at, excluded.first_request_at)
+    first_request_at = least(t.first_request_at, excluded.first_request_at),
+    last_accepted_at = greatest(t.last_accepted_at, excluded.last_accepted_at)
 $$;
 
 -- Each trigger function below reads the statement's rows as a set with a sign: its new rows (+1) and, on an
@@ -123,7 +125,7 @@ BEGIN
       ORDER BY campaign_id, sender, error_code, state
       ON CONFLICT (campaign_id, sender, code, state, shard) DO UPDATE SET n = t.n + excluded.n)
     SELECT smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, msg_units, amount, priced_units, priced_amount, last_final_at,
-                                                   NULL, NULL, NULL, NULL, NULL, NULL)::sender_tallies))
+                                                   NULL, NULL, NULL, NULL, NULL, NULL, NULL)::sender_tallies))
     FROM (SELECT campaign_id, sender, sum(sign * any_units) AS msg_units, sum(sign * coalesce(total_amount, 0)) AS amount,
                  coalesce(sum(sign * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_units,
                  coalesce(sum(sign * total_rate * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_amount,
@@ -144,14 +146,16 @@ CREATE FUNCTION smsrun_tally_batches() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format($q$
     SELECT smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, requests, requested, requested_units,
-                                                   largest_request, largest_request_units, NULL)::sender_tallies))
+                                                   largest_request, largest_request_units, NULL, last_accepted_at)::sender_tallies))
     FROM (SELECT campaign_id, sender, sum(sign) AS requests, sum(sign * size) AS requested, sum(sign * size * units) AS requested_units,
-                 max(size) FILTER (WHERE sign = 1) AS largest_request, max(size * units) FILTER (WHERE sign = 1) AS largest_request_units
-          FROM (SELECT n.campaign_id, n.sender, n.size::bigint AS size, n.units::bigint AS units, %s AS sign FROM new_rows n %s) f
+                 max(size) FILTER (WHERE sign = 1) AS largest_request, max(size * units) FILTER (WHERE sign = 1) AS largest_request_units,
+                 max(accepted_at) AS last_accepted_at
+          FROM (SELECT n.campaign_id, n.sender, n.size::bigint AS size, n.units::bigint AS units, n.accepted_at, %s AS sign FROM new_rows n %s) f
           GROUP BY campaign_id, sender) s
     HAVING count(*) > 0$q$,
-    CASE TG_OP WHEN 'UPDATE' THEN 'CASE WHEN n.attempts > 0 THEN 1 ELSE -1 END' ELSE '(n.attempts > 0)::int' END,
-    CASE TG_OP WHEN 'UPDATE' THEN 'JOIN old_rows o ON o.id = n.id WHERE (n.attempts > 0) <> (o.attempts > 0)' ELSE '' END);
+    CASE TG_OP WHEN 'UPDATE' THEN 'CASE WHEN (n.attempts > 0) = (o.attempts > 0) THEN 0 WHEN n.attempts > 0 THEN 1 ELSE -1 END' ELSE '(n.attempts > 0)::int' END,
+    CASE TG_OP WHEN 'UPDATE' THEN 'JOIN old_rows o ON o.id = n.id WHERE (n.attempts > 0) <> (o.attempts > 0) OR n.accepted_at IS DISTINCT FROM o.accepted_at'
+                             ELSE '' END);
   RETURN NULL;
 END
 $$;
@@ -159,7 +163,7 @@ $$;
 CREATE FUNCTION smsrun_tally_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                                  first_request_at)::sender_tallies))
+                                                  first_request_at, NULL)::sender_tallies))
   FROM (SELECT b.campaign_id, b.sender, min(a.started_at) AS first_request_at
         FROM new_rows a JOIN batches b ON b.id = a.batch_id GROUP BY b.campaign_id, b.sender) s
   HAVING count(*) > 0;
@@ -182,14 +186,15 @@ WHERE m.error_code IS NOT NULL AND m.error_code <> '000'
 GROUP BY 1, 2, 3, 4;
 
 INSERT INTO sender_tallies (campaign_id, sender, shard, msg_units, amount, priced_units, priced_amount, last_final_at,
-                            requests, requested, requested_units, largest_request, largest_request_units, first_request_at)
+                            requests, requested, requested_units, largest_request, largest_request_units, first_request_at, last_accepted_at)
 SELECT q.campaign_id, q.sender, 0, coalesce(m.msg_units, 0), coalesce(m.amount, 0), coalesce(m.priced_units, 0), coalesce(m.priced_amount, 0),
-       m.last_final_at, q.requests, q.requested, q.requested_units, q.largest_request, q.largest_request_units, a.first_request_at
+       m.last_final_at, q.requests, q.requested, q.requested_units, q.largest_request, q.largest_request_units, a.first_request_at, q.last_accepted_at
 FROM (SELECT campaign_id, sender, count(*) FILTER (WHERE attempts > 0) AS requests,
              coalesce(sum(size) FILTER (WHERE attempts > 0), 0) AS requested,
              coalesce(sum(size::bigint * units) FILTER (WHERE attempts > 0), 0) AS requested_units,
              coalesce(max(size) FILTER (WHERE attempts > 0), 0) AS largest_request,
-             coalesce(max(size * units) FILTER (WHERE attempts > 0), 0) AS largest_request_units
+             coalesce(max(size * units) FILTER (WHERE attempts > 0), 0) AS largest_request_units,
+             max(accepted_at) AS last_accepted_at
       FROM batches GROUP BY 1, 2) q
 LEFT JOIN (SELECT b.campaign_id, b.sender, sum(coalesce(m.units, b.units)) AS msg_units, coalesce(sum(m.total_amount), 0) AS amount,
                   coalesce(sum(m.units) FILTER (WHERE m.total_rate IS NOT NULL), 0) AS priced_units,

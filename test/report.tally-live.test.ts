@@ -11,7 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, wrapPglite, type Db, type Tx } from '../src/ledger/db.js';
 import { migrate, readMigrations } from '../src/ledger/migrate.js';
-import { campaignTally, type CampaignTally } from '../src/ledger/reports.js';
+import { campaignTally, campaignTiming, type CampaignTally } from '../src/ledger/reports.js';
 import { createTestLedger, ledgerPerDescribe, LEDGER_KINDS } from './helpers/ledgers.js';
 
 const [A, B, C, D] = ['14155550201', '14155550202', '14155550203', '14155550204'];
@@ -167,6 +167,8 @@ describe.each(LEDGER_KINDS)('the tally of a campaign in a mixed state on the %s 
     const expected = await bruteForce(db, c.id);
     if (grown) Object.assign(expected.senders.find((s) => s.sender === grown.sender)!, grown);
     expect(comparable(await campaignTally(db, c.id))).toEqual(comparable(expected));
+    const [last] = await db.query<{ at: Date | null }>('SELECT max(accepted_at) AS at FROM batches WHERE campaign_id = $1', [c.id]);
+    expect((await campaignTiming(db, c.id)).lastAcceptedAt).toEqual(last!.at);
   };
 
   it('equals the brute-force count', () => same());

@@ -374,10 +374,10 @@ export interface CampaignTiming {
   runs: number;
 }
 
-/** When the first request left and the latest final state are in the tally (campaignTally). */
+/** When the first request left and the latest final state are in the tally (campaignTally); the latest acceptance is kept beside them (sql/026). */
 export async function campaignTiming(db: Queryable, campaignId: number): Promise<CampaignTiming> {
   const [row] = await db.query<CampaignTiming>(
-    `SELECT (SELECT max(accepted_at) FROM batches WHERE campaign_id = $1) AS "lastAcceptedAt",
+    `SELECT (SELECT max(last_accepted_at) FROM sender_tallies WHERE campaign_id = $1) AS "lastAcceptedAt",
             (SELECT count(*)::int FROM runners WHERE campaign_id = $1) AS runs`,
     [campaignId],
   );
