@@ -15,7 +15,8 @@ import { adoptOrphans, claimDue, recordAccepted } from '../ledger/sending.js';
 import { prepareBudgets } from '../ledger/senders.js';
 import { dueMessages, trackingBacklog } from '../ledger/tracking.js';
 import { dueAmbiguousBatches } from '../ledger/reconcile.js';
-import { ambiguousBatches, campaignTally, campaignTiming, reportCopySelect, setReportCopy, setReportRange } from '../ledger/reports.js';
+import { ambiguousBatches, campaignTiming, reportCopySelect, setReportCopy, setReportRange } from '../ledger/reports.js';
+import { campaignTally, foldTallies } from '../ledger/tallies.js';
 import { uuidCountMismatches } from '../ledger/unaccounted.js';
 import { exportColumns } from '../report/export.js';
 import { errorMeanings, UNLISTED } from '../plivo/error-codes.js';
@@ -32,8 +33,7 @@ function explaining(tx: Tx, plans: Plan[]): { db: Db; as(label: string): void } 
   let label = '';
   let n = 0;
   const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
-    // SET (the summary's `SET LOCAL jit = off`) has no plan: it only runs
-    if (label && !/^\s*SET\s/i.test(sql)) {
+    if (label) {
       await tx.query('SAVEPOINT explain');
       const t0 = performance.now();
       const lines = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) ${sql}`, params);
@@ -47,16 +47,8 @@ function explaining(tx: Tx, plans: Plan[]): { db: Db; as(label: string): void } 
   const inner: Tx = { query, copyFrom: tx.copyFrom };
   const db: Db = {
     kind: 'postgres', query,
-    // The code's transaction is part of this one, so a SET LOCAL in it (the summary's jit = off) would last to the
-    // end of the bench: what it set is put back after it.
-    transaction: async (fn) => {
-      const [{ jit } = { jit: 'on' }] = await tx.query<{ jit: string }>('SHOW jit');
-      try {
-        return await fn(inner);
-      } finally {
-        await tx.query(`SELECT set_config('jit', $1, true)`, [jit]);
-      }
-    },
+    // The code's transaction is part of this one
+    transaction: async (fn) => fn(inner),
     openSession: () => { throw new Error('explain: no sessions'); },
     close: async () => undefined,
   };
@@ -77,7 +69,6 @@ async function openSomeWork(tx: Queryable, campaignId: number): Promise<void> {
   const inFlight = ids.slice(50, 60);
   const ambiguous = ids.slice(60, 80);
   await tx.query('DELETE FROM messages WHERE batch_id = ANY($1::int[])', [ids]);
-  await tx.query('DELETE FROM batch_tallies WHERE batch_id = ANY($1::int[])', [ids]);
   await tx.query(`UPDATE batches SET status = 'pending', attempts = 0, accepted_at = NULL, next_attempt_at = now() - interval '1 s' WHERE id = ANY($1::int[])`, [pending]);
   await tx.query(`UPDATE recipients SET status = 'pending', message_uuid = NULL WHERE batch_id = ANY($1::int[])`, [pending]);
   await tx.query(`UPDATE batches SET status = 'in_flight', lease_owner = 'dead', lease_expires_at = now() - interval '1 min', accepted_at = NULL WHERE id = ANY($1::int[])`, [inFlight]);
@@ -89,14 +80,9 @@ async function openSomeWork(tx: Queryable, campaignId: number): Promise<void> {
             CASE WHEN status = 'ambiguous' THEN now() - interval '10 min' END, 30000
      FROM batches WHERE id = ANY($1::int[])`, [[...inFlight, ...ambiguous]]);
   // 1 000 messages of the last accepted batches still open (tracking's open set)
-  const reopened = await tx.query<{ batch_id: number }>(
+  await tx.query(
     `UPDATE messages SET final_at = NULL, state = 'queued', next_poll_at = now() - interval '1 s', polls = 1
-     WHERE message_uuid IN (SELECT message_uuid FROM messages WHERE campaign_id = $1 ORDER BY batch_id DESC, message_uuid LIMIT 1000)
-     RETURNING batch_id`, [campaignId]);
-  await tx.query('DELETE FROM batch_tallies WHERE batch_id = ANY($1::int[])', [[...new Set(reopened.map((r) => r.batch_id))]]);
-  // Tallies are never deleted but with their campaign: the rollup (sql/022) is made again from what is left
-  await tx.query('DELETE FROM campaign_tallies WHERE campaign_id = $1', [campaignId]);
-  await tx.query('SELECT roll_up_batch_tallies(array_agg(t)) FROM batch_tallies t WHERE t.campaign_id = $1', [campaignId]);
+     WHERE message_uuid IN (SELECT message_uuid FROM messages WHERE campaign_id = $1 ORDER BY batch_id DESC, message_uuid LIMIT 1000)`, [campaignId]);
   await tx.query('ANALYZE batches');
   await tx.query('ANALYZE messages');
   await tx.query('ANALYZE recipients');
@@ -112,9 +98,9 @@ export async function explainAll(url: string): Promise<{ plans: Plan[]; batches:
         `SELECT id, job, csv_columns FROM campaigns WHERE name = 'export'`);
       const id = c!.id;
       batches = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM batches WHERE campaign_id = $1', [id]))[0]!.n;
-      await campaignTally(tx, id); // what a run's end leaves: every settled batch tallied
+      await foldTallies(tx, id); // what a run's end leaves: the tally rows folded, one per sender and status
       const { db, as } = explaining(tx, plans);
-      as('status: campaignTally of the finished campaign (every batch tallied: the rollup of sql/022 alone)');
+      as('status: campaignTally of the finished campaign (the tallies of sql/026, folded)');
       await campaignTally(db, id);
       as('');
       await openSomeWork(tx, id);
@@ -134,10 +120,10 @@ export async function explainAll(url: string): Promise<{ plans: Plan[]; batches:
       await dueAmbiguousBatches(db, id, { now: new Date(Date.now() + 3_600_000), skewMs: 1_000, requestTimeoutMs: 30_000, confirmMs: 60_000 });
       as('adoptOrphans (reconciler pass)');
       await adoptOrphans(db, id, 'explain', ['dead']);
-      as('status: campaignTally (tallies of settled batches + the open part, keeping newly settled ones)');
+      as('status: campaignTally (the tallies of sql/026, with the rows the work above added in a shard of its own)');
       await campaignTally(db, id);
-      as('status: campaignTally again (what the next status reads)');
-      await campaignTally(db, id);
+      as('foldTallies, the tally rows of sql/026 (reconciler pass, every 30 s; the end of a run)');
+      await foldTallies(db, id);
       as('status: campaignTiming');
       await campaignTiming(db, id);
       as('status: ambiguousBatches');
@@ -203,7 +189,7 @@ const NOTES = `No per-pass query walks every batch of the campaign: each reads i
 seeded campaign has attempts only for the batches reopened here (a few dozen rows), so Postgres reads \`attempts\`
 by a sequential scan of those; with an attempt per batch it uses the (batch_id, attempt_no) index. The claim's
 buffers are its work: 20 batches of 98 recipients each updated (each update reads and writes the row and its
-index entries), not a walk. The status summary of the finished campaign reads its rollup (sql/022: a row per
-sender) and counts its batches; with open work it walks the batches not tallied (an anti-join of the campaign's 10 000
-batches with their tallies, sql/019), as before; it is not a pass of the run. JIT is off for the summary's statement
-(its plan is priced for a live count of every batch): the bench puts it back after it.`;
+index entries), not a walk. A write's plan ends with its tally triggers' time (sql/026: \`Trigger …_tally_…\`), which
+add the statement's change to the tallies. The status summary reads the tallies (a few rows per sender and status),
+finished or with open work alike; the rows the work above added sit in a shard of their own until foldTallies folds
+them (the reconciler's pass, every 30 s, and the run's end). Neither is a walk of the campaign.`;

@@ -310,9 +310,11 @@ describe.each(LEDGER_KINDS)('each chunk on %s', (kind) => {
     const keys = await db.query<{ def: string }>(
       `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'recipients'::regclass AND contype = 'f' ORDER BY 1`);
     expect(keys).toEqual([]);
-    // Its references are checked per statement since sql/023 (test/ledger.campaign-refs.test.ts).
+    // Its references are checked per statement since sql/023 (test/ledger.campaign-refs.test.ts); its tallies are
+    // kept per statement since sql/026 (test/report.tally-live.test.ts).
     const checks = await db.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'recipients'::regclass AND NOT tgisinternal ORDER BY 1`);
-    expect(checks.map((t) => t.tgname)).toEqual(['recipients_batch_inserted', 'recipients_batch_updated', 'recipients_campaign_inserted', 'recipients_campaign_updated']);
+    expect(checks.map((t) => t.tgname)).toEqual(['recipients_batch_inserted', 'recipients_batch_updated', 'recipients_campaign_inserted', 'recipients_campaign_updated',
+      'recipients_tally_inserted', 'recipients_tally_updated']);
   }, 300_000);
 });
 

@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import type { CopyOut, Db, Queryable, Tx } from './db.js';
+import { campaignTally } from './tallies.js';
 
 export interface StatusCount {
   status: string;
@@ -352,12 +353,15 @@ export interface SenderStats {
   /** Units Plivo billed (its count where known, else smsrun's) and what it charged. */
   units: number;
   amount: string;
-  /** Recipients in requests made, and their units: what the sender's rate had to pace. */
+  /** Recipients in requests made (each batch as it was cut), and their units: what the sender's rate had to pace. */
   requested: number;
   requestedUnits: number;
   /** Batches sent at least once: the requests the account's request limit had to pace. */
   requests: number;
-  /** The most recipients, and units, of one of those requests (its first may leave at once: summary.ts). */
+  /**
+   * The most recipients, and units, of one of those requests (its first may leave at once: summary.ts): the
+   * largest seen, also when its claim was taken back (sql/026), which only lowers the bound summary.ts draws.
+   */
   largestRequest: number;
   largestRequestUnits: number;
 }
@@ -501,78 +505,3 @@ export async function attentionRows(db: Queryable, campaignId: number, status: s
     [campaignId, status, limit],
   );
 }
-
-export interface CampaignTally {
-  statuses: StatusCount[];
-  senders: SenderStats[];
-  cost: CostSummary;
-  errors: ErrorCodeCount[];
-  firstRequestAt: Date | null;
-  lastFinalAt: Date | null;
-}
-
-/**
- * The campaign's figures for the summary, from the tallies the ledger keeps as it is written (sql/026: a few rows
- * per sender and status, whatever the campaign's size or state), in one statement. Each backend adds to tally
- * rows of its own (`shard`), summed here.
- */
-export async function campaignTally(db: Queryable, campaignId: number): Promise<CampaignTally> {
-  const [row] = await db.query<TallyRow>(TALLY_SQL, [campaignId]);
-  const r = row!;
-  const count = (sender: string, ...statuses: string[]) =>
-    r.by_sender.filter((x) => x.sender === sender && statuses.includes(x.status)).reduce((n, x) => n + x.n, 0);
-  const date = (d: Date | string | null) => (d === null ? null : new Date(d));
-  return {
-    statuses: r.statuses,
-    senders: r.senders.map((s) => ({
-      ...s, delivered: count(s.sender, 'delivered'), undelivered: count(s.sender, 'undelivered'), failed: count(s.sender, 'failed'),
-      rejected: count(s.sender, 'rejected'), sent: count(s.sender, 'sent'), open: count(s.sender, 'submitted'), unsent: count(s.sender, 'pending', 'sending'),
-    })),
-    cost: { spent: r.spent, pricedUnits: r.priced_units, pricedAmount: r.priced_amount },
-    errors: r.errors,
-    firstRequestAt: date(r.first_request_at),
-    lastFinalAt: date(r.last_final_at),
-  };
-}
-
-type TallyRow = {
-  statuses: StatusCount[]; senders: Omit<SenderStats, StatusField>[]; by_sender: { sender: string; status: string; n: number }[];
-  errors: ErrorCodeCount[]; spent: string; priced_units: number; priced_amount: string; first_request_at: Date | string | null; last_final_at: Date | string | null;
-};
-
-/**
- * campaignTally's statement. A count that came back to 0 (every recipient of a status moved on) leaves a row of
- * 0, left out here; a sender keeps its row, so a sender whose recipients all went (a reconciliation moved them)
- * is still listed. Sender '' holds the recipients without one (invalid rows...): counted by status, not listed.
- */
-const TALLY_SQL = `WITH
-s AS MATERIALIZED (
-  SELECT sender, status, sum(n)::int AS n, sum(units)::int AS units, sum(accepted)::int AS accepted
-  FROM status_tallies WHERE campaign_id = $1 GROUP BY 1, 2),
-p AS MATERIALIZED (
-  SELECT sender, sum(msg_units)::int AS units, sum(amount) AS amount, sum(requested)::int AS requested, sum(requested_units)::int AS "requestedUnits",
-         sum(requests)::int AS requests, max(largest_request)::int AS "largestRequest", max(largest_request_units)::int AS "largestRequestUnits",
-         sum(priced_units)::int AS priced_units, sum(priced_amount) AS priced_amount, min(first_request_at) AS first_request_at, max(last_final_at) AS last_final_at
-  FROM sender_tallies WHERE campaign_id = $1 GROUP BY 1),
-a AS MATERIALIZED (
-  SELECT coalesce(s.sender, p.sender) AS sender, coalesce(s.assigned, 0) AS assigned, coalesce(s.accepted, 0) AS accepted, coalesce(p.units, 0) AS units,
-         coalesce(p.amount, 0) AS amount, coalesce(p.requested, 0) AS requested, coalesce(p."requestedUnits", 0) AS "requestedUnits",
-         coalesce(p.requests, 0) AS requests, coalesce(p."largestRequest", 0) AS "largestRequest", coalesce(p."largestRequestUnits", 0) AS "largestRequestUnits"
-  FROM (SELECT sender, sum(n)::int AS assigned, sum(accepted)::int AS accepted FROM s GROUP BY 1) s FULL JOIN p ON p.sender = s.sender)
-SELECT
-  (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'units', units) ORDER BY status), '[]')
-   FROM (SELECT status, sum(n)::int AS n, sum(units)::int AS units FROM s GROUP BY status HAVING sum(n) <> 0) st) AS statuses,
-  (SELECT coalesce(json_agg(json_build_object('sender', sender, 'assigned', assigned, 'accepted', accepted, 'units', units, 'amount', amount::text,
-     'requested', requested, 'requestedUnits', "requestedUnits", 'requests', requests, 'largestRequest', "largestRequest",
-     'largestRequestUnits', "largestRequestUnits") ORDER BY sender), '[]') FROM a WHERE sender <> '') AS senders,
-  (SELECT coalesce(json_agg(json_build_object('sender', sender, 'status', status, 'n', n, 'units', units) ORDER BY sender, status), '[]')
-   FROM s WHERE sender <> '' AND n <> 0) AS by_sender,
-  (SELECT coalesce(json_agg(json_build_object('code', code, 'state', state, 'count', n) ORDER BY n DESC, code), '[]') FROM (
-     SELECT code, state, sum(n)::int AS n FROM error_tallies WHERE campaign_id = $1 GROUP BY 1, 2 HAVING sum(n) <> 0) e) AS errors,
-  (SELECT coalesce(sum(amount), 0)::text FROM p) AS spent,
-  (SELECT coalesce(sum(priced_units), 0)::int FROM p) AS priced_units,
-  (SELECT coalesce(sum(priced_amount), 0)::text FROM p) AS priced_amount,
-  (SELECT min(first_request_at) FROM p) AS first_request_at,
-  (SELECT max(last_final_at) FROM p) AS last_final_at`;
-
-type StatusField = 'delivered' | 'undelivered' | 'failed' | 'rejected' | 'sent' | 'open' | 'unsent';

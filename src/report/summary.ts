@@ -5,7 +5,8 @@
  */
 import type { Queryable } from '../ledger/db.js';
 import type { CampaignRow } from '../ledger/campaigns.js';
-import { ambiguousBatches, campaignTally, campaignTiming, type AmbiguousBatchInfo, type SenderStats } from '../ledger/reports.js';
+import { ambiguousBatches, campaignTiming, type AmbiguousBatchInfo, type SenderStats } from '../ledger/reports.js';
+import { campaignTally } from '../ledger/tallies.js';
 import { errorMeaning } from '../plivo/error-codes.js';
 import { ACCOUNT_REQUESTS } from '../send/limits.js';
 import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';

@@ -19,6 +19,7 @@ import { Dispatcher, type Pacing, type SendEvent } from '../send/dispatcher.js';
 import { createLimiters, LIST_PER_MINUTE } from '../send/limits.js';
 import { ledgerListSlots } from '../track/list-slots.js';
 import { Reconciler, type ReconcileEvent } from '../send/reconciler.js';
+import { foldTallies } from '../ledger/tallies.js';
 import { Stopper } from '../send/stopper.js';
 import type { TrackBy } from '../track/planner.js';
 import { Tracker, type TrackEvent } from '../track/tracker.js';
@@ -238,6 +239,8 @@ async function sendCampaign(deps: RunDeps, ledger: LedgerRetry, load: LoadHandle
     // A batch put back to `pending` after the cancel (a retryable answer, a reconciliation) is cancelled too.
     if (cancelledAtEnd !== null) await ledger.run(() => db.transaction((tx) => sweepCancelled(tx, campaign.id, cancelledAtEnd)));
     await ledger.run(() => recordEvent(db, campaign.id, 'run_stopped', { owner, reason: stopper.reason ?? 'finished', open }));
+    // The tally rows this run's connections wrote, folded into one per sender and status (ledger/tallies.ts)
+    await ledger.run(() => foldTallies(db, campaign.id));
     return { campaign: (await ledger.run(() => findCampaign(db, campaign.name, campaign.sandbox)))!, alreadyDone: false, openMessages: open, cancelledAt: cancelledAtEnd };
   } finally {
     watchEnd.stop('run over');

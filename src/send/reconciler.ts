@@ -30,10 +30,18 @@ import { RunFailedError } from '../errors.js';
 import { listPages, ListingStoppedError, type ListClient } from './list-pages.js';
 import { PRIORITY, type Limiters } from './limits.js';
 import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
+import { foldTallies } from '../ledger/tallies.js';
 import type { Stopper } from './stopper.js';
 import {
   closedAt, CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock,
 } from './window.js';
+
+/**
+ * How often the reconcile role's holder folds the campaign's tally rows: each connection that wrote adds rows of
+ * its own, a few per sender and status, so a fold every half minute keeps a summary's rows from growing with
+ * the connections a long campaign opens.
+ */
+const FOLD_EVERY_MS = 30_000;
 
 export interface ReconcileOptions {
   /** This run's request timeout: the window of an attempt written before sql/008 uses at least this. */
@@ -62,6 +70,8 @@ export class Reconciler {
   /** Per sender, the records per ms its last window listing counted: to skip a first page that would be abandoned. */
   readonly #density = new Map<string, number>();
   readonly #clock: Clock;
+  /** When this process, holding the reconcile role, next folds the campaign's tally rows (ledger/tallies.ts). */
+  #foldAt = 0;
 
   constructor(private readonly deps: {
     db: Db; client: ListClient; campaignId: number; owner: string; ledger: LedgerRetry;
@@ -98,6 +108,10 @@ export class Reconciler {
   /** Adopts orphaned attempts and reconciles every ambiguous batch that is due. Returns how many remain. */
   async pass(): Promise<number> {
     const { db, campaignId, owner, options } = this.deps;
+    if (this.#clock.now() >= this.#foldAt) {
+      await foldTallies(db, campaignId);
+      this.#foldAt = this.#clock.now() + FOLD_EVERY_MS;
+    }
     await adoptOrphans(db, campaignId, owner, await deadAmong(db, await inFlightOwners(db, campaignId, owner), owner));
     const due = await dueAmbiguousBatches(db, campaignId, {
       now: new Date(this.#clock.now()), skewMs: this.#skewMs, requestTimeoutMs: options.requestTimeoutMs, confirmMs: this.#confirmMs,
