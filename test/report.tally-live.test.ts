@@ -1,10 +1,11 @@
 /**
- * The live part of the summary's tally (LIVE_TALLIES in ledger/reports.ts) against a brute-force count taken
- * straight from recipients, messages and attempts, on a campaign in a mixed state: pending batches never
- * attempted (counted per sender, not per batch) whose recipients were suppressed one by one, or all of them, or
- * moved away, while the batch stayed pending and kept its size; a pending batch retried after a failure; a
- * cancelled batch never attempted (settled); accepted batches with and without final messages, with errors. The
- * figures must be the same live, after the settled batches are tallied, and read only.
+ * The summary's tally (ledger/tallies.ts: the figures sql/026's triggers keep as the ledger is written) against a
+ * brute-force count taken straight from recipients, messages, batches and attempts, on a campaign in a mixed state:
+ * pending batches never attempted whose recipients were suppressed one by one, or all of them, or moved away, while
+ * the batch stayed pending and kept its size; a pending batch retried after a failure; a cancelled batch never
+ * attempted; accepted batches with and without final messages, with errors; rows without a batch. Then statement
+ * by statement through a claim, its record, receipts, a late receipt, a claim taken back and a split; the folding
+ * of the shards; and a ledger upgraded to sql/026 with campaigns in it.
  */
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
