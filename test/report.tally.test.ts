@@ -1,21 +1,20 @@
 /**
  * The summary's figures: the fastest sending the rates allow (a sender's first request leaves at once, so n
- * requests span the cost of n - 1 of them), and the tallies of settled batches (sql/019): a batch is tallied
- * once nothing can change its figures, never before, and the summary is the same whether its figures come
- * from a tally or from the live rows. The tallies rolled up per campaign and sender (sql/022) hold their sums
- * exactly: whoever inserts tallies, concurrently or in a transaction that never commits, and after an upgrade.
+ * requests span the cost of n - 1 of them), and the tallies the ledger keeps as it is written (sql/026), on both
+ * ledgers: the summary of a campaign equals a brute-force count of its recipients, messages, batches and attempts,
+ * before and after more writes; a write whose transaction never commits leaves the tallies as they were (counted
+ * in its own transaction, nowhere after); a campaign deleted takes its tally rows with it. On Postgres, several
+ * connections writing the same campaign and sender at once, each in its own open transaction, never wait on each
+ * other's tally rows (each adds to a shard of its own), and the tallies are exact once they have all committed.
  */
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { openPostgres, wrapPglite, type Db } from '../src/ledger/db.js';
-import { findCampaign } from '../src/ledger/campaigns.js';
-import { migrate, readMigrations, splitStatements } from '../src/ledger/migrate.js';
-import { openLedger } from '../src/ledger/open.js';
-import { campaignTally, type SenderStats } from '../src/ledger/reports.js';
+import { describe, expect, it } from 'vitest';
+import type { Db, Queryable } from '../src/ledger/db.js';
+import { findCampaign, type CampaignRow } from '../src/ledger/campaigns.js';
+import type { SenderStats } from '../src/ledger/reports.js';
+import { campaignTally } from '../src/ledger/tallies.js';
 import { fastestSending, summarize, type Summary } from '../src/report/summary.js';
-import { createTestLedger, ledgerPerDescribe, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
+import { ledgerPerDescribe, LEDGER_KINDS, type TestLedger } from './helpers/ledgers.js';
 
 function sender(requests: number, perRequest: number, units = 1): SenderStats {
   const requested = requests * perRequest;
@@ -47,233 +46,323 @@ describe('the fastest sending the rates allow', () => {
   });
 });
 
-const SENDER = '14155550100';
-
-/** A campaign of 3 batches: one settled, one with an open message, one whose message is final by smsrun's cut-off. */
-async function seed(db: Db): Promise<{ id: number; open: number; cutOff: number; settled: number }> {
-  return db.transaction(async (tx) => {
-    const [c] = await tx.query<{ id: number }>(
-      `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders, state, total_rows)
-       VALUES ('tally', '{"name": "tally", "rate": 1}', 'job.json', 'r.csv', '-', '-', $1, 'tracking', 7) RETURNING id`, [[SENDER]]);
-    const id = c!.id;
-    const batch = async () => (await tx.query<{ id: number }>(
-      `INSERT INTO batches (campaign_id, sender, units, size, status, attempts, accepted_at) VALUES ($1, $2, 1, 2, 'accepted', 1, now()) RETURNING id`,
-      [id, SENDER]))[0]!.id;
-    const [settled, open, cutOff] = [await batch(), await batch(), await batch()];
-    await tx.query(`INSERT INTO attempts (batch_id, attempt_no, owner, status, started_at) SELECT b, 1, 'x', 'accepted', now() - interval '1 min' FROM unnest($1::int[]) b`,
-      [[settled, open, cutOff]]);
-    const rows: [number, number | null, string, string | null][] = [
-      [1, settled, 'delivered', 'u1'], [2, settled, 'undelivered', 'u2'], [3, open, 'delivered', 'u3'], [4, open, 'submitted', 'u4'],
-      [5, cutOff, 'sent', 'u5'], [6, null, 'invalid', null], [7, null, 'duplicate', null],
-    ];
-    for (const [row, b, status, uuid] of rows) {
-      await tx.query(`INSERT INTO recipients (campaign_id, row_no, line_no, batch_id, status, message_uuid, units, sender) VALUES ($1, $2, $2 + 1, $3, $4, $5, 1, $6)`,
-        [id, row, b, status, uuid, b === null ? null : SENDER]);
-    }
-    const messages: [string, number, string, string | null, boolean][] = [
-      ['u1', settled, 'delivered', '000', true], ['u2', settled, 'undelivered', '80', true], ['u3', open, 'delivered', '000', true],
-      ['u4', open, 'queued', null, false], ['u5', cutOff, 'sent', null, true],
-    ];
-    for (const [uuid, b, state, code, final] of messages) {
-      await tx.query(`INSERT INTO messages (message_uuid, campaign_id, batch_id, state, error_code, units, total_rate, total_amount, final_at)
-                      VALUES ($1, $2, $3, $4, $5, 1, 0.005, 0.005, CASE WHEN $6 THEN now() END)`, [uuid, id, b, state, code, final]);
-    }
-    return { id, open, cutOff, settled };
-  });
-}
-
-describe.each(LEDGER_KINDS)('tallies of settled batches on the %s ledger', (kind) => {
-  let db: Db;
-  let c: Awaited<ReturnType<typeof seed>>;
-  ledgerPerDescribe(kind, (opened) => { db = opened; });
-  beforeAll(async () => { c = await seed(db); });
-
-  const tallied = async () => (await db.query<{ batch_id: number | null }>(
-    'SELECT batch_id FROM batch_tallies WHERE campaign_id = $1 ORDER BY batch_id NULLS FIRST', [c.id])).map((r) => r.batch_id);
-
-  it('tallies only what can no longer change: the settled batch and the rows without a batch', async () => {
-    const campaign = (await findCampaign(db, 'tally'))!;
-    const live = await summarize(db, campaign);
-    expect(await tallied()).toEqual([null, c.settled]);
-    const fromTallies = await summarize(db, campaign);
-    expect(fromTallies).toEqual(live);
-    expect(live.counts).toEqual({ delivered: 2, undelivered: 1, submitted: 1, sent: 1, invalid: 1, duplicate: 1 });
-    expect(live.delivery).toEqual({ accepted: 5, delivered: 2, open: 1, rate: 2 / 5 });
-    expect(live.errors.map((e) => [e.code, e.count])).toEqual([['80', 1]]);
-    expect(live.cost.spent).toBe(0.025);
-  });
-
-  it('follows a late receipt of a batch it had not tallied, then tallies it', async () => {
-    await db.query(`UPDATE messages SET state = 'delivered', error_code = '000' WHERE message_uuid = 'u5'`);
-    await db.query(`UPDATE recipients SET status = 'delivered' WHERE message_uuid = 'u5'`);
-    await db.query(`UPDATE messages SET state = 'undelivered', error_code = '30', final_at = now() WHERE message_uuid = 'u4'`);
-    await db.query(`UPDATE recipients SET status = 'undelivered' WHERE message_uuid = 'u4'`);
-    const campaign = (await findCampaign(db, 'tally'))!;
-    const s = await summarize(db, campaign);
-    expect(s.counts).toEqual({ delivered: 3, undelivered: 2, invalid: 1, duplicate: 1 });
-    expect(s.errors.map((e) => [e.code, e.count]).sort()).toEqual([['30', 1], ['80', 1]]);
-    expect(await tallied()).toEqual([null, c.settled, c.open, c.cutOff]);
-    expect(await summarize(db, campaign)).toEqual(s);
-  });
-});
-
 const SENDERS = ['14155550101', '14155550102', '14155550103'];
 
 /**
- * A campaign of `batches` settled batches of 4 recipients over three senders (each batch: 3 delivered, 1
- * undelivered with error 80 or 30), sent once, none tallied; and 5 invalid rows without a batch.
+ * A campaign of `batches` batches of 4 recipients dealt round robin to SENDERS (1 or 2 units a message), batch g
+ * (its `text`) by g % 4: 0, accepted and settled, 3 delivered and 1 undelivered with error 30 (sent twice when
+ * g % 8 = 0); 1, accepted, its messages still queued (one without units or price: its batch's units count);
+ * 2, pending, never attempted; 3, pending, retried after a failure, one recipient suppressed. And 5 invalid rows
+ * without a batch. A few statements of many rows each, as a load and a run write them.
  */
-async function seedSettled(db: Db, name: string, batches: number): Promise<number> {
-  return db.transaction(async (tx) => {
+async function seed(db: Db, name: string, batches: number): Promise<CampaignRow> {
+  await db.transaction(async (tx) => {
     const [c] = await tx.query<{ id: number }>(
       `INSERT INTO campaigns (name, job, job_file, csv_file, csv_sha256, content_hash, senders, state, total_rows)
-       VALUES ($1, '{"name": "x", "rate": 1}', 'job.json', 'r.csv', '-', '-', $2, 'done', $3) RETURNING id`, [name, SENDERS, batches * 4 + 5]);
+       VALUES ($1, '{"name": "x", "rate": 2}', 'job.json', 'r.csv', '-', '-', $2, 'sending', $3) RETURNING id`, [name, SENDERS, batches * 4 + 5]);
     const id = c!.id;
     await tx.query(
-      `INSERT INTO batches (campaign_id, sender, units, size, status, attempts, accepted_at)
-       SELECT $1, ($2::text[])[g % 3 + 1], 1, 4, 'accepted', 1 + g % 2, now() - g * interval '1 s' FROM generate_series(0, $3 - 1) g ORDER BY g`,
-      [id, SENDERS, batches]);
-    await tx.query(`INSERT INTO attempts (batch_id, attempt_no, owner, status, started_at)
-                    SELECT id, 1, 'x', 'accepted', accepted_at - interval '1 s' FROM batches WHERE campaign_id = $1`, [id]);
+      `INSERT INTO batches (campaign_id, sender, text, units, size, status, attempts, accepted_at)
+       SELECT $1, ($2::text[])[g % 3 + 1], g::text, 1 + g % 2, 4, CASE WHEN g % 4 < 2 THEN 'accepted' ELSE 'pending' END,
+              CASE g % 4 WHEN 0 THEN 1 + (g % 8 = 0)::int WHEN 2 THEN 0 ELSE 1 END, CASE WHEN g % 4 < 2 THEN now() - g * interval '1 s' END
+       FROM generate_series(0, $3 - 1) g ORDER BY g`, [id, SENDERS, batches]);
     await tx.query(
-      `INSERT INTO recipients (campaign_id, row_no, line_no, batch_id, status, message_uuid, units, sender)
-       SELECT $1, (row_number() OVER (ORDER BY b.id, k))::int, (row_number() OVER (ORDER BY b.id, k))::int + 1, b.id,
-              CASE WHEN k = 4 THEN 'undelivered' ELSE 'delivered' END, b.campaign_id || '-' || b.id || '-' || k, 1 + k % 2, b.sender
-       FROM batches b, generate_series(1, 4) k WHERE b.campaign_id = $1`, [id]);
+      `INSERT INTO attempts (batch_id, attempt_no, owner, status, started_at)
+       SELECT b.id, k, 'x', CASE WHEN k < b.attempts OR b.status = 'pending' THEN 'failed_retryable' ELSE 'accepted' END,
+              now() - (100 + b.text::int * 2 - k) * interval '1 s'
+       FROM batches b, generate_series(1, b.attempts) k WHERE b.campaign_id = $1`, [id]);
+    await tx.query(
+      `INSERT INTO recipients (campaign_id, row_no, line_no, batch_id, sender, status, message_uuid, units)
+       SELECT $1, b.text::int * 4 + k, b.text::int * 4 + k + 1, b.id, b.sender,
+              CASE b.text::int % 4 WHEN 0 THEN CASE WHEN k = 4 THEN 'undelivered' ELSE 'delivered' END WHEN 1 THEN 'submitted'
+                                   WHEN 2 THEN 'pending' ELSE CASE WHEN k = 4 THEN 'suppressed' ELSE 'pending' END END,
+              CASE WHEN b.status = 'accepted' THEN $2 || '-' || b.id || '-' || k END, b.units
+       FROM batches b, generate_series(1, 4) k WHERE b.campaign_id = $1`, [id, name]);
     await tx.query(
       `INSERT INTO recipients (campaign_id, row_no, line_no, status, units, reason)
        SELECT $1, $2 + g, $2 + g + 1, 'invalid', 1, 'made up' FROM generate_series(1, 5) g`, [id, batches * 4]);
     await tx.query(
-      `INSERT INTO messages (message_uuid, campaign_id, batch_id, state, error_code, units, total_rate, total_amount, final_at)
-       SELECT r.message_uuid, $1, r.batch_id, r.status, CASE WHEN r.status = 'delivered' THEN '000' WHEN r.batch_id % 2 = 0 THEN '80' ELSE '30' END,
-              r.units, 0.0075, 0.0075 * r.units, now()
+      `INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number, state, error_code, units, total_rate, total_amount, final_at, provider_updated_at)
+       SELECT r.message_uuid, $1, r.batch_id, '1', CASE WHEN r.status = 'submitted' THEN 'queued' ELSE r.status END,
+              CASE r.status WHEN 'delivered' THEN '000' WHEN 'undelivered' THEN '30' END,
+              CASE WHEN r.status <> 'submitted' OR r.row_no % 4 <> 1 THEN r.units END,
+              CASE WHEN r.status <> 'submitted' OR r.row_no % 4 <> 1 THEN 0.0075 END,
+              CASE WHEN r.status <> 'submitted' OR r.row_no % 4 <> 1 THEN 0.0075 * r.units END,
+              CASE WHEN r.status <> 'submitted' THEN now() - r.row_no * interval '1 s' END,
+              CASE WHEN r.status <> 'submitted' THEN now() - r.row_no * interval '1 s' - interval '1 s' END
        FROM recipients r WHERE r.campaign_id = $1 AND r.message_uuid IS NOT NULL`, [id]);
-    return id;
   });
+  return (await findCampaign(db, name))!;
 }
 
-/** The rollup's sums, and the same sums taken from batch_tallies, per sender. */
-async function rollupAgainstTallies(db: Db, id: number): Promise<{ rollup: unknown[]; tallies: unknown[] }> {
-  const rollup = await db.query(
-    `SELECT sender, batches + unbatched AS tallies, recipients, accepted, msg_units, amount::text, requested, requests, largest_request,
-            priced_units, priced_amount::text, first_request_at, last_final_at, statuses, counts, units, err_codes, err_states, err_counts
-     FROM campaign_tallies WHERE campaign_id = $1 ORDER BY sender NULLS FIRST`, [id]);
-  const tallies = await db.query(
-    `SELECT t.sender, count(*)::int AS tallies, sum(recipients)::int AS recipients, sum(accepted)::int AS accepted, sum(msg_units)::int AS msg_units,
-            sum(amount)::text AS amount, coalesce(sum(recipients) FILTER (WHERE attempts > 0), 0)::int AS requested,
-            count(batch_id) FILTER (WHERE attempts > 0)::int AS requests, coalesce(max(recipients) FILTER (WHERE attempts > 0), 0) AS largest_request,
-            sum(priced_units)::int AS priced_units, sum(priced_amount)::text AS priced_amount, min(first_request_at) AS first_request_at,
-            max(last_final_at) AS last_final_at,
-            (SELECT array_agg(s ORDER BY s) FROM (SELECT DISTINCT unnest(statuses) s FROM batch_tallies WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender) x) AS statuses,
-            (SELECT array_agg(n ORDER BY s) FROM (SELECT x.s, sum(x.n)::int n FROM batch_tallies, unnest(statuses, counts) x(s, n)
-                                                 WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender GROUP BY 1) y) AS counts,
-            (SELECT array_agg(u ORDER BY s) FROM (SELECT x.s, sum(x.u)::int u FROM batch_tallies, unnest(statuses, units) x(s, u)
-                                                 WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender GROUP BY 1) y) AS units,
-            (SELECT coalesce(array_agg(c ORDER BY c, st), '{}') FROM (SELECT x.c, x.st FROM batch_tallies, unnest(err_codes, err_states) x(c, st)
-                                                 WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender GROUP BY 1, 2) y) AS err_codes,
-            (SELECT coalesce(array_agg(st ORDER BY c, st), '{}') FROM (SELECT x.c, x.st FROM batch_tallies, unnest(err_codes, err_states) x(c, st)
-                                                 WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender GROUP BY 1, 2) y) AS err_states,
-            (SELECT coalesce(array_agg(n ORDER BY c, st), '{}') FROM (SELECT x.c, x.st, sum(x.n)::int n FROM batch_tallies, unnest(err_codes, err_states, err_counts) x(c, st, n)
-                                                 WHERE campaign_id = $1 AND sender IS NOT DISTINCT FROM t.sender GROUP BY 1, 2) y) AS err_counts
-     FROM batch_tallies t WHERE t.campaign_id = $1 GROUP BY t.sender ORDER BY t.sender NULLS FIRST`, [id]);
-  return { rollup, tallies };
+/**
+ * A pending batch sent, statement by statement as sending.ts writes them: claimed (its attempts and a new
+ * attempt), its recipients `sending`, then accepted with its recipients `submitted` and their messages queued.
+ */
+async function send(q: Queryable, batchId: number): Promise<void> {
+  await q.query(`WITH claimed AS (UPDATE batches SET status = 'in_flight', attempts = attempts + 1 WHERE id = $1 RETURNING id, attempts)
+                 INSERT INTO attempts (batch_id, attempt_no, owner) SELECT id, attempts, 'x' FROM claimed`, [batchId]);
+  await q.query(`UPDATE recipients SET status = 'sending' WHERE batch_id = $1 AND status = 'pending'`, [batchId]);
+  await q.query(`UPDATE batches SET status = 'accepted', accepted_at = now() WHERE id = $1`, [batchId]);
+  await q.query(`UPDATE recipients SET status = 'submitted', message_uuid = 'sent-' || batch_id || '-' || row_no WHERE batch_id = $1 AND status = 'sending'`, [batchId]);
+  await q.query(`INSERT INTO messages (message_uuid, campaign_id, batch_id, to_number)
+                 SELECT message_uuid, campaign_id, batch_id, '1' FROM recipients WHERE batch_id = $1 AND status = 'submitted'`, [batchId]);
 }
 
-describe.each(LEDGER_KINDS)('the tallies rolled up per campaign (sql/022) on the %s ledger', (kind) => {
+/** The receipts of an accepted batch's open messages: priced, final, every other one undelivered with error 30; its recipients follow. */
+async function receipts(q: Queryable, batchId: number): Promise<void> {
+  await q.query(`UPDATE messages m SET state = CASE WHEN r.row_no % 2 = 0 THEN 'undelivered' ELSE 'delivered' END,
+                   error_code = CASE WHEN r.row_no % 2 = 0 THEN '30' ELSE '000' END, units = 2, total_rate = 0.0065, total_amount = 0.013,
+                   final_at = now(), provider_updated_at = now() + interval '1 h'
+                 FROM recipients r WHERE r.message_uuid = m.message_uuid AND m.batch_id = $1 AND m.final_at IS NULL`, [batchId]);
+  await q.query(`UPDATE recipients r SET status = m.state FROM messages m
+                 WHERE m.message_uuid = r.message_uuid AND r.batch_id = $1 AND r.status = 'submitted' AND m.final_at IS NOT NULL`, [batchId]);
+}
+
+/** The figures of a summary that come from the tallies; errors in code order (the summary orders ties of count as it finds them). */
+function figures(s: Summary): unknown {
+  return {
+    counts: s.counts, delivery: s.delivery, units: s.units, cost: s.cost, etaSeconds: s.etaSeconds,
+    errors: s.errors.map(({ code, state, count }) => ({ code, state, count })).sort((a, b) => `${a.code} ${a.state}`.localeCompare(`${b.code} ${b.state}`)),
+    duration: { firstRequestAt: s.duration.firstRequestAt, lastAcceptedAt: s.duration.lastAcceptedAt, sendingSeconds: s.duration.sendingSeconds,
+      fastestSeconds: s.duration.fastestSeconds },
+  };
+}
+
+/** The same figures counted by brute force from the campaign's rows, as `q` sees them. */
+async function bruteForce(q: Queryable, campaign: CampaignRow): Promise<unknown> {
+  const id = campaign.id;
+  const statuses = await q.query<{ status: string; n: number; units: number }>(
+    `SELECT status, count(*)::int AS n, coalesce(sum(units), 0)::int AS units FROM recipients WHERE campaign_id = $1 GROUP BY 1`, [id]);
+  const senders = await q.query<SenderStats>(
+    `WITH s AS (SELECT sender FROM batches WHERE campaign_id = $1 UNION SELECT sender FROM recipients WHERE campaign_id = $1 AND sender IS NOT NULL)
+     SELECT s.sender, r.assigned, r.accepted, r.delivered, r.undelivered, r.failed, r.rejected, r.sent, r.open, r.unsent,
+            m.units, m.amount, b.requested, b."requestedUnits", b.requests, b."largestRequest", b."largestRequestUnits"
+     FROM s,
+     LATERAL (SELECT count(*)::int AS assigned, count(message_uuid)::int AS accepted, count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
+                     count(*) FILTER (WHERE status = 'undelivered')::int AS undelivered, count(*) FILTER (WHERE status = 'failed')::int AS failed,
+                     count(*) FILTER (WHERE status = 'rejected')::int AS rejected, count(*) FILTER (WHERE status = 'sent')::int AS sent,
+                     count(*) FILTER (WHERE status = 'submitted')::int AS open, count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS unsent
+              FROM recipients WHERE campaign_id = $1 AND sender = s.sender) r,
+     LATERAL (SELECT coalesce(sum(coalesce(m.units, b.units)), 0)::int AS units, coalesce(sum(m.total_amount), 0)::text AS amount
+              FROM messages m JOIN batches b ON b.id = m.batch_id WHERE b.campaign_id = $1 AND b.sender = s.sender) m,
+     LATERAL (SELECT coalesce(sum(size), 0)::int AS requested, coalesce(sum(size * units), 0)::int AS "requestedUnits", count(*)::int AS requests,
+                     coalesce(max(size), 0)::int AS "largestRequest", coalesce(max(size * units), 0)::int AS "largestRequestUnits"
+              FROM batches WHERE campaign_id = $1 AND sender = s.sender AND attempts > 0) b
+     ORDER BY s.sender`, [id]);
+  const errors = await q.query<{ code: string; state: string; count: number }>(
+    `SELECT error_code AS code, state, count(*)::int AS count FROM messages
+     WHERE campaign_id = $1 AND error_code IS NOT NULL AND error_code <> '000' GROUP BY 1, 2 ORDER BY 1, 2`, [id]);
+  const [t] = await q.query<{ units: number; spent: string; priced_units: number; priced_amount: string; first: Date | null; last: Date | null }>(
+    `SELECT (SELECT coalesce(sum(coalesce(m.units, b.units)), 0)::int FROM messages m JOIN batches b ON b.id = m.batch_id WHERE m.campaign_id = $1) AS units,
+            (SELECT coalesce(sum(total_amount), 0)::text FROM messages WHERE campaign_id = $1) AS spent,
+            (SELECT coalesce(sum(units) FILTER (WHERE total_rate IS NOT NULL), 0)::int FROM messages WHERE campaign_id = $1) AS priced_units,
+            (SELECT coalesce(sum(total_rate * units) FILTER (WHERE total_rate IS NOT NULL), 0)::text FROM messages WHERE campaign_id = $1) AS priced_amount,
+            (SELECT min(a.started_at) FROM attempts a JOIN batches b ON b.id = a.batch_id WHERE b.campaign_id = $1) AS first,
+            (SELECT max(accepted_at) FROM batches WHERE campaign_id = $1) AS last`, [id]);
+  const date = (d: Date | string | null) => (d === null ? null : new Date(d));
+  const first = date(t!.first);
+  const last = date(t!.last);
+  const round5 = (n: number) => Math.round(n * 1e5) / 1e5;
+  const total = (pick: (s: SenderStats) => number) => senders.reduce((n, s) => n + pick(s), 0);
+  const unsentUnits = statuses.filter((s) => s.status === 'pending' || s.status === 'sending').reduce((n, s) => n + s.units, 0);
+  const accepted = total((s) => s.accepted);
+  const delivered = total((s) => s.delivered);
+  return {
+    counts: Object.fromEntries(statuses.map((s) => [s.status, s.n])),
+    delivery: { accepted, delivered, open: total((s) => s.open), rate: accepted > 0 ? delivered / accepted : null },
+    units: t!.units,
+    cost: {
+      spent: round5(Number(t!.spent)),
+      estimatedRemaining: t!.priced_units > 0 ? round5((Number(t!.priced_amount) / t!.priced_units) * unsentUnits) : null,
+      currency: 'USD',
+    },
+    etaSeconds: unsentUnits > 0 ? Math.ceil(unsentUnits / (Number(campaign.job['rate']) * campaign.senders.length)) : null,
+    errors,
+    duration: {
+      firstRequestAt: first, lastAcceptedAt: last, sendingSeconds: first && last ? Math.max(0, (last.getTime() - first.getTime()) / 1000) : null,
+      fastestSeconds: fastestSending(campaign, senders),
+    },
+  };
+}
+
+/** The summary of `campaign` as `q` sees it equals the brute-force count, and is returned. */
+async function exact(q: Queryable, campaign: CampaignRow): Promise<unknown> {
+  const counted = await bruteForce(q, campaign);
+  expect(figures(await summarize(q, campaign))).toEqual(counted);
+  return counted;
+}
+
+/** The campaign's pending batches never attempted, per sender. */
+async function freshBatches(db: Queryable, campaignId: number): Promise<Map<string, number[]>> {
+  const rows = await db.query<{ sender: string; ids: number[] }>(
+    `SELECT sender, array_agg(id ORDER BY id) AS ids FROM batches WHERE campaign_id = $1 AND status = 'pending' AND attempts = 0 GROUP BY 1`, [campaignId]);
+  return new Map(rows.map((r) => [r.sender, r.ids]));
+}
+
+/** `q`'s queries one at a time: summarize sends several at once, which one connection (pg) would only queue, with a warning. */
+function oneAtATime(q: Queryable): Queryable {
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    query<Row>(sql: string, params?: readonly unknown[]) {
+      const run = last.then(() => q.query<Row>(sql, params));
+      last = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+/** A connection of its own (not the pool's), its backend's pid, and a Queryable over it. */
+async function connection(ledger: TestLedger): Promise<{ client: pg.Client; pid: number; q: Queryable }> {
+  const client = new pg.Client({ connectionString: ledger.databaseUrl });
+  client.on('error', () => undefined); // a terminated backend: the next query fails
+  await client.connect();
+  const q = oneAtATime({ query: async (sql, params) => (await client.query(sql, params as unknown[] | undefined)).rows });
+  const [{ pid } = { pid: 0 }] = await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return { client, pid, q };
+}
+
+describe.each(LEDGER_KINDS)('the tallies kept as the %s ledger is written (sql/026)', (kind) => {
   let db: Db;
   let ledger: TestLedger;
   ledgerPerDescribe(kind, (opened, l) => { db = opened; ledger = l; });
 
-  const counts = async (id: number) => (await db.query<{ tallies: number; rolled: number; batches: number }>(
-    `SELECT (SELECT count(*)::int FROM batch_tallies WHERE campaign_id = $1) AS tallies,
-            (SELECT coalesce(sum(batches + unbatched), 0)::int FROM campaign_tallies WHERE campaign_id = $1) AS rolled,
-            (SELECT count(*)::int FROM batches WHERE campaign_id = $1) AS batches`, [id]))[0]!;
-
-  it('holds the sums of the batch tallies, and the summary read from it equals the live count', async () => {
-    const id = await seedSettled(db, 'rollup', 30);
-    const campaign = (await findCampaign(db, 'rollup'))!;
-    const live = await summarize(db, campaign);
-    expect(await counts(id)).toEqual({ tallies: 31, rolled: 31, batches: 30 });
-    const { rollup, tallies } = await rollupAgainstTallies(db, id);
-    expect(rollup).toEqual(tallies);
-    expect(await summarize(db, campaign)).toEqual(live);
-    expect(live.counts).toEqual({ delivered: 90, undelivered: 30, invalid: 5 });
-    expect(live.errors.map((e) => [e.code, e.count])).toEqual([['30', 15], ['80', 15]]);
+  it('give the summary of the brute-force count, before and after more writes', async () => {
+    const campaign = await seed(db, 'counted', 24);
+    const seeded = await exact(db, campaign);
+    expect(seeded).toMatchObject({
+      counts: { delivered: 18, undelivered: 6, submitted: 24, pending: 42, suppressed: 6, invalid: 5 },
+      errors: [{ code: '30', state: 'undelivered', count: 6 }],
+    });
+    const [b1, b2] = (await freshBatches(db, campaign.id)).get(SENDERS[0]!)!;
+    // A batch sent, statement by statement, then its receipts
+    await send(db, b1!);
+    await exact(db, campaign);
+    await receipts(db, b1!);
+    await exact(db, campaign);
+    // The open messages of the accepted batches get theirs, in one statement each
+    const open = (await db.query<{ id: number }>(`SELECT id FROM batches WHERE campaign_id = $1 AND text::int % 4 = 1 ORDER BY id`, [campaign.id])).map((r) => r.id);
+    for (const b of open.slice(0, 3)) await receipts(db, b);
+    await exact(db, campaign);
+    // A late receipt overrules an outcome with another error; a recipient suppressed in a pending batch; a batch retried
+    await db.query(`UPDATE messages SET state = 'failed', error_code = '80', units = 3, total_amount = 0.0195 WHERE message_uuid = $1`, [`counted-${open[0]}-2`]);
+    await db.query(`UPDATE recipients SET status = 'failed' WHERE message_uuid = $1`, [`counted-${open[0]}-2`]);
+    await db.query(`UPDATE recipients SET status = 'suppressed' WHERE batch_id = $1 AND row_no % 4 = 2`, [b2]);
+    const [retried] = await db.query<{ id: number }>(`SELECT id FROM batches WHERE campaign_id = $1 AND text::int % 4 = 3 ORDER BY id LIMIT 1`, [campaign.id]);
+    await send(db, retried!.id);
+    await exact(db, campaign);
+    // More rows loaded: a new batch of another sender, and a duplicate row
+    await db.transaction(async (tx) => {
+      const [nb] = await tx.query<{ id: number }>(`INSERT INTO batches (campaign_id, sender, units, size) VALUES ($1, $2, 3, 2) RETURNING id`, [campaign.id, SENDERS[2]]);
+      await tx.query(`INSERT INTO recipients (campaign_id, row_no, line_no, batch_id, sender, status, units)
+                      SELECT $1, 1000 + k, 1001 + k, $2, $3, 'pending', 3 FROM generate_series(1, 2) k`, [campaign.id, nb!.id, SENDERS[2]]);
+      await tx.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, units) VALUES ($1, 1003, 1004, 'duplicate', 1)`, [campaign.id]);
+    });
+    const later = await exact(db, campaign);
+    expect(later).not.toEqual(seeded);
+    // 6 seeded, 2 of b1's 4, 2 of each open batch's 4, less the one that failed later
+    expect(later).toMatchObject({ errors: [{ code: '30', state: 'undelivered', count: 13 }, { code: '80', state: 'failed', count: 1 }] });
   });
 
-  it('stays exact when several connections tally the same batches at once', async () => {
-    const id = await seedSettled(db, 'rollup-race', 60);
-    const campaign = (await findCampaign(db, 'rollup-race'))!;
-    // The figures counted live, in a transaction rolled back: nothing tallied
-    let expected: Summary | undefined;
-    const rollback = new Error('rolled back');
-    await expect(db.transaction(async (tx) => {
-      expected = await summarize(tx, campaign);
-      throw rollback;
-    })).rejects.toBe(rollback);
-    expect(await counts(id)).toEqual({ tallies: 0, rolled: 0, batches: 60 });
-    const others = kind === 'postgres' ? await Promise.all([1, 2, 3, 4].map(() => openLedger({ databaseUrl: ledger.databaseUrl, home: ledger.home }))) : [];
-    try {
-      const summaries = await Promise.all([db, ...others, db].map((d) => summarize(d, campaign)));
-      for (const s of summaries) expect(s).toEqual(expected);
-    } finally {
-      await Promise.all(others.map((d) => d.close()));
-    }
-    expect(await counts(id)).toEqual({ tallies: 61, rolled: 61, batches: 60 });
-    const { rollup, tallies } = await rollupAgainstTallies(db, id);
-    expect(rollup).toEqual(tallies);
-    expect(await summarize(db, campaign)).toEqual(expected);
-  });
-
-  it('keeps nothing of a tally whose transaction never commits', async () => {
-    const id = await seedSettled(db, 'rollup-crash', 12);
-    const campaign = (await findCampaign(db, 'rollup-crash'))!;
+  it('leave nothing of a write whose transaction never commits: it counted in its transaction only', async () => {
+    const campaign = await seed(db, 'uncommitted', 12);
+    const before = await exact(db, campaign);
+    const [fresh] = (await freshBatches(db, campaign.id)).get(SENDERS[1]!)!;
+    const [open] = await db.query<{ id: number }>(`SELECT id FROM batches WHERE campaign_id = $1 AND text::int % 4 = 1 ORDER BY id LIMIT 1`, [campaign.id]);
+    const write = async (connection: Queryable) => {
+      const q = oneAtATime(connection);
+      await send(q, fresh!);
+      await receipts(q, fresh!);
+      await receipts(q, open!.id);
+      await q.query(`INSERT INTO recipients (campaign_id, row_no, line_no, status, units) VALUES ($1, 1000, 1001, 'invalid', 1)`, [campaign.id]);
+      // Its own transaction sees it counted
+      expect(await exact(q, campaign)).not.toEqual(before);
+    };
     if (kind === 'postgres') {
-      // The process dies after its statement, before COMMIT: its backend is terminated
-      const client = new pg.Client({ connectionString: ledger.databaseUrl });
-      await client.connect();
-      client.on('error', () => undefined);
-      const [{ pid } = { pid: 0 }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
-      await client.query('BEGIN');
-      await campaignTally({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows }, id);
-      await db.query('SELECT pg_terminate_backend($1)', [pid]);
-      await client.end().catch(() => undefined);
+      // The process dies before COMMIT: its backend is terminated
+      const c = await connection(ledger);
+      try {
+        await c.q.query('BEGIN');
+        await write(c.q);
+        // Other connections do not see it while it is open
+        expect(await exact(db, campaign)).toEqual(before);
+        expect(await db.query<{ done: boolean }>('SELECT pg_terminate_backend($1, 10000) AS done', [c.pid])).toEqual([{ done: true }]);
+      } finally {
+        await c.client.end().catch(() => undefined);
+      }
     } else {
       await expect(db.transaction(async (tx) => {
-        await campaignTally(tx, id);
+        await write(tx);
         throw new Error('crash before COMMIT');
       })).rejects.toThrow('crash before COMMIT');
     }
-    expect(await counts(id)).toEqual({ tallies: 0, rolled: 0, batches: 12 });
-    const s = await summarize(db, campaign);
-    expect(await counts(id)).toEqual({ tallies: 13, rolled: 13, batches: 12 });
-    expect(s.counts).toEqual({ delivered: 36, undelivered: 12, invalid: 5 });
-    const { rollup, tallies } = await rollupAgainstTallies(db, id);
-    expect(rollup).toEqual(tallies);
+    expect(await exact(db, campaign)).toEqual(before);
+    // The same write committed afterwards is counted once
+    await db.transaction((tx) => write(tx));
+    expect(await exact(db, campaign)).not.toEqual(before);
   });
-});
 
-describe.each(LEDGER_KINDS)('upgrading a %s ledger with tallies to sql/022', (kind) => {
-  it('rolls up the tallies kept before, and the summary is unchanged', async () => {
-    const ledger = await createTestLedger(kind);
-    const bare = kind === 'postgres' ? openPostgres(ledger.databaseUrl!) : wrapPglite(await PGlite.create(path.join(ledger.home, 'bare')));
+  it('go with their campaign when it is deleted', async () => {
+    const gone = await seed(db, 'deleted', 8);
+    const kept = await seed(db, 'kept', 8);
+    await send(db, (await freshBatches(db, gone.id)).get(SENDERS[0]!)![0]!);
+    const tallyRows = (id: number) => db.query<{ statuses: number; errors: number; senders: number }>(
+      `SELECT (SELECT count(*)::int FROM status_tallies WHERE campaign_id = $1) AS statuses,
+              (SELECT count(*)::int FROM error_tallies WHERE campaign_id = $1) AS errors,
+              (SELECT count(*)::int FROM sender_tallies WHERE campaign_id = $1) AS senders`, [id]);
+    for (const n of Object.values((await tallyRows(gone.id))[0]!)) expect(n).toBeGreaterThan(0);
+    const keptBefore = await tallyRows(kept.id);
+    const keptSummary = await exact(db, kept);
+    await db.query('DELETE FROM campaigns WHERE id = $1', [gone.id]);
+    expect(await tallyRows(gone.id)).toEqual([{ statuses: 0, errors: 0, senders: 0 }]);
+    expect(await tallyRows(kept.id)).toEqual(keptBefore);
+    expect(await exact(db, kept)).toEqual(keptSummary);
+    expect(await campaignTally(db, gone.id)).toMatchObject({ statuses: [], senders: [], errors: [] });
+  });
+
+  it.runIf(kind === 'postgres')('let connections write the same campaign and sender at once, without waiting on each other’s tally rows', async () => {
+    const campaign = await seed(db, 'concurrent', 24);
+    // Three batches of one sender: two never attempted, one retried after a failure
+    const [b1, b2] = (await freshBatches(db, campaign.id)).get(SENDERS[0]!)!;
+    const [{ id: b3 } = { id: 0 }] = await db.query<{ id: number }>(
+      `SELECT id FROM batches WHERE campaign_id = $1 AND sender = $2 AND status = 'pending' AND attempts = 1 ORDER BY id LIMIT 1`, [campaign.id, SENDERS[0]]);
+    const writes = async (q: Queryable, b: number) => {
+      await send(q, b);
+      await receipts(q, b);
+    };
+    const first = await connection(ledger);
+    const second = await connection(ledger);
     try {
-      const all = await readMigrations();
-      await migrate(bare, all.filter((m) => m.version <= 21));
-      const id = await seedSettled(bare, 'before-022', 20);
-      // What sql/019 does for existing campaigns: tally every settled batch, and the rows without a batch
-      const sql019 = all.find((m) => m.version === 19)!.sql;
-      for (const statement of splitStatements(sql019).filter((s) => s.startsWith('INSERT INTO batch_tallies'))) await bare.query(statement);
-      expect((await bare.query<{ n: number }>('SELECT count(*)::int AS n FROM batch_tallies WHERE campaign_id = $1', [id]))[0]!.n).toBe(21);
-      await migrate(bare, all);
-      const { rollup, tallies } = await rollupAgainstTallies(bare, id);
-      expect(rollup).toEqual(tallies);
-      const s = await summarize(bare, (await findCampaign(bare, 'before-022'))!);
-      expect(s.counts).toEqual({ delivered: 60, undelivered: 20, invalid: 5 });
-      expect(s.cost.spent).toBe(0.9);
+      await first.q.query('BEGIN');
+      await writes(first.q, b1!);
+      // While the first is open, the second's writes, to the same campaign, sender, statuses and error code, finish
+      // (a wait on the first's tally rows would fail them after 5 s); it stays open too
+      await second.q.query(`SET lock_timeout = '5s'`);
+      await second.q.query('BEGIN');
+      await writes(second.q, b2!);
+      // ... and a third transaction, through the pool, writes and commits while both are open
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '5s'`);
+        await writes(tx, b3);
+      });
+      // What has committed is counted, and only that
+      await exact(db, campaign);
+      const [uncommitted] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE batch_id = ANY($1)`, [[b1, b2]]);
+      expect(uncommitted!.n).toBe(0);
+      await second.q.query('COMMIT');
+      await exact(db, campaign);
+      await first.q.query('COMMIT');
     } finally {
-      await bare.close();
-      await ledger.dispose();
+      await Promise.all([first.client.end(), second.client.end()]);
     }
+    await exact(db, campaign);
+    const [sent] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE batch_id = ANY($1)`, [[b1, b2, b3]]);
+    expect(sent!.n).toBe(11); // 4 + 4 + 3 (the retried batch has a recipient suppressed)
+    // Each connection added to rows of its own
+    const shards = (await db.query<{ shard: number }>(
+      `SELECT DISTINCT shard FROM status_tallies WHERE campaign_id = $1 AND sender = $2 AND status = 'delivered'`, [campaign.id, SENDERS[0]])).map((r) => r.shard);
+    expect(shards).toEqual(expect.arrayContaining([first.pid, second.pid]));
+    expect(new Set((await db.query<{ shard: number }>(`SELECT shard FROM status_tallies WHERE campaign_id = $1`, [campaign.id])).map((r) => r.shard)).size)
+      .toBeGreaterThan(2);
   });
 });
