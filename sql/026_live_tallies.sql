@@ -66,9 +66,30 @@ CREATE TABLE sender_tallies (
   PRIMARY KEY (campaign_id, sender, shard)
 );
 
--- Adds rows of sender_tallies' shape (campaign_id, sender and the figures; NULL for a figure left alone) to
--- this backend's shard, in key order.
-CREATE FUNCTION smsrun_add_sender_tallies(added sender_tallies[]) RETURNS void LANGUAGE sql AS $$
+-- The functions below are PL/pgSQL with static statements, so that each backend plans them once and reuses the
+-- plans (a query text built per call and run by EXECUTE was planned at every write: about 1 ms each).
+--
+-- The smsrun_add_* functions add rows of a tally table's shape (the shard and any figure left NULL are ignored:
+-- NULL adds nothing) to this backend's shard, in key order.
+CREATE FUNCTION smsrun_add_status_tallies(added status_tallies[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO status_tallies AS t (campaign_id, sender, status, shard, n, units, accepted)
+  SELECT campaign_id, sender, status, pg_backend_pid(), n, units, accepted FROM unnest(added) ORDER BY campaign_id, sender, status
+  ON CONFLICT (campaign_id, sender, status, shard) DO UPDATE SET
+    n = t.n + excluded.n, units = t.units + excluded.units, accepted = t.accepted + excluded.accepted;
+END
+$$;
+
+CREATE FUNCTION smsrun_add_error_tallies(added error_tallies[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO error_tallies AS t (campaign_id, sender, code, state, shard, n)
+  SELECT campaign_id, sender, code, state, pg_backend_pid(), n FROM unnest(added) ORDER BY campaign_id, sender, code, state
+  ON CONFLICT (campaign_id, sender, code, state, shard) DO UPDATE SET n = t.n + excluded.n;
+END
+$$;
+
+CREATE FUNCTION smsrun_add_sender_tallies(added sender_tallies[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO sender_tallies AS t (campaign_id, sender, shard, msg_units, amount, priced_units, priced_amount, last_final_at,
                                    requests, requested, requested_units, largest_request, largest_request_units, first_request_at, last_accepted_at)
   SELECT campaign_id, sender, pg_backend_pid(), coalesce(msg_units, 0), coalesce(amount, 0), coalesce(priced_units, 0), coalesce(priced_amount, 0),
@@ -82,90 +103,136 @@ CREATE FUNCTION smsrun_add_sender_tallies(added sender_tallies[]) RETURNS void L
     largest_request = greatest(t.largest_request, excluded.largest_request),
     largest_request_units = greatest(t.largest_request_units, excluded.largest_request_units),
     first_request_at = least(t.first_request_at, excluded.first_request_at),
-    last_accepted_at = greatest(t.last_accepted_at, excluded.last_accepted_at)
+    last_accepted_at = greatest(t.last_accepted_at, excluded.last_accepted_at);
+END
 $$;
 
--- Each trigger function below reads the statement's rows as a set with a sign: its new rows (+1) and, on an
--- UPDATE, its old rows (-1). It is one query text for INSERT and UPDATE, run by EXECUTE, because an INSERT trigger
--- has no old rows to name.
+-- Recipients: an INSERT counts its rows in; an UPDATE counts the rows whose counted columns changed out (old) and
+-- in (new), so that an update of other columns (a reason, a batch_id) writes nothing.
+CREATE FUNCTION smsrun_tally_recipients_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM smsrun_add_status_tallies(array_agg(ROW(campaign_id, sender, status, NULL, n, units, accepted)::status_tallies))
+  FROM (SELECT campaign_id, coalesce(sender, '') AS sender, status, count(*) AS n, coalesce(sum(units), 0) AS units, count(message_uuid) AS accepted
+        FROM new_rows GROUP BY 1, 2, 3) s
+  HAVING count(*) > 0;
+  RETURN NULL;
+END
+$$;
 
-CREATE FUNCTION smsrun_tally_recipients() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION smsrun_tally_recipients_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM smsrun_add_status_tallies(array_agg(ROW(campaign_id, sender, status, NULL, n, units, accepted)::status_tallies))
+  FROM (SELECT campaign_id, sender, status, sum(sign) AS n, sum(sign * units) AS units, sum(sign * accepted) AS accepted
+        FROM (SELECT x.campaign_id, coalesce(x.sender, '') AS sender, x.status, coalesce(x.units, 0) AS units,
+                     (x.message_uuid IS NOT NULL)::int AS accepted, x.sign
+              FROM new_rows n JOIN old_rows o ON o.campaign_id = n.campaign_id AND o.row_no = n.row_no
+              CROSS JOIN LATERAL (VALUES (n.campaign_id, n.sender, n.status, n.units, n.message_uuid, 1),
+                                         (o.campaign_id, o.sender, o.status, o.units, o.message_uuid, -1))
+                                 x(campaign_id, sender, status, units, message_uuid, sign)
+              WHERE (n.sender, n.status, n.units, n.message_uuid IS NULL) IS DISTINCT FROM (o.sender, o.status, o.units, o.message_uuid IS NULL)) d
+        GROUP BY 1, 2, 3 HAVING sum(sign) <> 0 OR sum(sign * units) <> 0 OR sum(sign * accepted) <> 0) s
+  HAVING count(*) > 0;
+  RETURN NULL;
+END
+$$;
+
+-- Messages: their figures per sender, and their error codes, from the messages' counted columns with a sign (+1
+-- counted in, -1 out). A message's sender and default units are its batch's (one index probe per message). An
+-- UPDATE counts only the messages whose counted columns changed: a tracking pass's polls and next look write nothing.
+CREATE TYPE smsrun_message_change AS (batch_id integer, state text, error_code text, units integer, total_rate numeric, total_amount numeric,
+                                      final_at timestamptz, provider_updated_at timestamptz, sign integer);
+
+CREATE FUNCTION smsrun_tally_message_changes(changes smsrun_message_change[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  cols constant text := 'campaign_id, coalesce(sender, '''') AS sender, status, coalesce(units, 0)::bigint AS units, (message_uuid IS NOT NULL)::int AS accepted';
+  errors error_tallies[];
+  sums sender_tallies[];
 BEGIN
-  EXECUTE format($q$
-    INSERT INTO status_tallies AS t (campaign_id, sender, status, shard, n, units, accepted)
-    SELECT campaign_id, sender, status, pg_backend_pid(), sum(sign), sum(sign * units), sum(sign * accepted)
-    FROM (%s %s) d
-    GROUP BY campaign_id, sender, status
-    HAVING sum(sign) <> 0 OR sum(sign * units) <> 0 OR sum(sign * accepted) <> 0
-    ORDER BY campaign_id, sender, status
-    ON CONFLICT (campaign_id, sender, status, shard) DO UPDATE SET
-      n = t.n + excluded.n, units = t.units + excluded.units, accepted = t.accepted + excluded.accepted$q$,
-    format('SELECT %s, 1 AS sign FROM new_rows', cols),
-    CASE TG_OP WHEN 'UPDATE' THEN format('UNION ALL SELECT %s, -1 FROM old_rows', cols) ELSE '' END);
+  WITH d AS MATERIALIZED (
+    SELECT b.campaign_id, b.sender, m.sign, m.state, m.error_code, m.units, m.total_rate, m.total_amount, m.final_at, m.provider_updated_at,
+           coalesce(m.units, b.units)::bigint AS any_units
+    FROM unnest(changes) m JOIN batches b ON b.id = m.batch_id)
+  SELECT (SELECT array_agg(ROW(campaign_id, sender, error_code, state, NULL, n)::error_tallies)
+          FROM (SELECT campaign_id, sender, error_code, state, sum(sign) AS n FROM d WHERE error_code IS NOT NULL AND error_code <> '000'
+                GROUP BY 1, 2, 3, 4 HAVING sum(sign) <> 0) x),
+         (SELECT array_agg(ROW(campaign_id, sender, NULL, msg_units, amount, priced_units, priced_amount, last_final_at,
+                               NULL, NULL, NULL, NULL, NULL, NULL, NULL)::sender_tallies)
+          FROM (SELECT campaign_id, sender, sum(sign * any_units) AS msg_units, sum(sign * coalesce(total_amount, 0)) AS amount,
+                       coalesce(sum(sign * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_units,
+                       coalesce(sum(sign * total_rate * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_amount,
+                       max(coalesce(provider_updated_at, final_at)) FILTER (WHERE sign = 1 AND final_at IS NOT NULL) AS last_final_at
+                FROM d GROUP BY 1, 2) x
+          WHERE msg_units <> 0 OR amount <> 0 OR priced_units <> 0 OR priced_amount <> 0 OR last_final_at IS NOT NULL)
+  INTO errors, sums;
+  IF errors IS NOT NULL THEN PERFORM smsrun_add_error_tallies(errors); END IF;
+  IF sums IS NOT NULL THEN PERFORM smsrun_add_sender_tallies(sums); END IF;
+END
+$$;
+
+CREATE FUNCTION smsrun_tally_messages_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM smsrun_tally_message_changes(array_agg(ROW(n.batch_id, n.state, n.error_code, n.units, n.total_rate, n.total_amount, n.final_at,
+                                                     n.provider_updated_at, 1)::smsrun_message_change))
+  FROM new_rows n HAVING count(*) > 0;
   RETURN NULL;
 END
 $$;
 
--- A message's sender and default units are its batch's (one index probe per batch of the statement's messages).
-CREATE FUNCTION smsrun_tally_messages() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  cols constant text := 'batch_id, state, error_code, units, total_rate, total_amount, final_at, provider_updated_at';
+CREATE FUNCTION smsrun_tally_messages_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  EXECUTE format($q$
-    WITH d AS MATERIALIZED (
-      SELECT b.campaign_id, b.sender, m.*, coalesce(m.units, b.units)::bigint AS any_units
-      FROM (%s %s) m JOIN batches b ON b.id = m.batch_id),
-    errors AS (
-      INSERT INTO error_tallies AS t (campaign_id, sender, code, state, shard, n)
-      SELECT campaign_id, sender, error_code, state, pg_backend_pid(), sum(sign)
-      FROM d WHERE error_code IS NOT NULL AND error_code <> '000'
-      GROUP BY campaign_id, sender, error_code, state HAVING sum(sign) <> 0
-      ORDER BY campaign_id, sender, error_code, state
-      ON CONFLICT (campaign_id, sender, code, state, shard) DO UPDATE SET n = t.n + excluded.n)
-    SELECT smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, msg_units, amount, priced_units, priced_amount, last_final_at,
-                                                   NULL, NULL, NULL, NULL, NULL, NULL, NULL)::sender_tallies))
-    FROM (SELECT campaign_id, sender, sum(sign * any_units) AS msg_units, sum(sign * coalesce(total_amount, 0)) AS amount,
-                 coalesce(sum(sign * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_units,
-                 coalesce(sum(sign * total_rate * units) FILTER (WHERE total_rate IS NOT NULL), 0) AS priced_amount,
-                 max(coalesce(provider_updated_at, final_at)) FILTER (WHERE sign = 1 AND final_at IS NOT NULL) AS last_final_at
-          FROM d GROUP BY campaign_id, sender) s
-    WHERE s.msg_units <> 0 OR s.amount <> 0 OR s.priced_units <> 0 OR s.priced_amount <> 0 OR s.last_final_at IS NOT NULL
-    HAVING count(*) > 0$q$,
-    format('SELECT %s, 1 AS sign FROM new_rows', cols),
-    CASE TG_OP WHEN 'UPDATE' THEN format('UNION ALL SELECT %s, -1 FROM old_rows', cols) ELSE '' END);
+  PERFORM smsrun_tally_message_changes(array_agg(x.c))
+  FROM new_rows n JOIN old_rows o ON o.message_uuid = n.message_uuid
+  CROSS JOIN LATERAL (VALUES
+    (ROW(n.batch_id, n.state, n.error_code, n.units, n.total_rate, n.total_amount, n.final_at, n.provider_updated_at, 1)::smsrun_message_change),
+    (ROW(o.batch_id, o.state, o.error_code, o.units, o.total_rate, o.total_amount, o.final_at, o.provider_updated_at, -1)::smsrun_message_change)) x(c)
+  WHERE (n.batch_id, n.state, n.error_code, n.units, n.total_rate, n.total_amount, n.final_at, n.provider_updated_at)
+        IS DISTINCT FROM (o.batch_id, o.state, o.error_code, o.units, o.total_rate, o.total_amount, o.final_at, o.provider_updated_at)
+  HAVING count(*) > 0;
   RETURN NULL;
 END
 $$;
 
--- Requests: a batch counts from the statement that takes its attempts above 0 (a claim) and stops counting if
--- they go back to 0 (sending.ts's closeEmptyClaims). A batch inserted gives its sender a row, so that every
--- sender with a batch is listed.
-CREATE FUNCTION smsrun_tally_batches() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Batches: requests count from the statement that takes a batch's attempts above 0 (a claim) and stop counting if
+-- they go back to 0 (sending.ts's closeEmptyClaims); the latest acceptance. A batch inserted gives its sender a
+-- row, so that every sender with a batch is listed.
+CREATE FUNCTION smsrun_tally_batch_rows(changed batches[], signs integer[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  EXECUTE format($q$
-    SELECT smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, requests, requested, requested_units,
-                                                   largest_request, largest_request_units, NULL, last_accepted_at)::sender_tallies))
-    FROM (SELECT campaign_id, sender, sum(sign) AS requests, sum(sign * size) AS requested, sum(sign * size * units) AS requested_units,
-                 max(size) FILTER (WHERE sign = 1) AS largest_request, max(size * units) FILTER (WHERE sign = 1) AS largest_request_units,
-                 max(accepted_at) AS last_accepted_at
-          FROM (SELECT n.campaign_id, n.sender, n.size::bigint AS size, n.units::bigint AS units, n.accepted_at, %s AS sign FROM new_rows n %s) f
-          GROUP BY campaign_id, sender) s
-    HAVING count(*) > 0$q$,
-    CASE TG_OP WHEN 'UPDATE' THEN 'CASE WHEN (n.attempts > 0) = (o.attempts > 0) THEN 0 WHEN n.attempts > 0 THEN 1 ELSE -1 END' ELSE '(n.attempts > 0)::int' END,
-    CASE TG_OP WHEN 'UPDATE' THEN 'JOIN old_rows o ON o.id = n.id WHERE (n.attempts > 0) <> (o.attempts > 0) OR n.accepted_at IS DISTINCT FROM o.accepted_at'
-                             ELSE '' END);
+  PERFORM smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, requests, requested, requested_units,
+                                                  largest_request, largest_request_units, NULL, last_accepted_at)::sender_tallies))
+  FROM (SELECT campaign_id, sender, sum(sign) AS requests, sum(sign * size) AS requested, sum(sign * size * units) AS requested_units,
+               max(size) FILTER (WHERE sign = 1) AS largest_request, max(size * units) FILTER (WHERE sign = 1) AS largest_request_units,
+               max(accepted_at) AS last_accepted_at
+        FROM (SELECT (changed[i]).campaign_id, (changed[i]).sender, (changed[i]).size::bigint AS size, (changed[i]).units::bigint AS units,
+                     (changed[i]).accepted_at, signs[i] AS sign
+              FROM generate_subscripts(changed, 1) i) f
+        GROUP BY 1, 2) s
+  HAVING count(*) > 0;
+END
+$$;
+
+CREATE FUNCTION smsrun_tally_batches_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM smsrun_tally_batch_rows(array_agg(ROW(n.*)::batches), array_agg((n.attempts > 0)::int)) FROM new_rows n HAVING count(*) > 0;
   RETURN NULL;
 END
 $$;
 
-CREATE FUNCTION smsrun_tally_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION smsrun_tally_batches_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM smsrun_tally_batch_rows(array_agg(ROW(n.*)::batches), array_agg(CASE WHEN (n.attempts > 0) = (o.attempts > 0) THEN 0 WHEN n.attempts > 0 THEN 1 ELSE -1 END))
+  FROM new_rows n JOIN old_rows o ON o.id = n.id
+  WHERE (n.attempts > 0) <> (o.attempts > 0) OR n.accepted_at IS DISTINCT FROM o.accepted_at
+  HAVING count(*) > 0;
+  RETURN NULL;
+END
+$$;
+
+-- Attempts: the first request's start.
+CREATE FUNCTION smsrun_tally_attempts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                                                   first_request_at, NULL)::sender_tallies))
   FROM (SELECT b.campaign_id, b.sender, min(a.started_at) AS first_request_at
-        FROM new_rows a JOIN batches b ON b.id = a.batch_id GROUP BY b.campaign_id, b.sender) s
+        FROM new_rows a JOIN batches b ON b.id = a.batch_id GROUP BY 1, 2) s
   HAVING count(*) > 0;
   RETURN NULL;
 END
@@ -205,19 +272,19 @@ LEFT JOIN (SELECT b.campaign_id, b.sender, min(a.started_at) AS first_request_at
            FROM attempts a JOIN batches b ON b.id = a.batch_id GROUP BY 1, 2) a USING (campaign_id, sender);
 
 CREATE TRIGGER recipients_tally_inserted AFTER INSERT ON recipients
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_recipients();
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_recipients_inserted();
 CREATE TRIGGER recipients_tally_updated AFTER UPDATE ON recipients
-  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_recipients();
+  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_recipients_updated();
 CREATE TRIGGER messages_tally_inserted AFTER INSERT ON messages
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_messages();
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_messages_inserted();
 CREATE TRIGGER messages_tally_updated AFTER UPDATE ON messages
-  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_messages();
+  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_messages_updated();
 CREATE TRIGGER batches_tally_inserted AFTER INSERT ON batches
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_batches();
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_batches_inserted();
 CREATE TRIGGER batches_tally_updated AFTER UPDATE ON batches
-  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_batches();
+  REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_batches_updated();
 CREATE TRIGGER attempts_tally_inserted AFTER INSERT ON attempts
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_attempts();
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION smsrun_tally_attempts_inserted();
 
 -- The tallies of settled batches (sql/019, sql/022) are replaced by the above.
 DROP TABLE campaign_tallies;
