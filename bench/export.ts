@@ -157,10 +157,9 @@ const NOTES = `On Postgres the CSV export is \`COPY (SELECT …) TO STDOUT WITH 
 \`copyReport\`): every cell is computed in SQL, one COPY per range of 5 000 row numbers (each range's messages and
 batches read through its batch ids), the ranges taken in turn by two transactions on one snapshot, so that one
 backend computes the next range while node pipes this one into the file, waiting for it to drain: its memory does
-not grow with the campaign. \`status\` reads the tallies of the campaign's settled batches rolled up per sender
-(sql/019, sql/022): the first status after this seed, which wrote no tallies, counts every batch live and keeps them
-(the first run's figure); a real run's end does that already. Its whole-process time is then mostly Node starting
-and loading smsrun's modules (yargs, pg), on a machine shared with other processes. The peak RSS of an uncapped
+not grow with the campaign. \`status\` reads the tallies the ledger keeps as it is written (sql/026: a few rows per
+sender and status; the seed's own inserts are counted by the triggers like any write), so its whole-process time
+is mostly Node starting and loading smsrun's modules (yargs, pg), on a machine shared with other processes. The peak RSS of an uncapped
 export still rises somewhat with the campaign's size: V8 lets its heap grow while garbage is cheap to keep; the
 capped run shows that what is live stays small. The HTML report reads aggregates (grouped in SQL; the per-sender
 figures from the tallies) and at most 100 rows per status that needs attention, so its size depends on the number
