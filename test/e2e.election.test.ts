@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { PLIVO_LIMITS, startSimulator, type Simulator } from '../src/sim/index.js';
 import { nowMs } from '../src/sim/clock.js';
 import { clientTagEnv, simEnv, startCli } from './helpers/cli.js';
-import { createTestLedger, type TestLedger } from './helpers/ledgers.js';
+import { createTestLedger, ledgerRows, type TestLedger } from './helpers/ledgers.js';
 import { usNumber, writeJob } from './helpers/csv.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -72,6 +72,15 @@ describe.skipIf(!ADMIN_URL)('two runs of one campaign on a Postgres ledger', () 
 
     const counts = new Map<string, number>();
     for (const m of sim.messages()) counts.set(m.to, (counts.get(m.to) ?? 0) + 1);
-    expect(dsts.filter((d) => counts.get(d) !== 1).map((d) => `${d}×${counts.get(d) ?? 0}`), 'numbers not texted exactly once').toEqual([]);
+    const twice = dsts.filter((d) => counts.get(d) !== 1);
+    // A number texted twice is the failure this project exists to prevent: say how, so that one occurrence is enough.
+    const how = twice.length === 0 ? '' : JSON.stringify({
+      reader, killedAt, diedBy,
+      accepted: sim.messages().filter((m) => twice.includes(m.to)).map((m) => ({ to: m.to, request: m.requestId, atMs: Math.round(m.acceptedAtUs / 1000) })),
+      attempts: await ledgerRows(ledger, `SELECT a.batch_id, a.attempt_no, a.owner, a.status, a.started_at, a.finished_at, a.api_id, a.error
+        FROM attempts a WHERE a.batch_id IN (SELECT batch_id FROM recipients WHERE dst = ANY($1)) ORDER BY 1, 2`, [twice]),
+      events: await ledgerRows(ledger, `SELECT kind, at, detail FROM events WHERE kind LIKE 'reconcile%' ORDER BY id`),
+    });
+    expect(twice.map((d) => `${d}×${counts.get(d) ?? 0}`), `numbers not texted exactly once ${how}`).toEqual([]);
   });
 });
