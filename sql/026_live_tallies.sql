@@ -192,33 +192,34 @@ END
 $$;
 
 -- Batches: requests count from the statement that takes a batch's attempts above 0 (a claim) and stop counting if
--- they go back to 0 (sending.ts's closeEmptyClaims); the latest acceptance. A batch inserted gives its sender a
--- row, so that every sender with a batch is listed.
-CREATE FUNCTION smsrun_tally_batch_rows(changed batches[], signs integer[]) RETURNS void LANGUAGE plpgsql AS $$
+-- they go back to 0 (sending.ts's closeEmptyClaims), with a sign as for messages; the latest acceptance. A batch
+-- inserted gives its sender a row (sign 0 if never attempted), so that every sender with a batch is listed.
+CREATE TYPE smsrun_batch_change AS (campaign_id integer, sender text, size bigint, units bigint, accepted_at timestamptz, sign integer);
+
+CREATE FUNCTION smsrun_tally_batch_changes(changes smsrun_batch_change[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM smsrun_add_sender_tallies(array_agg(ROW(campaign_id, sender, NULL, NULL, NULL, NULL, NULL, NULL, requests, requested, requested_units,
                                                   largest_request, largest_request_units, NULL, last_accepted_at)::sender_tallies))
   FROM (SELECT campaign_id, sender, sum(sign) AS requests, sum(sign * size) AS requested, sum(sign * size * units) AS requested_units,
                max(size) FILTER (WHERE sign = 1) AS largest_request, max(size * units) FILTER (WHERE sign = 1) AS largest_request_units,
                max(accepted_at) AS last_accepted_at
-        FROM (SELECT (changed[i]).campaign_id, (changed[i]).sender, (changed[i]).size::bigint AS size, (changed[i]).units::bigint AS units,
-                     (changed[i]).accepted_at, signs[i] AS sign
-              FROM generate_subscripts(changed, 1) i) f
-        GROUP BY 1, 2) s
+        FROM unnest(changes) GROUP BY 1, 2) s
   HAVING count(*) > 0;
 END
 $$;
 
 CREATE FUNCTION smsrun_tally_batches_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM smsrun_tally_batch_rows(array_agg(ROW(n.*)::batches), array_agg((n.attempts > 0)::int)) FROM new_rows n HAVING count(*) > 0;
+  PERFORM smsrun_tally_batch_changes(array_agg(ROW(n.campaign_id, n.sender, n.size, n.units, n.accepted_at, (n.attempts > 0)::int)::smsrun_batch_change))
+  FROM new_rows n HAVING count(*) > 0;
   RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION smsrun_tally_batches_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM smsrun_tally_batch_rows(array_agg(ROW(n.*)::batches), array_agg(CASE WHEN (n.attempts > 0) = (o.attempts > 0) THEN 0 WHEN n.attempts > 0 THEN 1 ELSE -1 END))
+  PERFORM smsrun_tally_batch_changes(array_agg(ROW(n.campaign_id, n.sender, n.size, n.units, n.accepted_at,
+    CASE WHEN (n.attempts > 0) = (o.attempts > 0) THEN 0 WHEN n.attempts > 0 THEN 1 ELSE -1 END)::smsrun_batch_change))
   FROM new_rows n JOIN old_rows o ON o.id = n.id
   WHERE (n.attempts > 0) <> (o.attempts > 0) OR n.accepted_at IS DISTINCT FROM o.accepted_at
   HAVING count(*) > 0;
