@@ -64,6 +64,7 @@ export function migrate(db: Db, migrations?: Migration[]): Promise<number[]> {
 
 async function apply(db: Db, all: Migration[]): Promise<number[]> {
   if (db.kind === 'pglite') return applyMissing(db, all);
+  if (await hasEvery(db, all)) return [];
   const session = await db.openSession(() => undefined);
   try {
     while (!(await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK_KEY]))[0]?.ok) {
@@ -76,6 +77,28 @@ async function apply(db: Db, all: Migration[]): Promise<number[]> {
   } finally {
     await session.close();
   }
+}
+
+/**
+ * Whether the ledger already has every migration of `all`, read with one query on the pool: then there is nothing
+ * to apply and no lock to take (a second connection and a few round trips on every command, most of a `status`'s
+ * own time on a big campaign). A ledger newer than this code is refused here as below. Any doubt (no migrations
+ * table yet, one missing) takes the locked path.
+ */
+async function hasEvery(db: Queryable, all: Migration[]): Promise<boolean> {
+  let versions: number[];
+  try {
+    [{ versions } = { versions: [] }] = await db.query<{ versions: number[] }>(
+      'SELECT coalesce(array_agg(version ORDER BY version), \'{}\') AS versions FROM smsrun_migrations');
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return false; // undefined_table: a new ledger
+    throw err;
+  }
+  const latest = all.at(-1)?.version ?? 0;
+  const newest = versions.at(-1) ?? 0;
+  if (newest > latest) throw new LedgerTooNewError(newest, latest);
+  const done = new Set(versions);
+  return all.every((m) => done.has(m.version));
 }
 
 /** Transactions on one session connection (the lock is that session's). */
