@@ -70,8 +70,11 @@ export class Reconciler {
   /** Per sender, the records per ms its last window listing counted: to skip a first page that would be abandoned. */
   readonly #density = new Map<string, number>();
   readonly #clock: Clock;
-  /** When this process, holding the reconcile role, next folds the campaign's tally rows (ledger/tallies.ts). */
-  #foldAt = 0;
+  /**
+   * When this process, holding the reconcile role, next folds the campaign's tally rows (ledger/tallies.ts): not
+   * in the first pass, which runs beside a run's or a resume's first claim; the end of a run folds in any case.
+   */
+  #foldAt: number;
 
   constructor(private readonly deps: {
     db: Db; client: ListClient; campaignId: number; owner: string; ledger: LedgerRetry;
@@ -80,6 +83,7 @@ export class Reconciler {
     role?: Role;
   }) {
     this.#clock = deps.clock ?? SYSTEM_CLOCK;
+    this.#foldAt = this.#clock.now() + FOLD_EVERY_MS;
   }
 
   /**
