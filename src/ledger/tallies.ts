@@ -24,8 +24,15 @@ export interface CampaignTally {
 export async function campaignTally(db: Queryable, campaignId: number): Promise<CampaignTally> {
   const [row] = await db.query<TallyRow>(TALLY_SQL, [campaignId]);
   const r = row!;
+  // Each sender's counts by status, grouped once (a filter of every row per sender was quadratic in the senders)
+  const bySender = new Map<string, Map<string, number>>();
+  for (const x of r.by_sender) {
+    const counts = bySender.get(x.sender) ?? new Map<string, number>();
+    counts.set(x.status, x.n);
+    bySender.set(x.sender, counts);
+  }
   const count = (sender: string, ...statuses: string[]) =>
-    r.by_sender.filter((x) => x.sender === sender && statuses.includes(x.status)).reduce((n, x) => n + x.n, 0);
+    statuses.reduce((n, status) => n + (bySender.get(sender)?.get(status) ?? 0), 0);
   const date = (d: Date | string | null) => (d === null ? null : new Date(d));
   return {
     statuses: r.statuses,
