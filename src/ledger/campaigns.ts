@@ -78,10 +78,3 @@ export async function recordEvent(db: Queryable, campaignId: number, kind: strin
   await db.query('INSERT INTO events (campaign_id, kind, detail) VALUES ($1, $2, $3)', [campaignId, kind, JSON.stringify(detail)]);
 }
 
-/** Recipients the campaign sends to, sent or not: every row but the invalid, duplicate, skipped and suppressed ones. */
-export async function countSendable(db: Queryable, campaignId: number): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM recipients
-     WHERE campaign_id = $1 AND status NOT IN ('invalid', 'duplicate', 'skipped', 'suppressed')`, [campaignId]);
-  return row!.n;
-}

@@ -47,6 +47,25 @@ export async function campaignTally(db: Queryable, campaignId: number): Promise<
   };
 }
 
+/** Recipients of the campaign still to be sent (pending, or in a request not yet answered) and those it texts at all. */
+export interface RecipientProgress {
+  unsent: number;
+  sendable: number;
+}
+
+/**
+ * The run's progress line's counts, from the tallies (a few rows per sender and status). Counting the recipients
+ * themselves took two scans of a million rows at every start, beside the first claim on a 2-core machine: the
+ * resume's first request waited for them (docs/decisions.md, "Issue 12: the resume's first request").
+ */
+export async function recipientProgress(db: Queryable, campaignId: number): Promise<RecipientProgress> {
+  const [row] = await db.query<RecipientProgress>(
+    `SELECT coalesce(sum(n) FILTER (WHERE status IN ('pending', 'sending')), 0)::int AS unsent,
+            coalesce(sum(n) FILTER (WHERE status NOT IN ('invalid', 'duplicate', 'skipped', 'suppressed')), 0)::int AS sendable
+     FROM status_tallies WHERE campaign_id = $1`, [campaignId]);
+  return row!;
+}
+
 type TallyRow = {
   statuses: StatusCount[]; senders: Omit<SenderStats, StatusField>[]; by_sender: { sender: string; status: string; n: number }[];
   errors: ErrorCodeCount[]; spent: string; priced_units: number; priced_amount: string; first_request_at: Date | string | null; last_final_at: Date | string | null;

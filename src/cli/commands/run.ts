@@ -2,9 +2,9 @@
 import path from 'node:path';
 import type { Job } from '../../campaign/job.js';
 import { loadJobFile, jobFromLedger } from '../../campaign/job.js';
-import { countSendable, findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
+import { findCampaign, type CampaignRow } from '../../ledger/campaigns.js';
 import type { Queryable } from '../../ledger/db.js';
-import { countUnsent } from '../../ledger/sending.js';
+import { recipientProgress } from '../../ledger/tallies.js';
 import { describeConflicts, rateConflicts, runConflicts, type BudgetCaps } from '../../ledger/senders.js';
 import { newPacing, type Pacing } from '../../send/dispatcher.js';
 import { EXIT, UsageError, type ExitCode } from '../../errors.js';
@@ -171,12 +171,12 @@ async function runJob(job: Job, args: RunArgs, io: Io, openDb?: Awaited<ReturnTy
             ? `loading about ${e.campaign.expected_rows ?? '?'} rows from ${e.campaign.csv_file}; sending starts with the first ${e.campaign.total_rows}\n`
             : e.fresh ? `loaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n` : `resuming: the campaign is already in the ledger (${e.campaign.total_rows} rows)\n`);
           if (e.campaign.state !== 'done') {
-            void Promise.all([countUnsent(db, e.campaign.id), countSendable(db, e.campaign.id)])
-              .then(([unsent, sendable]) => progress.start(e.campaign.loading ? Math.max(unsent, e.campaign.expected_rows ?? 0) : unsent, sendable - unsent), () => progress.start(0));
+            void recipientProgress(db, e.campaign.id)
+              .then(({ unsent, sendable }) => progress.start(e.campaign.loading ? Math.max(unsent, e.campaign.expected_rows ?? 0) : unsent, sendable - unsent), () => progress.start(0));
           }
         } else if (e.kind === 'load-finished') {
           io.stderr.write(`\nloaded ${e.campaign.total_rows} rows from ${e.campaign.csv_file}\n`);
-          void countSendable(db, e.campaign.id).then((sendable) => progress.setSendable(sendable), () => undefined);
+          void recipientProgress(db, e.campaign.id).then(({ sendable }) => progress.setSendable(sendable), () => undefined);
         } else if (e.kind === 'waiting') {
           io.stderr.write(`waiting: nothing can be sent before ${e.until.toISOString()}${e.zone ? ` (the send window opens in ${e.zone.split(' ').join(', ')})` : ' (the scheduled start)'}; Ctrl-C stops, and running again resumes\n`);
         } else if (e.kind === 'tracking') {
