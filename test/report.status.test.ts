@@ -73,7 +73,9 @@ describe('status and status --watch on a campaign sent to the simulator', () => 
     expect(ran.code, ran.stderr).toBe(0);
     expect(watched.code, watched.stderr).toBe(0);
     const refreshes = watched.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state: string; counts: Record<string, number>; delivery: { delivered: number } });
-    expect(refreshes.length).toBeGreaterThan(2);
+    // At least the first refresh, while the run sends, and the last, once it is done: how many come between
+    // depends on how fast the machine starts the watcher (it had only these two at load 18)
+    expect(refreshes.length).toBeGreaterThanOrEqual(2);
     expect(refreshes[0]!.state).not.toBe('done');
     expect(refreshes[0]!.delivery.delivered).toBeLessThan(24);
     // Figures only move forward, and the last refresh is the finished campaign as the ledger holds it.
