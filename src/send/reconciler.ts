@@ -193,7 +193,7 @@ export class Reconciler {
     const rivals = await rivalBatches(db, batch, found.map((f) => ({ dst: f.dst, time: f.time })), { skewMs });
     if (rivals.size > 0) {
       const others = [...new Set([...rivals.values()].flat())].sort((a, b) => a - b);
-      return this.#hold(batch, `${rivals.size} record(s) could also be batch ${others.join(', ')}'s (same sender and number, overlapping windows): ` +
+      return this.#hold(batch, `${rivals.size} record(s) could also be batch ${others.join(', ')}'s (same sender and number, still unsettled, claimed before the record's time): ` +
         "held until those settle; if they never do, see 'smsrun resolve'");
     }
     if (found.length < batch.dsts.length) {
