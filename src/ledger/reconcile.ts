@@ -95,12 +95,14 @@ export interface Candidate {
 
 /**
  * For each candidate record, the OTHER unsettled batches (of any campaign) that could own it: same
- * sender, the same number still `sending`, and the record's time inside their window (an attempt in
- * flight has a window still open). Plivo's records carry no text, so such a record is attributed to
- * nobody until only one batch can own it. Keyed by `dst|time-in-ms`.
+ * sender, the same number still `sending`, and the record's time no earlier than their attempt's window
+ * starts. No later edge: an attempt in flight has its window still open, and an ambiguous one may have been
+ * taken by Plivo late, after its first window (src/send/window.ts), until its confirming listing settles it.
+ * Plivo's records carry no text, so such a record is attributed to nobody until only one batch can own it.
+ * Keyed by `dst|time-in-ms`.
  */
 export async function rivalBatches(
-  db: Db, batch: AmbiguousBatch, candidates: readonly Candidate[], o: { skewMs: number; requestTimeoutMs: number },
+  db: Db, batch: AmbiguousBatch, candidates: readonly Candidate[], o: { skewMs: number },
 ): Promise<Map<string, number[]>> {
   if (candidates.length === 0) return new Map();
   const rows = await db.query<{ dst: string; t: Date; batch_id: number }>(
@@ -110,10 +112,8 @@ export async function rivalBatches(
      JOIN batches b ON b.id = r.batch_id
      JOIN attempts a ON a.batch_id = b.id AND a.status IN ('in_flight', 'ambiguous')
      WHERE b.sender = $2 AND b.id <> $1 AND b.status IN ('in_flight', 'ambiguous')
-       AND f.t >= a.started_at - make_interval(secs => ($5::float8 + 1000) / 1000)
-       AND (b.status = 'in_flight' OR f.t <= coalesce(a.finished_at, a.started_at)
-            + make_interval(secs => (${tailMs('a', '$6')} + $5::float8) / 1000))`,
-    [batch.batchId, batch.sender, candidates.map((c) => c.dst), candidates.map((c) => c.time), o.skewMs, o.requestTimeoutMs],
+       AND f.t >= a.started_at - make_interval(secs => ($5::float8 + 1000) / 1000)`,
+    [batch.batchId, batch.sender, candidates.map((c) => c.dst), candidates.map((c) => c.time), o.skewMs],
   );
   const out = new Map<string, number[]>();
   for (const r of rows) {

@@ -11,7 +11,8 @@
  *   Plivo's records carry no text, so a contested record waits until the others settle, or for the
  *   operator (`smsrun resolve`);
  * - what is missing is sent again only after a second listing, at least a minute after the first, misses
- *   it too (Plivo's List index lag is undocumented).
+ *   it too (Plivo's List index lag is undocumented); that second listing reaches up to when it began, since
+ *   Plivo may take a request long after its client gave up (window.ts).
  */
 import type { Db } from '../ledger/db.js';
 import { adoptOrphans, inFlightOwners } from '../ledger/sending.js';
@@ -33,7 +34,7 @@ import { ledgerOffset, plivoOffset, skewBound } from './skew.js';
 import { foldTallies } from '../ledger/tallies.js';
 import type { Stopper } from './stopper.js';
 import {
-  closedAt, CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, windowEnd, windowStart, type Clock,
+  closedAt, CONFIRM_ABSENT_MS, GROUP_GAP_MS, MAX_SKEW_MS, SKEW_HEADROOM_MS, SYSTEM_CLOCK, searchEnd, windowStart, type Clock,
 } from './window.js';
 
 /**
@@ -134,7 +135,7 @@ export class Reconciler {
     let left = [...due];
     while (left.length > 0 && !this.deps.stopper.stopped) {
       const skewMs = this.#skewMs;
-      for (const group of groupBySender(left, skewMs)) {
+      for (const group of groupBySender(left, skewMs, this.#clock.now())) {
         if (this.deps.stopper.stopped || !this.#role.held) return; // a role lost mid-pass: its new holder lists
         await this.#reconcileGroup(group);
         left = left.filter((b) => !group.includes(b));
@@ -159,7 +160,7 @@ export class Reconciler {
     this.deps.onEvent?.({ kind: 'reconciling', sender: batches[0]!.sender, batches: batches.length, size: batches.reduce((n, b) => n + b.dsts.length, 0) });
     let listing: { records: Mdr[]; skewMs: number };
     try {
-      listing = await this.#lookUp(batches, skewUsed);
+      listing = await this.#lookUp(batches, skewUsed, listedAt.getTime());
     } catch (err) {
       if (stopper.stopped) return; // a listing cut short proves nothing; the batches stay ambiguous
       if (!(err instanceof PlivoApiError) || err.kind === 'auth' || ++this.#failures >= options.maxFailures) {
@@ -188,11 +189,11 @@ export class Reconciler {
   /** Decides one batch from a complete listing begun at `listedAt`, or holds it with a stated reason. */
   async #settle(batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>, skewMs: number, listedAt: Date): Promise<void> {
     const { db, campaignId, onEvent, options } = this.deps;
-    const found = match(batch, records, known, skewMs);
-    const rivals = await rivalBatches(db, batch, found.map((f) => ({ dst: f.dst, time: f.time })), { skewMs, requestTimeoutMs: options.requestTimeoutMs });
+    const found = match(batch, records, known, skewMs, listedAt.getTime());
+    const rivals = await rivalBatches(db, batch, found.map((f) => ({ dst: f.dst, time: f.time })), { skewMs });
     if (rivals.size > 0) {
       const others = [...new Set([...rivals.values()].flat())].sort((a, b) => a - b);
-      return this.#hold(batch, `${rivals.size} record(s) could also be batch ${others.join(', ')}'s (same sender and number, overlapping windows): ` +
+      return this.#hold(batch, `${rivals.size} record(s) could also be batch ${others.join(', ')}'s (same sender and number, still unsettled, claimed before the record's time): ` +
         "held until those settle; if they never do, see 'smsrun resolve'");
     }
     if (found.length < batch.dsts.length) {
@@ -220,20 +221,21 @@ export class Reconciler {
   }
 
   /**
-   * Every outbound message from the batches' sender in the window around their attempts, all pages, and
+   * Every outbound message from the batches' sender in the window around their attempts (up to `listedAtMs`
+   * for a batch whose first listing missed messages: window.ts, searchEnd), all pages, and
    * the skew bound measured from the pages' Date headers and the ledger's clock. The cheapest lookup: the
    * sender's window, unless its first page shows more pages left than there are numbers, in which case
    * one listing per number (`to_number`, usually one page each) replaces the rest. When the sender's last
    * window showed traffic that would fill more than twice as many pages as there are numbers, that first
    * page is skipped too (an estimate only chooses the cost, never what is concluded).
    */
-  async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
+  async #lookUp(batches: readonly AmbiguousBatch[], skewMs: number, listedAtMs: number): Promise<{ records: Mdr[]; skewMs: number }> {
     const dsts = [...new Set(batches.flatMap((b) => b.dsts))];
     const sender = batches[0]!.sender;
     const window: ListFilter = {
       message_direction: 'outbound',
       message_time__gte: new Date(Math.min(...batches.map((b) => windowStart(b, skewMs)))),
-      message_time__lte: new Date(Math.max(...batches.map((b) => windowEnd(b, skewMs)))),
+      message_time__lte: new Date(Math.max(...batches.map((b) => searchEnd(b, skewMs, listedAtMs)))),
       ...senderFilter(sender),
     };
     const records: Mdr[] = [];
@@ -281,9 +283,10 @@ const PAGE_SIZE = 20;
 /**
  * Per sender, runs of batches whose windows overlap or touch: one listing covers them. Windows further
  * apart are listed separately, so a listing never pages through the traffic between them (at 20 msg/s a
- * minute between two windows is 60 pages).
+ * minute between two windows is 60 pages). A confirming window reaches up to its listing (`now`), so the
+ * sender's later batches are listed with it: that listing pages through their windows in any case.
  */
-function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number): AmbiguousBatch[][] {
+function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number, now: number): AmbiguousBatch[][] {
   const bySender = new Map<string, AmbiguousBatch[]>();
   for (const b of batches) bySender.set(b.sender, [...(bySender.get(b.sender) ?? []), b]);
   const groups: AmbiguousBatch[][] = [];
@@ -297,7 +300,7 @@ function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number): Ambi
         group = [];
       }
       group.push(b);
-      end = Math.max(end, windowEnd(b, skewMs));
+      end = Math.max(end, searchEnd(b, skewMs, now));
     }
     groups.push(group);
   }
@@ -305,13 +308,15 @@ function groupBySender(batches: readonly AmbiguousBatch[], skewMs: number): Ambi
 }
 
 /**
- * Each of the batch's numbers matched to at most one outbound record inside the batch's own window
- * and not already attributed.
+ * Each of the batch's numbers matched to at most one outbound record inside the batch's own window (for a
+ * confirming listing, up to when it began at `listedAtMs`) and not already attributed.
  */
-export function match(batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>, skewMs: number): (FoundMessage & { time: Date })[] {
+export function match(
+  batch: AmbiguousBatch, records: readonly Mdr[], known: ReadonlySet<string>, skewMs: number, listedAtMs: number,
+): (FoundMessage & { time: Date })[] {
   const wanted = new Set(batch.dsts);
   const from = windowStart(batch, skewMs);
-  const to = windowEnd(batch, skewMs);
+  const to = searchEnd(batch, skewMs, listedAtMs);
   const found: (FoundMessage & { time: Date })[] = [];
   for (const r of records) {
     const dst = r.toNumber.replace(/^\+/, '');
