@@ -4,7 +4,7 @@
  * or input, 3 the campaign was cancelled (smsrun cancel), 130 interrupted. A user's mistake prints its message, never a stack trace.
  */
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { suggest } from '../campaign/suggest.js';
 import { SmsrunError, EXIT, type ExitCode } from '../errors.js';
 import { isConnectionLost } from '../ledger/faults.js';
@@ -12,6 +12,7 @@ import type { Io } from './context.js';
 import type { RunArgs } from './commands/run.js';
 import { SUPPRESS_ACTIONS } from './commands/suppress-actions.js';
 import type { TrackBy } from '../track/planner.js';
+import { quickStatus } from './quick-status.js';
 
 const runFlags = <T>(y: Argv<T>) => y
   .option('sandbox', { type: 'boolean', default: false, describe: 'send to the built-in Plivo simulator instead of Plivo (nothing leaves this machine)' })
@@ -62,12 +63,44 @@ const resolveFlags = <T>(y: Argv<T>) => y
 
 const COMMANDS = ['run', 'resume', 'plan', 'status', 'senders', 'export', 'resolve', 'poll', 'sim', 'webhook', 'suppress', 'cancel', 'retry'];
 
-export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
-  let exitCode: ExitCode = EXIT.ok;
+const processIo = (): Io => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+/**
+ * Runs one command line. The plainest `status` lines skip yargs (quick-status.ts: loading yargs cost as much as
+ * the status read); everything else, help and every mistake included, goes through yargs.
+ */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const quick = quickStatus(argv);
+  return guarded(io, quick
+    ? () => import('./commands/status.js').then((m) => m.statusCommand(quick.campaign, quick.args, io))
+    : () => parseWithYargs(argv, io));
+}
+
+/** main without the status shortcut: what the shortcut must agree with (test/cli.quick-status.test.ts). */
+export async function mainWithYargs(argv: string[], io: Io = processIo()): Promise<number> {
+  return guarded(io, () => parseWithYargs(argv, io));
+}
+
+/** Runs a command, turning what it throws into an exit code and its message (README, "Exit codes"). */
+async function guarded(io: Io, command: () => Promise<ExitCode>): Promise<number> {
   // `smsrun export … | head`: the reader closing stdout ends the command quietly, not as a lost ledger.
   let stdoutClosed = false;
   const onStdoutError = (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stdoutClosed = true; };
   io.stdout.on('error', onStdoutError);
+  try {
+    return await command();
+  } catch (err) {
+    if (stdoutClosed || (isBrokenPipe(err) && (io.stdout as { destroyed?: boolean }).destroyed === true)) return EXIT.ok;
+    return reportError(err, io);
+  } finally {
+    io.stdout.off('error', onStdoutError);
+  }
+}
+
+async function parseWithYargs(argv: string[], io: Io): Promise<ExitCode> {
+  // Loaded here, not at the top: the status shortcut never needs it.
+  const { default: yargs } = await import('yargs');
+  let exitCode: ExitCode = EXIT.ok;
   const set = (p: Promise<ExitCode>) => p.then((code) => { exitCode = code; });
   const parser = yargs(argv)
     .scriptName('smsrun')
@@ -159,15 +192,8 @@ export async function main(argv: string[], io: Io = { stdin: process.stdin, stdo
     .fail((msg, err) => {
       throw err ?? new UsageErrorFromYargs(didYouMean(msg, argv, parser));
     });
-  try {
-    await parser.parseAsync();
-    return exitCode;
-  } catch (err) {
-    if (stdoutClosed || (isBrokenPipe(err) && (io.stdout as { destroyed?: boolean }).destroyed === true)) return EXIT.ok;
-    return reportError(err, io);
-  } finally {
-    io.stdout.off('error', onStdoutError);
-  }
+  await parser.parseAsync();
+  return exitCode;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

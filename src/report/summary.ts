@@ -8,7 +8,7 @@ import type { CampaignRow } from '../ledger/campaigns.js';
 import { ambiguousBatches, campaignTiming, type AmbiguousBatchInfo, type SenderStats } from '../ledger/reports.js';
 import { campaignTally } from '../ledger/tallies.js';
 import { errorMeaning } from '../plivo/error-codes.js';
-import { ACCOUNT_REQUESTS } from '../send/limits.js';
+import { ACCOUNT_REQUESTS } from '../send/account-limits.js';
 import { uuidCountMismatches, type UuidCountMismatch } from '../ledger/unaccounted.js';
 
 export const STATUS_ORDER = ['delivered', 'sent', 'submitted', 'undelivered', 'failed', 'expired', 'rejected', 'pending', 'sending', 'invalid', 'duplicate', 'skipped', 'suppressed', 'cancelled'] as const;

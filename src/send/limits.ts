@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import type { Queryable } from '../ledger/db.js';
+import { ACCOUNT_REQUESTS } from './account-limits.js';
 import { freeSlots, holdSlotAgain, takeSlot, TRACKING_REQUEST_SLOTS, type SlotLimit, type WindowKind } from '../ledger/senders.js';
 
 export interface BucketOptions {
@@ -42,8 +43,6 @@ export function tokenBucket(opts: BucketOptions): Bottleneck {
   return new Bottleneck(bucketSettings(opts));
 }
 
-/** Plivo's account REST limit is 300 requests in 5 s; spread evenly that is 60/s. We keep below it in any sliding window: burst + rate·5 s ≤ 300. */
-export const ACCOUNT_REQUESTS = { rate: 50, burst: 50, maxConcurrent: 100 } as const;
 /** Plivo's List API limit, per minute, unless Plivo raised the account's. */
 export const LIST_PER_MINUTE = 20;
 
