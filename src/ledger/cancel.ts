@@ -1,6 +1,6 @@
 /**
  * `smsrun cancel` (sql/012): a campaign stopped for good. Its `cancelled_at` is set once; every claim
- * checks it (CLAIM_NOT_CANCELLED in suppressions.ts), so nothing of the campaign is sent after the commit,
+ * checks it (claimNotCancelled in suppressions.ts), so nothing of the campaign is sent after the commit,
  * whichever process holds its senders. Recipients not sent yet become `cancelled`; recipients whose request
  * is in flight or ambiguous are left to the run that records the answer, or to reconciliation: those that
  * turn out never sent come back `pending`, and the next sweep (every run of a cancelled campaign ends with

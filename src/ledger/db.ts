@@ -56,6 +56,17 @@ export interface Session extends Queryable {
 
 const INT8_OID = 20;
 
+/**
+ * Settings for every smsrun connection, sent with the connection (no round trip), after the user's PGOPTIONS.
+ * JIT off: smsrun's statements are short, and a claim on a campaign of a million rows is estimated above
+ * jit_above_cost, so each claim compiled itself for 0.3 s to do 5 ms of work (docs/decisions.md, "the claim's
+ * probe"); a load chunk's statements, planned on temporary tables without statistics, spent a third of their time
+ * compiling. A connection string's own `options` replace these (node-postgres gives it precedence).
+ */
+function sessionOptions(): string {
+  return [process.env['PGOPTIONS'], '-c jit=off'].filter((o) => o !== undefined && o !== '').join(' ');
+}
+
 /** Connections a process keeps to a Postgres ledger, unless SMSRUN_DB_POOL_SIZE says otherwise. */
 export const DEFAULT_POOL_SIZE = 4;
 
@@ -70,7 +81,7 @@ export function openPostgres(connectionString: string, poolSize = DEFAULT_POOL_S
   };
   // keepAlive and a connect timeout turn a silently dead server or network into errors we can wait out
   // (send/ledger-retry.ts), instead of a query hanging until the kernel gives up on the socket.
-  const connection = { connectionString, types, keepAlive: true, connectionTimeoutMillis: 10_000 };
+  const connection = { connectionString, types, keepAlive: true, connectionTimeoutMillis: 10_000, options: sessionOptions() };
   const pool = new pg.Pool({ ...connection, max: poolSize, application_name: 'smsrun' });
   // An idle client losing its connection emits here; without a listener it would crash the process. The
   // pool drops that client, and the next query, on a fresh connection, tells whether the server is back.

@@ -119,10 +119,9 @@ export async function writeChunk(tx: Tx, w: ChunkWrite): Promise<ChunkOutcome> {
       'Some of it may already be sent: restore the file it was loaded from to finish the load, or give the job a new "name".');
   }
   const cap = c!.max_batch_cost ?? w.maxBatchCost;
-  // No JIT: the temporary tables have no statistics, so the planner guesses millions of rows and compiles the
-  // chunk's statements with LLVM, which took a third of the recipients insert's time (231 of 663 ms for a
-  // 32 000-row chunk) and more than it saves on a few thousand rows.
-  await tx.query(`SELECT set_config('jit', 'off', true)${w.sortInMemory ? `, set_config('work_mem', '${CHUNK_WORK_MEM}', true)` : ''}`);
+  // (No JIT on any smsrun connection, db.ts: here it compiled the chunk's statements, planned for millions of rows
+  // on temporary tables without statistics, and took a third of the recipients insert's time.)
+  if (w.sortInMemory) await tx.query(`SELECT set_config('work_mem', '${CHUNK_WORK_MEM}', true)`);
   await stageRows(tx, w.copy);
   await planRows(tx, w, c!.dealt, cap);
   const { suppressed, dealt } = await writeRows(tx, w.campaignId, c!.name, carriedRange(w));

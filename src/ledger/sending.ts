@@ -7,9 +7,9 @@
  * `ambiguous`, and only reconciliation (ledger/reconcile.ts) may decide to send it again.
  */
 import type { Db, Queryable } from './db.js';
-import { CLAIM_NOT_CANCELLED, SUPPRESSED_REASON } from './suppressions.js';
+import { claimNotCancelled, SUPPRESSED_REASON } from './suppressions.js';
 import { WINDOWS } from './senders.js';
-import { WINDOW_OPEN, windowClosesAt } from './windows.js';
+import { windowClosesAt, windowOpen } from './windows.js';
 
 export interface ClaimedBatch {
   id: number;
@@ -161,9 +161,13 @@ async function closeEmptyClaims(db: Queryable, empty: readonly ClaimedBatch[]): 
   );
 }
 
-/** A pending batch `b` of campaign $2 that may be claimed now (its retry time, the cancel and its send window). */
+/**
+ * A pending batch `b` of campaign $2 that may be claimed now (its retry time, the cancel and its send window). The
+ * campaign's checks name $2, so they are one-time filters and each sender's probe walks batches_pending in id order
+ * and stops at the first batch it may claim.
+ */
 const MAY_CLAIM = `b.status = 'pending' AND b.campaign_id = $2 AND b.next_attempt_at <= clock.now
-      AND ${CLAIM_NOT_CANCELLED} AND ${WINDOW_OPEN}`;
+      AND ${claimNotCancelled('$2')} AND ${windowOpen('$2')}`;
 
 /**
  * The campaign's senders' budget rows (`sb`), one index probe each: joined through the senders array rather than
@@ -261,24 +265,26 @@ sending AS (
   UPDATE recipients r SET status = 'sending' FROM candidates m
   WHERE m.not_now IS NULL AND r.campaign_id = m.campaign_id AND r.row_no = m.row_no RETURNING r.batch_id, r.dst),
 -- when the next claim may find work: a sender's next time (the claimed ones' new time; another process's sender's
--- time plus the hand-over margin), or, for a sender with
--- nothing claimable now, its earliest pending batch's retry time, window opening or scheduled start (a batch
--- whose window is in its last seconds is looked at again in a second)
+-- time plus the hand-over margin), from now if it has a batch it may claim (one probe), else from its earliest
+-- pending batch's retry time, window opening or scheduled start (a batch whose window is in its last seconds is
+-- looked at again in a second). Only a sender with nothing claimable reads all its pending batches (CASE evaluates
+-- that branch for it alone): taking their minimum for every waiting sender read every pending batch of the campaign
+-- at each claim (a personalised list of 1 000 000 rows: 0.7 s a claim).
 waiting AS (
   SELECT sb.sender,
          sb.tat + CASE WHEN $10::text IS NOT NULL AND sb.pacer <> $10 THEN make_interval(secs => $11::float8 / 1000) ELSE interval '0' END AS tat,
-         (SELECT min(CASE WHEN x.at > clock.now THEN x.at ELSE clock.now + interval '1 second' END) FROM (
-       SELECT greatest(b.next_attempt_at, w.opens_at, c.start_at) AS at FROM batches b
-       JOIN campaigns c ON c.id = b.campaign_id
-       LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
-       WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) x) AS ready_at
+         CASE WHEN EXISTS (SELECT 1 FROM batches b WHERE b.sender = sb.sender AND ${MAY_CLAIM}) THEN clock.now
+              ELSE (SELECT min(CASE WHEN x.at > clock.now THEN x.at ELSE clock.now + interval '1 second' END) FROM (
+                SELECT greatest(b.next_attempt_at, w.opens_at, c.start_at) AS at FROM batches b
+                JOIN campaigns c ON c.id = b.campaign_id
+                LEFT JOIN send_windows w ON w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
+                WHERE b.status = 'pending' AND b.campaign_id = $2 AND b.sender = sb.sender) x) END AS ready_at
   FROM ${CAMPAIGN_SENDERS} CROSS JOIN clock
   WHERE NOT EXISTS (SELECT 1 FROM go WHERE go.sender = sb.sender)),
 next_at AS (
   SELECT least(
     (SELECT min(go.at + go.spacing) FROM go),
-    (SELECT min(greatest(w.tat, CASE WHEN EXISTS (SELECT 1 FROM batches b WHERE b.sender = w.sender AND ${MAY_CLAIM})
-                                     THEN clock.now ELSE w.ready_at END)) FROM waiting w WHERE w.ready_at IS NOT NULL)
+    (SELECT min(greatest(w.tat, w.ready_at)) FROM waiting w WHERE w.ready_at IS NOT NULL)
   ) AS at FROM clock)
 SELECT c.id, c.campaign_id, c.sender, c.text, c.attempts, a.id AS attempt_id,
        (SELECT count(*) FROM attempts x WHERE x.batch_id = c.id AND x.attempt_no > coalesce(

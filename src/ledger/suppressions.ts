@@ -119,10 +119,13 @@ export async function scrubSuppressed(db: Queryable, campaignId: number, account
 }
 
 /**
- * The claim's guard on the campaign (`b` is the batch being claimed): a cancelled campaign's batches are
- * never claimed, even one that a retryable answer put back to `pending` after the cancel.
+ * The claim's guard on the campaign whose id is the SQL `campaign` (the claim's parameter: see windowOpen in
+ * windows.ts for why not `b.campaign_id`): a cancelled campaign's batches are never claimed, even one that a
+ * retryable answer put back to `pending` after the cancel.
  */
-export const CLAIM_NOT_CANCELLED = `NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = b.campaign_id AND c.cancelled_at IS NOT NULL)`;
+export function claimNotCancelled(campaign: string): string {
+  return `NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = ${campaign} AND c.cancelled_at IS NOT NULL)`;
+}
 
 /** Plivo error 200: the recipient opted out (STOP to this sender). */
 export const OPTED_OUT_ERROR = '200';

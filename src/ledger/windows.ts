@@ -1,7 +1,7 @@
 /**
  * Send windows in the ledger (sql/013): the claim-time predicate, and the openings it reads.
  *
- * WINDOW_OPEN is the one rule "nobody is texted outside their window or before the campaign's start",
+ * windowOpen is the one rule "nobody is texted outside their window or before the campaign's start",
  * written as a predicate on a batch aliased `b`, so any claim statement can carry it unchanged.
  */
 import type { Queryable } from './db.js';
@@ -9,11 +9,19 @@ import type { Queryable } from './db.js';
 /** Plivo's least message_expiry: a batch is not claimed with less of its window left than this. */
 export const MIN_EXPIRY_SECONDS = 5;
 
-export const WINDOW_OPEN = `(
+/**
+ * `campaign` is the SQL of the batch's campaign id: `b.campaign_id`, or better the statement's parameter when it is
+ * about one campaign. Against a parameter the campaign's own check is uncorrelated, so Postgres makes it a one-time
+ * filter; against `b.campaign_id` it anti-joins every batch with campaigns, and its estimate (one batch left) made
+ * the claim read and sort all of a sender's pending batches for each probe (docs/decisions.md, "the claim's probe").
+ */
+export function windowOpen(campaign = 'b.campaign_id'): string {
+  return `(
   (b.time_zone IS NULL OR EXISTS (SELECT 1 FROM send_windows w
      WHERE w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
        AND w.opens_at <= now() AND now() < w.closes_at - interval '${MIN_EXPIRY_SECONDS} seconds'))
-  AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = b.campaign_id AND c.start_at > now()))`;
+  AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = ${campaign} AND c.start_at > now()))`;
+}
 
 /** When the window of batch `alias`'s zone closes (NULL without a window): its messages' expiry is cut to it. */
 export function windowClosesAt(alias: string): string {
@@ -55,7 +63,7 @@ export async function saveOpenings(db: Queryable, campaignId: number, openings: 
  */
 export async function nextSendingAt(db: Queryable, campaignId: number): Promise<{ at: Date; zone: string | null } | null> {
   const [row] = await db.query<{ open_now: boolean; start_at: Date | null; opens_at: Date | null; zone: string | null; pending: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = $1 AND b.status = 'pending' AND ${WINDOW_OPEN}) AS open_now,
+    `SELECT EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = $1 AND b.status = 'pending' AND ${windowOpen('$1')}) AS open_now,
             EXISTS (SELECT 1 FROM batches WHERE campaign_id = $1 AND status = 'pending') AS pending,
             (SELECT start_at FROM campaigns WHERE id = $1) AS start_at, o.opens_at, o.time_zone AS zone
      FROM (SELECT 1) one LEFT JOIN LATERAL (

@@ -1,7 +1,7 @@
 /**
  * Keeps a campaign's send-window openings current in the ledger while it runs: each zone key's current or
  * next opening is computed here (Intl) and written to `send_windows`, where the claim reads it
- * (ledger/windows.ts WINDOW_OPEN). When an opening closes, the next one is written. Every process running
+ * (ledger/windows.ts windowOpen). When an opening closes, the next one is written. Every process running
  * the campaign computes the same openings, so writing them twice is harmless.
  */
 import type { Db } from '../ledger/db.js';
