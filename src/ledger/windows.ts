@@ -10,12 +10,12 @@ import type { Queryable } from './db.js';
 export const MIN_EXPIRY_SECONDS = 5;
 
 /**
- * `campaign` is the SQL of the batch's campaign id: `b.campaign_id`, or better the statement's parameter when it is
- * about one campaign. Against a parameter the campaign's own check is uncorrelated, so Postgres makes it a one-time
- * filter; against `b.campaign_id` it anti-joins every batch with campaigns, and its estimate (one batch left) made
+ * `campaign` is the SQL of the batch's campaign id: the statement's parameter (every caller is about one campaign),
+ * not `b.campaign_id`. Against a parameter the campaign's own check is uncorrelated, so Postgres makes it a one-time
+ * filter; against `b.campaign_id` it anti-joined every batch with campaigns, and its estimate (one batch left) made
  * the claim read and sort all of a sender's pending batches for each probe (docs/decisions.md, "the claim's probe").
  */
-export function windowOpen(campaign = 'b.campaign_id'): string {
+export function windowOpen(campaign: string): string {
   return `(
   (b.time_zone IS NULL OR EXISTS (SELECT 1 FROM send_windows w
      WHERE w.campaign_id = b.campaign_id AND w.time_zone = b.time_zone
