@@ -159,7 +159,7 @@ batches read through its batch ids), the ranges taken in turn by two transaction
 backend computes the next range while node pipes this one into the file, waiting for it to drain: its memory does
 not grow with the campaign. \`status\` reads the tallies the ledger keeps as it is written (sql/026: a few rows per
 sender and status; the seed's own inserts are counted by the triggers like any write), so its whole-process time
-is mostly Node starting and loading smsrun's modules (yargs, pg), on a machine shared with other processes. The peak RSS of an uncapped
+is mostly Node starting and loading smsrun's modules (pg and the ledger's; not yargs, which a plain \`status\` skips), on a machine shared with other processes. The peak RSS of an uncapped
 export still rises somewhat with the campaign's size: V8 lets its heap grow while garbage is cheap to keep; the
 capped run shows that what is live stays small. The HTML report reads aggregates (grouped in SQL; the per-sender
 figures from the tallies) and at most 100 rows per status that needs attention, so its size depends on the number

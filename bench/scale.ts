@@ -251,13 +251,14 @@ while a number of the account is sending (\`TRACKING_REQUEST_SLOTS\`). With one 
 senders still need about 10 000 / (300 / 5.2 s), close to 3 minutes, for their first batches whatever the
 senders' own rates, and bulk requests cannot merge messages of different senders.
 
-**Resume** meets this benchmark's target (2 s); the issue's 1 s holds in most runs, not all: the first new request
-leaves about a second after the process starts, with 500 000 rows still pending (0.76 s on 2026-12-02; 1.03, 1.07
-and 0.90 s in three runs of 2026-12-03 13:15-13:34 UTC, load average 1.2-2.3; 0.86-1.01 s for main 0af1832 and
-0.81-0.94 s for eb3de99, three resumes each in turns on one such campaign, load 1.3-1.5). Of that second, Node's
-start and loading smsrun's modules take about 0.2 s (\`smsrun --version\`). A resume reads no CSV; it looks for work
-by index (\`batches_pending\`: a campaign's pending batches by sender), so the campaign's size hardly matters. The
-setup took 67-79 s for 1 000 000 rows on 2026-12-03 (the load, then 5 000 claims and records through the ledger
+**Resume** meets this benchmark's target (2 s) and misses the issue's 1 s by about 0.2 s at the median on Node 20
+(0.76 s on 2026-12-02; 1.71 s on 2026-12-03 at 17:23 with the first tally triggers; 0.87-1.08 s by hand since
+ledger version 27). About 0.55 s of it passes before the first statement: Node's start and smsrun's modules (yargs,
+zod and libphonenumber-js for the job). A resume reads no CSV; it looks for work by index (\`batches_pending\`: a
+campaign's pending batches by sender), reading a batch or two per sender, so the campaign's size hardly matters
+(before 2026-12-03 night each claim read every pending batch of each sender: 5.2 s to the first request with 25 000
+pending batches a sender; docs/decisions.md, "Issue 12: the claim's probe, its next-claim time and JIT"). The
+setup took 67-80 s for 1 000 000 rows on 2026-12-03 (the load, then 5 000 claims and records through the ledger
 functions).
 
 **Status of a campaign half sent** (500 000 rows pending, 500 000 accepted with no outcome yet): since ledger
@@ -267,6 +268,5 @@ and no recipient, whatever the campaign's size, state or batch size; a personali
 recipient) answers as fast as one of batches of 100. Before, it counted every batch not settled yet, live: 0.89 s
 for batches of 100 and 9.54 s for the personalised campaign in this section's run of 14:40 UTC (5954283). What is
 left of the whole process is mostly Node starting and loading smsrun's modules (about 0.2 s: \`smsrun --version\`),
-the connection and the ledger's version check: this section's figure sits close to the 0.5 s, and moves with the
-machine's load. The personalised campaign is loaded by the load's own child (bench/ingest.child.ts) and half of
+the connection and the ledger's version check: about 0.35 s in this section since \`status\` stopped loading yargs (2026-12-03 night). The personalised campaign is loaded by the load's own child (bench/ingest.child.ts) and half of
 its batches made accepted in one SQL statement (HALF_ACCEPTED), which the triggers count like any write.`;

@@ -86,19 +86,25 @@ async function apply(db: Db, all: Migration[]): Promise<number[]> {
  * table yet, one missing) takes the locked path.
  */
 async function hasEvery(db: Queryable, all: Migration[]): Promise<boolean> {
-  let versions: number[];
+  let applied: { version: number }[];
   try {
-    [{ versions } = { versions: [] }] = await db.query<{ versions: number[] }>(
-      'SELECT coalesce(array_agg(version ORDER BY version), \'{}\') AS versions FROM smsrun_migrations');
+    applied = await db.query<{ version: number }>(APPLIED_SQL);
   } catch (err) {
     if ((err as { code?: string }).code === '42P01') return false; // undefined_table: a new ledger
     throw err;
   }
+  return notApplied(applied, all).length === 0;
+}
+
+const APPLIED_SQL = 'SELECT version FROM smsrun_migrations ORDER BY version';
+
+/** The migrations of `all` the ledger has not applied; a ledger newer than this code is refused. */
+function notApplied(applied: readonly { version: number }[], all: Migration[]): Migration[] {
   const latest = all.at(-1)?.version ?? 0;
-  const newest = versions.at(-1) ?? 0;
+  const newest = applied.at(-1)?.version ?? 0;
   if (newest > latest) throw new LedgerTooNewError(newest, latest);
-  const done = new Set(versions);
-  return all.every((m) => done.has(m.version));
+  const done = new Set(applied.map((r) => r.version));
+  return all.filter((m) => !done.has(m.version));
 }
 
 /** Transactions on one session connection (the lock is that session's). */
@@ -120,16 +126,10 @@ function sessionRunner(session: Queryable): Runner {
 }
 
 async function applyMissing(runner: Runner, all: Migration[]): Promise<number[]> {
-  const latest = all.at(-1)?.version ?? 0;
   await runner.query(`CREATE TABLE IF NOT EXISTS smsrun_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-  const rows = await runner.query<{ version: number }>('SELECT version FROM smsrun_migrations ORDER BY version');
-  const newest = rows.at(-1)?.version ?? 0;
-  if (newest > latest) throw new LedgerTooNewError(newest, latest);
-  const done = new Set(rows.map((r) => r.version));
   const applied: number[] = [];
-  for (const m of all) {
-    if (done.has(m.version)) continue;
+  for (const m of notApplied(await runner.query<{ version: number }>(APPLIED_SQL), all)) {
     const record = (q: Queryable) => q.query('INSERT INTO smsrun_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
     if (m.transactional === false) {
       await execScript(runner, m.sql);
